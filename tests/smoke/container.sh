@@ -3,7 +3,8 @@
 # container would notice (non-root, healthy, the endpoints Copilot calls, idle memory, a clean drain on `docker stop`),
 # then validates the compose files. Everything talks over --network host on 127.0.0.1 only.
 # Prints the measured figures and a closing "N passed, N failed" line; exits non-zero on any failure.
-#   bash tests/smoke/container.sh            (IMAGE=name:tag to choose the tag; KEEP_IMAGE=1 keeps it afterwards)
+#   bash tests/smoke/container.sh     (IMAGE=name:tag chooses the tag; the image is kept so a rerun reuses the build
+#                                     cache; REMOVE_IMAGE=1 removes it afterwards)
 set -euo pipefail
 
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
@@ -29,7 +30,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 cleanup() {
   docker rm -f -v "$name" >/dev/null 2>&1 || true
   [[ -n $fake_pid ]] && kill "$fake_pid" 2>/dev/null || true
-  [[ -n ${KEEP_IMAGE:-} ]] || docker image rm "$image" >/dev/null 2>&1 || true
+  [[ -z ${REMOVE_IMAGE:-} ]] || docker image rm "$image" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -178,8 +179,26 @@ check "compose stop_grace_period exceeds GRACEFUL_SHUTDOWN_TIMEOUT" bash -c "
   grace=\$(awk '/stop_grace_period:/{gsub(/[^0-9]/,\"\",\$2); print \$2}' '$work/compose.out')
   drain=\$(awk -F: '/GRACEFUL_SHUTDOWN_TIMEOUT:/{gsub(/[^0-9]/,\"\",\$2); print \$2}' '$work/compose.out')
   [[ -n \$grace && -n \$drain ]] && (( grace > drain ))"
-check "every setting compose passes is documented in .env.example" bash -c "
-  for v in \$(grep -oE '\\\$\\{[A-Z_]+' compose.yaml | tr -d '\${' | sort -u); do grep -q \"^#\\? \\?\$v=\" .env.example || { echo \"missing \$v\"; exit 1; }; done"
+# Every ${VAR} compose.yaml reads must be listed in .env.example, so a user sees each knob the container has.
+documented() {
+  local missing=0 v
+  for v in $(grep -v '^ *#' compose.yaml | grep -oE '\$\{[A-Z_]+' | cut -c3- | sort -u); do
+    grep -q "^$v=" .env.example || { echo "    not in .env.example: $v"; missing=1; }
+  done
+  return "$missing"
+}
+check "every setting compose passes is documented in .env.example" documented
+# ...and every variable the proxy reads (SettingsLoader.VariableNames), as a value or as a line compose fixes.
+app_settings_documented() {
+  local missing=0 v names
+  names=$(sed -n '/VariableNames =/,/\];/p' src/CopilotProxy/Configuration/SettingsLoader.cs | grep -oE '"[A-Z_]+"' | tr -d '"')
+  [[ -n $names ]] || { echo "    no VariableNames found in SettingsLoader.cs"; return 1; }
+  for v in $names; do
+    grep -qE "^(# )?$v=" .env.example || { echo "    not in .env.example: $v"; missing=1; }
+  done
+  return "$missing"
+}
+check "every setting the proxy reads is in .env.example" app_settings_documented
 
 # ---- figures ---------------------------------------------------------------------------------------------------------
 echo
@@ -191,5 +210,5 @@ echo "  docker run -> healthy ${healthy_ms:-never} ms"
 echo "  idle memory          ${idle_mem}"
 echo "  docker stop          ${stop_ms} ms, exit code ${exit_code} (stream drained: $(grep -q '\[DONE\]' "$work/slow.sse" && echo yes || echo no))"
 echo
-echo "container smoke: $passed passed, $failed failed"
+echo "container-smoke: $passed passed, $failed failed"
 (( failed == 0 ))
