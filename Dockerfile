@@ -44,9 +44,11 @@ COPY src/CopilotProxy/ src/CopilotProxy/
 
 # VERSION comes from the release tag (without the "v"); local builds keep the project's own version.
 ARG VERSION=
-RUN dotnet publish src/CopilotProxy/CopilotProxy.csproj -c Release -r "$(cat /tmp/rid)" --no-restore -o /out \
-      ${VERSION:+-p:Version=$VERSION} \
- && mkdir -p /appdata/logs /appdata/.cache
+RUN set -eu; \
+    set --; \
+    if [ -n "$VERSION" ]; then set -- "-p:Version=$VERSION"; fi; \
+    dotnet publish src/CopilotProxy/CopilotProxy.csproj -c Release -r "$(cat /tmp/rid)" --no-restore -o /out "$@"; \
+    mkdir -p /appdata/logs /appdata/.cache
 
 # ---- final: the binary alone on a distroless-like base ------------------------------------------------------------
 FROM mcr.microsoft.com/dotnet/runtime-deps:10.0-noble-chiseled AS final
