@@ -477,7 +477,7 @@ public class GatewayConfigLoaderTests
     }
 
     [Fact]
-    public void ExampleConfigAtRepoRoot_LoadsWithoutErrors()
+    public void ShippedExampleConfig_LoadsWithoutErrors()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "CopilotProxy.slnx")))
@@ -486,7 +486,7 @@ public class GatewayConfigLoaderTests
         }
 
         Assert.NotNull(directory);
-        var result = GatewayConfigLoader.Load(new ConfigFileLocation(Path.Combine(directory.FullName, "config.example.yaml"), true), NoEnvironment);
+        var result = GatewayConfigLoader.Load(new ConfigFileLocation(Path.Combine(directory.FullName, "config", "config.example.yaml"), true), NoEnvironment);
 
         Assert.True(result.Succeeded, string.Join(System.Environment.NewLine, result.Errors));
         Assert.NotEmpty(result.Config!.Models);
