@@ -136,7 +136,8 @@ public sealed class SseRelay : IDisposable
         }
     }
 
-    private bool HandleEvent(ReadOnlySpan<byte> data)
+    /// <summary>Relays one event's data (the bytes after <c>data: </c>) into the output without flushing; the per-event hot path.</summary>
+    internal bool HandleEvent(ReadOnlySpan<byte> data)
     {
         var trimmed = data.Trim(" \r\n"u8);
         if (trimmed.SequenceEqual("[DONE]"u8))
