@@ -58,7 +58,7 @@ public sealed class ChatCompletionsRelay(ModelCatalog catalog, UpstreamClient up
             return;
         }
 
-        JsonRelay.WriteRequest(root, model.Id, upstreamBody);
+        JsonRelay.WriteRequest(root, model.UpstreamId, upstreamBody);
         var streaming = ClientJsonBody.GetBool(root, "stream", false);
         await ForwardAsync(context, door, clientModel, upstreamBody.WrittenMemory, streaming, started);
     }
