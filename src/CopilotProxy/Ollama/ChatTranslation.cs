@@ -21,7 +21,7 @@ public enum ThinkSetting
 }
 
 /// <summary>What the request translation needs besides the Ollama request itself.</summary>
-/// <param name="UpstreamModel">The upstream's own model key.</param>
+/// <param name="UpstreamModel">The upstream's own model key (<see cref="Catalog.CatalogModel.UpstreamId"/>), never an alias.</param>
 /// <param name="Think">The parsed <c>think</c> field.</param>
 /// <param name="SendReasoning">False when the model catalog knows the model cannot reason; the setting is then not sent.</param>
 /// <param name="TtlSeconds">LM Studio's idle TTL for a JIT-loaded model, from <c>keep_alive</c>.</param>
@@ -201,7 +201,7 @@ public static class ChatTranslation
 
     private static void WriteFormat(Utf8JsonWriter writer, JsonElement? format)
     {
-        if (format is not { } f || f.ValueKind is not (JsonValueKind.String or JsonValueKind.Object) || f.ValueEquals(""u8))
+        if (format is not { } f || f.ValueKind is not (JsonValueKind.String or JsonValueKind.Object) || (f.ValueKind == JsonValueKind.String && f.ValueEquals(""u8)))
         {
             return;
         }

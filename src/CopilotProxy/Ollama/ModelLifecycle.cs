@@ -33,21 +33,21 @@ public sealed class ModelLifecycle(UpstreamClient upstream, ModelCatalog catalog
     {
         if (catalog.Current?.Source != CatalogSource.LmStudioV1)
         {
-            OllamaLog.LifecycleSkipped(logger, model.Id, "load", "the upstream has no load API; it loads the model on the first request");
+            OllamaLog.LifecycleSkipped(logger, model.UpstreamId, "load", "the upstream has no load API; it loads the model on the first request");
             return null;
         }
 
         // /api/v1/models/load adds another instance even when one is loaded, so look first.
         if ((await InstancesAsync(model, timeout)).Count > 0)
         {
-            OllamaLog.LifecycleSkipped(logger, model.Id, "load", "already loaded");
+            OllamaLog.LifecycleSkipped(logger, model.UpstreamId, "load", "already loaded");
             return null;
         }
 
         var started = Stopwatch.GetTimestamp();
-        await PostAsync(LoadPath, "model", model.Id, timeout);
+        await PostAsync(LoadPath, "model", model.UpstreamId, timeout);
         var elapsed = Stopwatch.GetElapsedTime(started);
-        OllamaLog.Lifecycle(logger, "Loaded", model.Id, elapsed.TotalMilliseconds);
+        OllamaLog.Lifecycle(logger, "Loaded", model.UpstreamId, elapsed.TotalMilliseconds);
         await RefreshCatalogAsync();
         return elapsed;
     }
@@ -63,7 +63,7 @@ public sealed class ModelLifecycle(UpstreamClient upstream, ModelCatalog catalog
         var instances = await InstancesAsync(model, timeout);
         if (instances.Count == 0)
         {
-            OllamaLog.LifecycleSkipped(logger, model.Id, "unload", "not loaded");
+            OllamaLog.LifecycleSkipped(logger, model.UpstreamId, "unload", "not loaded");
             return UnloadOutcome.NotLoaded;
         }
 
@@ -73,7 +73,7 @@ public sealed class ModelLifecycle(UpstreamClient upstream, ModelCatalog catalog
             await PostAsync(UnloadPath, "instance_id", instance, timeout);
         }
 
-        OllamaLog.Lifecycle(logger, "Unloaded", model.Id, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        OllamaLog.Lifecycle(logger, "Unloaded", model.UpstreamId, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         await RefreshCatalogAsync();
         return UnloadOutcome.Unloaded;
     }
@@ -98,7 +98,7 @@ public sealed class ModelLifecycle(UpstreamClient upstream, ModelCatalog catalog
             throw new UpstreamException(UpstreamFailure.InvalidResponse, $"LM Studio at {url} answered with an unreadable model list ({ex.Message}).", url, 200, ex);
         }
 
-        var entry = list?.Models?.FirstOrDefault(m => string.Equals(m.Key, model.Id, StringComparison.OrdinalIgnoreCase));
+        var entry = list?.Models?.FirstOrDefault(m => string.Equals(m.Key, model.UpstreamId, StringComparison.OrdinalIgnoreCase));
         return entry?.LoadedInstances?.Select(i => i.Id).Where(id => !string.IsNullOrEmpty(id)).Select(id => id!).ToList() ?? [];
     }
 

@@ -115,7 +115,7 @@ public static class OllamaEndpoints
         }
 
         await OllamaErrors.WriteAsync(context, StatusCodes.Status501NotImplemented,
-            $"delete is not supported through the proxy: LM Studio owns the model files; delete '{model.Id}' in LM Studio (My Models tab)");
+            $"delete is not supported through the proxy: LM Studio owns the model files; delete '{model.UpstreamId}' in LM Studio (My Models tab)");
     }
 
     /// <summary><c>ollama create</c> asks whether a blob exists before uploading it; none ever does here.</summary>

@@ -134,7 +134,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         else
         {
             using var body = new PooledBufferWriter();
-            EmbedTranslation.WriteRequest(model.Id, request.Input!.Value, request.Dimensions, ChatTranslation.TtlSeconds(common.KeepAlive), body);
+            EmbedTranslation.WriteRequest(model.UpstreamId, request.Input!.Value, request.Dimensions, ChatTranslation.TtlSeconds(common.KeepAlive), body);
             if (await EmbedUpstreamAsync(context, body.WrittenMemory) is not { } answer)
             {
                 return;
@@ -164,7 +164,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         if (!string.IsNullOrEmpty(request.Prompt))
         {
             using var body = new PooledBufferWriter();
-            EmbedTranslation.WriteRequest(model.Id, request.Prompt, ChatTranslation.TtlSeconds(common.KeepAlive), body);
+            EmbedTranslation.WriteRequest(model.UpstreamId, request.Prompt, ChatTranslation.TtlSeconds(common.KeepAlive), body);
             if (await EmbedUpstreamAsync(context, body.WrittenMemory) is not { } answer)
             {
                 return;
@@ -257,7 +257,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
 
     private UpstreamRequestSettings Settings(CatalogModel model, CommonFields common) =>
         // Only LM Studio's v1 catalog says whether a model reasons; elsewhere the setting is sent and the upstream decides.
-        new(model.Id, common.Think, catalog.Current?.Source != CatalogSource.LmStudioV1 || model.Thinking, ChatTranslation.TtlSeconds(common.KeepAlive));
+        new(model.UpstreamId, common.Think, catalog.Current?.Source != CatalogSource.LmStudioV1 || model.Thinking, ChatTranslation.TtlSeconds(common.KeepAlive));
 
     private void LogIgnoredOptions(string route, GenerationOptions? options)
     {
@@ -473,7 +473,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
                 if (await lifecycle.UnloadAsync(model, timeout) == UnloadOutcome.Unsupported)
                 {
                     await OllamaErrors.WriteAsync(context, StatusCodes.Status501NotImplemented,
-                        $"unloading needs LM Studio 0.4 or newer (POST /api/v1/models/unload), which {upstream.BaseUrl} does not offer; unload '{model.Id}' in LM Studio instead");
+                        $"unloading needs LM Studio 0.4 or newer (POST /api/v1/models/unload), which {upstream.BaseUrl} does not offer; unload '{model.UpstreamId}' in LM Studio instead");
                     return null;
                 }
 
@@ -510,7 +510,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         }
         catch (UpstreamException failure)
         {
-            OllamaLog.UnloadAfterRequestFailed(logger, model.Id, failure.Message);
+            OllamaLog.UnloadAfterRequestFailed(logger, model.UpstreamId, failure.Message);
         }
     }
 
