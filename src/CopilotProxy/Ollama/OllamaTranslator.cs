@@ -181,6 +181,12 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
     internal static async Task<T?> ReadAsync<T>(HttpContext context, JsonTypeInfo<T> type)
         where T : class
     {
+        if (context.Request.ContentLength == 0)
+        {
+            await OllamaErrors.WriteAsync(context, StatusCodes.Status400BadRequest, "missing request body");
+            return null;
+        }
+
         try
         {
             if (await JsonSerializer.DeserializeAsync(context.Request.Body, type, context.RequestAborted) is { } request)
@@ -190,7 +196,11 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         }
         catch (JsonException ex)
         {
-            await OllamaErrors.WriteAsync(context, StatusCodes.Status400BadRequest, $"invalid request body: {ex.Message}");
+            // Built from the position, not ex.Message: the AOT build strips exception texts down to resource keys.
+            var at = ex.Path is { Length: > 1 } path ? $" at {path}" : string.Empty;
+            var where = ex.LineNumber is { } line ? $" (line {line + 1}, position {ex.BytePositionInLine + 1})" : string.Empty;
+            await OllamaErrors.WriteAsync(context, StatusCodes.Status400BadRequest,
+                $"invalid request body{at}{where}: malformed JSON, or a value of the wrong type");
             return null;
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)

@@ -128,7 +128,8 @@ public class OllamaNativeApiTests
     [InlineData("""{"model":"","messages":[]}""", "model is required")]
     [InlineData("""{"model":"x","messages":[""", "invalid request body")]
     [InlineData("""{"model":"x","stream":"yes"}""", "invalid request body")]
-    [InlineData("", "invalid request body")]
+    [InlineData("""{"model":"x","messages":[{"role":"user","content":42}]}""", "invalid request body at $.messages[0].content")]
+    [InlineData("", "missing request body")]
     public async Task Chat_BadRequest_Returns400(string json, string error)
     {
         await using var proxy = await StartAsync();
