@@ -1,8 +1,8 @@
+using CopilotProxy.Tests.Harness;
 using OllamaSharp;
 using OllamaSharp.Models;
 using OllamaSharp.Models.Chat;
 using OllamaSharp.Tools;
-using CopilotProxy.Tests.Harness;
 using static CopilotProxy.Tests.Ollama.OllamaProxy;
 
 namespace CopilotProxy.Tests.Ollama;
