@@ -47,6 +47,7 @@ public static class ProxyApp
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddHostedService<CatalogRefreshService>();
         builder.Services.AddSingleton<ChatCompletionsRelay>();
+        builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<OllamaTranslator>();
 
         var app = builder.Build();
         app.Use(ErrorBoundary.InvokeAsync);
