@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using CopilotProxy.Tests.Harness;
 
-namespace CopilotProxy.Tests.Transcripts;
+namespace CopilotProxy.Tests.OpenAI;
 
 /// <summary>
 /// Wire transcripts: a client request and real upstream bytes (captured from llama.cpp's server) go in, and the exact bytes
@@ -17,7 +17,7 @@ public sealed class RelayTranscriptTests
     public async Task UpstreamStream_ReachesCopilotAsExpectedBytes(string model, string upstreamFile, string expectedFile, bool tools)
     {
         await using var proxy = await ProxyFixture.StartAsync([FakeModel.Llm(model)]);
-        proxy.Upstream.Enqueue(FakeResponse.RawSse(Harness.Transcripts.Read(upstreamFile)));
+        proxy.Upstream.Enqueue(FakeResponse.RawSse(Transcripts.Read(upstreamFile)));
 
         using var response = await ProxyFixture.SendStreamingAsync(proxy.Ollama, ProxyFixture.CopilotPost("v1/chat/completions", CopilotRequests.Chat(model + ":latest", tools: tools)));
         var actual = await response.Content.ReadAsStringAsync();
@@ -32,7 +32,7 @@ public sealed class RelayTranscriptTests
     public async Task NonStreamingToolCall_ReachesTheClientAsExpectedBytes()
     {
         await using var proxy = await ProxyFixture.StartAsync([FakeModel.Llm("toolcall-fixture")]);
-        proxy.Upstream.Enqueue(FakeResponse.Json(200, Harness.Transcripts.Read("llama-server/tool-nonstream.json")));
+        proxy.Upstream.Enqueue(FakeResponse.Json(200, Transcripts.Read("llama-server/tool-nonstream.json")));
 
         using var response = await proxy.Ollama.SendAsync(ProxyFixture.CopilotPost("v1/chat/completions", CopilotRequests.Chat("toolcall-fixture", stream: false)));
 
@@ -43,12 +43,12 @@ public sealed class RelayTranscriptTests
     {
         if (Environment.GetEnvironmentVariable("UPDATE_TRANSCRIPTS") == "1")
         {
-            var target = Path.Combine(Path.GetDirectoryName(sourceFile)!, expectedFile);
+            var target = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(sourceFile)!, "..", "Transcripts", expectedFile));
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.WriteAllText(target, actual, new UTF8Encoding(false));
             return;
         }
 
-        Assert.Equal(Harness.Transcripts.Read(expectedFile), actual);
+        Assert.Equal(Transcripts.Read(expectedFile), actual);
     }
 }
