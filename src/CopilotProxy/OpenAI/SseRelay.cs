@@ -264,8 +264,9 @@ public sealed class SseRelay : IDisposable
         return false;
     }
 
+    /// <summary>Non-empty text content, tested without materialising the string (this runs for every event).</summary>
     private static bool HasText(JsonElement delta) =>
-        delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String && content.GetString() is { Length: > 0 };
+        delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String && !content.ValueEquals(ReadOnlySpan<byte>.Empty);
 
     private void WriteChunk(JsonElement root, DeltaPart part)
     {
