@@ -8,8 +8,21 @@ if (args is ["--check-config", var configPath])
     return GatewayConfigCheck.Run(configPath, Console.Out);
 }
 
-// Settings come from the environment; bad values stop here, one message per problem, with exit code 2.
-var loaded = SettingsLoader.Load(Environment.GetEnvironmentVariable);
+// config.yaml first: its environment_variables are settings too. A bad file stops here, every problem listed, exit code 2.
+Func<string, string?> environment = Environment.GetEnvironmentVariable;
+var configResult = GatewayConfigLoader.Load(GatewayConfigLoader.ResolveLocation(environment), environment);
+if (configResult.Config is not { } config)
+{
+    foreach (var error in configResult.Errors)
+    {
+        await Console.Error.WriteLineAsync($"copilot-proxy: {error}");
+    }
+
+    return GatewayConfigCheck.InvalidConfigExitCode;
+}
+
+// Settings come from the environment, then the file's environment_variables (the environment wins); bad values stop here too.
+var loaded = SettingsLoader.Load(name => environment(name) ?? config.EnvironmentVariables.GetValueOrDefault(name));
 if (loaded.Settings is not { } settings)
 {
     foreach (var error in loaded.Errors)
@@ -26,6 +39,6 @@ if (args.Contains("--healthcheck"))
     return await HealthProbe.RunAsync(settings);
 }
 
-var app = ProxyApp.Build(settings);
+var app = ProxyApp.Build(settings, config);
 await app.RunAsync();
 return 0;

@@ -1,3 +1,6 @@
+using CopilotProxy.Configuration;
+using CopilotProxy.Upstream;
+
 namespace CopilotProxy.Catalog;
 
 /// <summary>What kind of work a model does; decides which Ollama capabilities it advertises.</summary>
@@ -47,8 +50,30 @@ public sealed record CatalogModel
     public bool Thinking { get; init; }
     public DateTimeOffset FirstSeen { get; init; }
 
+    /// <summary><c>model_info.max_output_tokens</c>, when config.yaml gives it.</summary>
+    public int? MaxOutputTokens { get; init; }
+
+    /// <summary>
+    /// Where requests for this model go: one deployment per config.yaml entry of its group, in file order (balanced by
+    /// the router), or the one upstream that reported it. Empty only for entries built outside the model catalog.
+    /// </summary>
+    public IReadOnlyList<Deployment> Deployments { get; init; } = [];
+
+    /// <summary>The upstream of the first deployment: the one native, single-upstream calls (load, unload) go to.</summary>
+    public UpstreamClient? Upstream => Deployments.Count > 0 ? Deployments[0].Upstream : null;
+
+    /// <summary>Which API the first deployment's upstream was discovered through; null when its model was not (yet) discovered.</summary>
+    public CatalogSource? Source { get; init; }
+
     public int? ContextLength => LoadedContextLength ?? MaxContextLength;
 
     /// <summary>The name Ollama clients see: Ollama names always carry a tag, so an untagged key gets <c>:latest</c>.</summary>
     public string OllamaName => Id.Contains(':', StringComparison.Ordinal) ? Id : Id + ":latest";
+}
+
+/// <summary>One place a model's requests can go: an upstream, the model id it is sent, and the request defaults of its entry.</summary>
+public sealed record Deployment(UpstreamClient Upstream, string UpstreamModel, ModelDefaults Defaults)
+{
+    /// <summary>Identifies the deployment across refreshes, for cooldown and health reports.</summary>
+    public string Key => $"{Upstream.Target} {UpstreamModel}";
 }

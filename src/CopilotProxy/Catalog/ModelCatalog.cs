@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using CopilotProxy.Catalog.Wire;
+using CopilotProxy.Configuration;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
 using Microsoft.Extensions.Logging;
@@ -26,33 +27,61 @@ public sealed record CatalogSnapshot(IReadOnlyList<CatalogModel> Models, Catalog
     }
 }
 
+/// <summary>What one upstream reported at its last discovery.</summary>
+public sealed record UpstreamStatus(
+    UpstreamClient Upstream, CatalogSource? Source, IReadOnlyList<CatalogModel> Models, DateTimeOffset? LastSuccess, UpstreamException? LastFailure);
+
 /// <summary>
-/// The model catalog: discovers the upstream's models from the richest API it offers (LM Studio /api/v1, then /api/v0,
-/// then plain OpenAI /v1/models) and keeps the latest snapshot.
+/// The model catalog: discovers each upstream's models from the richest API it offers (LM Studio /api/v1, then /api/v0,
+/// then plain OpenAI /v1/models) and publishes one view for both front doors: config.yaml's aliases and groups, plus
+/// every discovered model where the configuration asks for them (no entries at all, or a wildcard entry).
 /// </summary>
-public sealed class ModelCatalog(UpstreamClient upstream, TimeProvider time, ILogger<ModelCatalog> logger)
+public sealed class ModelCatalog
 {
     /// <summary>A request for an unknown model refreshes at most this often, so a client looping on a typo can't hammer the upstream.</summary>
     private static readonly TimeSpan MinRefreshSpacing = TimeSpan.FromSeconds(1);
 
     private static readonly TimeSpan DiscoveryTimeout = TimeSpan.FromSeconds(15);
 
+    private readonly UpstreamRegistry _upstreams;
+    private readonly GatewayConfigHolder _config;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ModelCatalog> _logger;
     private readonly Lock _gate = new();
     private Task<CatalogSnapshot>? _inflight;
     private volatile CatalogSnapshot? _snapshot;
+    private volatile IReadOnlyList<UpstreamStatus> _statuses = [];
     private DateTimeOffset _lastAttempt = DateTimeOffset.MinValue;
+
+    public ModelCatalog(UpstreamRegistry upstreams, GatewayConfigHolder config, TimeProvider time, ILogger<ModelCatalog> logger)
+    {
+        _upstreams = upstreams;
+        _config = config;
+        _time = time;
+        _logger = logger;
+        // A new configuration may name other upstreams and aliases: rediscover rather than serve the old view.
+        config.Changed += OnConfigChanged;
+    }
 
     public CatalogSnapshot? Current => _snapshot;
 
-    /// <summary>The last refresh failure, or null when the last refresh worked.</summary>
+    private void OnConfigChanged(GatewayConfig next) =>
+        // Observed so a failing upstream does not surface as an unobserved task exception; the refresh loop reports it.
+        RefreshAsync().ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+
+    /// <summary>The failure of the last refresh when every upstream failed, or null when at least one answered.</summary>
     public UpstreamException? LastFailure { get; private set; }
 
+    /// <summary>When an upstream last answered a discovery.</summary>
     public DateTimeOffset? LastSuccess { get; private set; }
+
+    /// <summary>Per upstream of the configuration in force, what its last discovery found.</summary>
+    public IReadOnlyList<UpstreamStatus> Upstreams => _statuses;
 
     /// <summary>Raised after every refresh attempt; the pre-flight summary and metrics listen.</summary>
     public event Action<CatalogSnapshot?, UpstreamException?>? Refreshed;
 
-    /// <summary>Refreshes now; concurrent callers share one upstream round trip.</summary>
+    /// <summary>Refreshes now; concurrent callers share one round of upstream requests.</summary>
     public Task<CatalogSnapshot> RefreshAsync(CancellationToken cancellationToken = default)
     {
         lock (_gate)
@@ -62,7 +91,7 @@ public sealed class ModelCatalog(UpstreamClient upstream, TimeProvider time, ILo
                 return running.WaitAsync(cancellationToken);
             }
 
-            _lastAttempt = time.GetUtcNow();
+            _lastAttempt = _time.GetUtcNow();
             _inflight = RefreshCoreAsync();
             return _inflight.WaitAsync(cancellationToken);
         }
@@ -77,7 +106,7 @@ public sealed class ModelCatalog(UpstreamClient upstream, TimeProvider time, ILo
             return known;
         }
 
-        if (snapshot is null || time.GetUtcNow() - _lastAttempt >= MinRefreshSpacing)
+        if (snapshot is null || _time.GetUtcNow() - _lastAttempt >= MinRefreshSpacing)
         {
             snapshot = await RefreshAsync(cancellationToken);
         }
@@ -91,63 +120,92 @@ public sealed class ModelCatalog(UpstreamClient upstream, TimeProvider time, ILo
 
     private async Task<CatalogSnapshot> RefreshCoreAsync()
     {
+        var config = _config.Current;
+        var upstreams = _upstreams.ForConfig(config);
+        var previous = _statuses;
+        var statuses = await Task.WhenAll(upstreams.Select(u => DiscoverOneAsync(u, previous.FirstOrDefault(p => p.Upstream == u))));
+        _statuses = statuses;
+
+        var answered = statuses.Where(s => s.LastFailure is null).ToList();
+        if (answered.Count == 0)
+        {
+            var failure = statuses.Select(s => s.LastFailure).FirstOrDefault(f => f is not null)
+                ?? new UpstreamException(UpstreamFailure.Connect, "No upstream is configured.", _upstreams.Default.BaseUrl);
+            LastFailure = failure;
+            Refreshed?.Invoke(_snapshot, failure);
+            throw failure;
+        }
+
+        var now = _time.GetUtcNow();
+        var models = CatalogView.Build(config, _upstreams.For, statuses);
+        var prior = _snapshot;
+        models = models.Select(m => m with { FirstSeen = prior?.Find(m.Id)?.FirstSeen ?? m.FirstSeen }).ToList();
+        var source = (statuses.FirstOrDefault(s => s.Upstream.Target.IsDefault && s.Source is not null) ?? answered[0]).Source!.Value;
+        var snapshot = new CatalogSnapshot(models, source, now);
+        _snapshot = snapshot;
+        LastFailure = null;
+        LastSuccess = answered.Max(s => s.LastSuccess);
+        Refreshed?.Invoke(snapshot, null);
+        return snapshot;
+    }
+
+    private async Task<UpstreamStatus> DiscoverOneAsync(UpstreamClient upstream, UpstreamStatus? previous)
+    {
         try
         {
-            var snapshot = await DiscoverAsync();
-            _snapshot = snapshot;
-            LastFailure = null;
-            LastSuccess = snapshot.RefreshedAt;
-            Refreshed?.Invoke(snapshot, null);
-            return snapshot;
+            var (source, models) = await DiscoverAsync(upstream, previous?.Models ?? []);
+            return new UpstreamStatus(upstream, source, models, _time.GetUtcNow(), null);
         }
         catch (UpstreamException failure)
         {
-            LastFailure = failure;
-            Refreshed?.Invoke(_snapshot, failure);
-            throw;
+            // Keep what it reported before: one failed refresh should not make its models vanish from the view.
+            return new UpstreamStatus(upstream, previous?.Source, previous?.Models ?? [], previous?.LastSuccess, failure);
         }
     }
 
-    private async Task<CatalogSnapshot> DiscoverAsync()
+    private async Task<(CatalogSource, List<CatalogModel>)> DiscoverAsync(UpstreamClient upstream, IReadOnlyList<CatalogModel> previous)
     {
-        var previous = _snapshot;
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
 
         // Step 1: LM Studio ≥0.4 native API, the only one with loaded context, tool training and reasoning.
-        var v1 = await TryGetAsync("api/v1/models", CatalogJsonContext.Default.LmStudioV1ModelList);
+        var v1 = await TryGetAsync(upstream, "api/v1/models", CatalogJsonContext.Default.LmStudioV1ModelList);
         if (v1?.Models is { } v1Models)
         {
-            return new CatalogSnapshot(Stamp(v1Models.Where(m => !string.IsNullOrEmpty(m.Key)).Select(FromV1), previous, now), CatalogSource.LmStudioV1, now);
+            return (CatalogSource.LmStudioV1, Stamp(v1Models.Where(m => !string.IsNullOrEmpty(m.Key)).Select(FromV1), previous, now));
         }
 
         // Step 2: LM Studio 0.3.x native API. LM Studio answers unknown endpoints with 200 and an error body, so a
         // missing "data" array, not the status, is what tells us this API is absent.
-        var v0 = await TryGetAsync("api/v0/models", CatalogJsonContext.Default.LmStudioV0ModelList);
+        var v0 = await TryGetAsync(upstream, "api/v0/models", CatalogJsonContext.Default.LmStudioV0ModelList);
         if (v0?.Data is { } v0Models)
         {
-            return new CatalogSnapshot(Stamp(v0Models.Where(m => !string.IsNullOrEmpty(m.Id)).Select(FromV0), previous, now), CatalogSource.LmStudioV0, now);
+            return (CatalogSource.LmStudioV0, Stamp(v0Models.Where(m => !string.IsNullOrEmpty(m.Id)).Select(FromV0), previous, now));
         }
 
         // Step 3: any OpenAI-compatible server. This one must work, so its failures are reported rather than skipped.
-        var openAI = await GetRequiredAsync("v1/models", CatalogJsonContext.Default.OpenAIModelListing);
+        var openAI = await GetRequiredAsync(upstream, "v1/models", CatalogJsonContext.Default.OpenAIModelListing);
         if (openAI.Data is not { } data)
         {
+            var url = upstream.Resolve("v1/models");
             throw new UpstreamException(UpstreamFailure.InvalidResponse,
-                $"The upstream at {upstream.Resolve("v1/models")} answered without a \"data\" list of models. Is LMSTUDIO_URL pointing at an OpenAI-compatible server?",
-                upstream.Resolve("v1/models"));
+                $"The upstream at {url} answered without a \"data\" list of models. {WhichSetting(upstream)}", url);
         }
 
-        return new CatalogSnapshot(Stamp(data.Where(m => !string.IsNullOrEmpty(m.Id)).Select(FromOpenAI), previous, now), CatalogSource.OpenAI, now);
+        return (CatalogSource.OpenAI, Stamp(data.Where(m => !string.IsNullOrEmpty(m.Id)).Select(FromOpenAI), previous, now));
     }
 
-    private async Task<T?> TryGetAsync<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
+    private static string WhichSetting(UpstreamClient upstream) => upstream.Target.IsDefault
+        ? "Is LMSTUDIO_URL pointing at an OpenAI-compatible server?"
+        : "Is the api_base in config.yaml pointing at an OpenAI-compatible server?";
+
+    private async Task<T?> TryGetAsync<T>(UpstreamClient upstream, string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
         where T : class
     {
         using var timeout = new ActivityTimeout(DiscoveryTimeout, CancellationToken.None);
         using var response = await upstream.GetAsync(path, timeout);
         if (!response.IsSuccessStatusCode)
         {
-            CatalogLog.SourceUnavailable(logger, path, (int)response.StatusCode);
+            CatalogLog.SourceUnavailable(_logger, path, (int)response.StatusCode);
             return null;
         }
 
@@ -158,12 +216,12 @@ public sealed class ModelCatalog(UpstreamClient upstream, TimeProvider time, ILo
         }
         catch (JsonException ex)
         {
-            CatalogLog.SourceUnreadable(logger, path, ex.Message);
+            CatalogLog.SourceUnreadable(_logger, path, ex.Message);
             return null;
         }
     }
 
-    private async Task<T> GetRequiredAsync<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
+    private static async Task<T> GetRequiredAsync<T>(UpstreamClient upstream, string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
         where T : class
     {
         using var timeout = new ActivityTimeout(DiscoveryTimeout, CancellationToken.None);
@@ -183,13 +241,13 @@ public sealed class ModelCatalog(UpstreamClient upstream, TimeProvider time, ILo
         catch (JsonException ex)
         {
             throw new UpstreamException(UpstreamFailure.InvalidResponse,
-                $"The upstream at {url} did not answer with a JSON model list ({ex.Message}). Is LMSTUDIO_URL pointing at an OpenAI-compatible server?",
+                $"The upstream at {url} did not answer with a JSON model list ({ex.Message}). {WhichSetting(upstream)}",
                 url, (int)HttpStatusCode.OK, ex);
         }
     }
 
-    private static List<CatalogModel> Stamp(IEnumerable<CatalogModel> models, CatalogSnapshot? previous, DateTimeOffset now) =>
-        models.Select(m => m with { FirstSeen = previous?.Find(m.Id)?.FirstSeen ?? now }).ToList();
+    private static List<CatalogModel> Stamp(IEnumerable<CatalogModel> models, IReadOnlyList<CatalogModel> previous, DateTimeOffset now) =>
+        models.Select(m => m with { FirstSeen = previous.FirstOrDefault(p => p.Id.Equals(m.Id, StringComparison.OrdinalIgnoreCase))?.FirstSeen ?? now }).ToList();
 
     private static CatalogModel FromV1(LmStudioV1Model m)
     {

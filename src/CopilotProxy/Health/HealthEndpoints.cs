@@ -2,6 +2,8 @@ using System.Text.Json.Serialization;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
 using CopilotProxy.Hosting;
+using CopilotProxy.Routing;
+using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -10,7 +12,7 @@ using Microsoft.Extensions.Hosting;
 
 namespace CopilotProxy.Health;
 
-/// <summary>LiteLLM-compatible health routes on the gateway port.</summary>
+/// <summary>LiteLLM-compatible health routes on the gateway port; open even when the gateway has a key, for probes.</summary>
 public static class HealthEndpoints
 {
     public static RouteGroupBuilder MapHealth(this IEndpointRouteBuilder app)
@@ -19,31 +21,92 @@ public static class HealthEndpoints
         group.MapMethods("/liveliness", [HttpMethods.Get, HttpMethods.Head], Liveness);
         group.MapMethods("/liveness", [HttpMethods.Get, HttpMethods.Head], Liveness);
         group.MapMethods("/readiness", [HttpMethods.Get, HttpMethods.Head], Readiness);
+        group.MapGet(string.Empty, Report);
         return group;
     }
 
     private static ContentHttpResult Liveness() => TypedResults.Text("I'm alive!", "text/plain; charset=utf-8");
 
-    /// <summary>Ready when the upstream answered within HEALTH_CHECK_INTERVAL (plus one refresh of slack) and we are not draining.</summary>
+    /// <summary>Ready when an upstream answered within HEALTH_CHECK_INTERVAL (plus one refresh of slack) and we are not draining.</summary>
     private static JsonHttpResult<ReadinessReport> Readiness(ModelCatalog catalog, ProxySettings settings, IHostApplicationLifetime lifetime, TimeProvider time)
     {
         var draining = lifetime.ApplicationStopping.IsCancellationRequested;
         var freshness = settings.HealthCheckInterval > settings.ModelRefreshInterval ? settings.HealthCheckInterval : settings.ModelRefreshInterval;
-        var upstreamOk = catalog.LastFailure is null && catalog.LastSuccess is { } last && time.GetUtcNow() - last <= freshness + settings.HealthCheckInterval;
+        var now = time.GetUtcNow();
+        var upstreams = catalog.Upstreams;
+        var fresh = upstreams.Where(u => u.LastFailure is null && u.LastSuccess is { } last && now - last <= freshness + settings.HealthCheckInterval).ToList();
+        var upstreamOk = fresh.Count > 0;
         var ready = !draining && upstreamOk;
         var report = new ReadinessReport(
             ready ? "ready" : "not ready",
             draining,
-            settings.LmStudioUrl.ToString(),
+            (fresh.Count > 0 ? fresh[0].Upstream : upstreams.Count > 0 ? upstreams[0].Upstream : null)?.Target.ToString() ?? settings.LmStudioUrl.ToString(),
             upstreamOk,
-            catalog.LastFailure?.Message,
-            catalog.Current?.Models.Count ?? 0);
+            upstreamOk ? null : (catalog.LastFailure ?? upstreams.Select(u => u.LastFailure).FirstOrDefault(f => f is not null))?.Message,
+            catalog.Current?.Models.Count ?? 0,
+            fresh.Count,
+            upstreams.Count);
         return TypedResults.Json(report, HealthJsonContext.Default.ReadinessReport, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+    }
+
+    /// <summary>
+    /// LiteLLM's <c>/health</c>: every deployment of every model, healthy or unhealthy with the reason, plus one line per
+    /// upstream. Discovery runs first (shared with any refresh in flight), so the report is live.
+    /// </summary>
+    private static async Task<JsonHttpResult<HealthReport>> Report(ModelCatalog catalog, DeploymentCooldowns cooldowns, HttpContext context)
+    {
+        try
+        {
+            await catalog.RefreshAsync(context.RequestAborted);
+        }
+        catch (UpstreamException)
+        {
+            // Every upstream failed; the per-upstream errors below say how.
+        }
+
+        var statuses = catalog.Upstreams;
+        var healthy = new List<HealthEndpoint>();
+        var unhealthy = new List<HealthEndpoint>();
+        foreach (var model in catalog.Current?.Models ?? [])
+        {
+            foreach (var deployment in model.Deployments)
+            {
+                var status = statuses.FirstOrDefault(s => s.Upstream == deployment.Upstream);
+                var error = status switch
+                {
+                    null => "the upstream is not part of the configuration in force",
+                    { LastFailure: { } failure } => failure.Message,
+                    _ when !status.Models.Any(m => m.Id.Equals(deployment.UpstreamModel, StringComparison.OrdinalIgnoreCase)
+                        || m.Id.EndsWith("/" + deployment.UpstreamModel, StringComparison.OrdinalIgnoreCase))
+                        => $"the upstream does not list the model '{deployment.UpstreamModel}'",
+                    _ when cooldowns.CoolingUntil(deployment.Key) is { } until => $"cooling down after repeated failures until {until:O}",
+                    _ => null,
+                };
+                var endpoint = new HealthEndpoint(model.Id, deployment.UpstreamModel, deployment.Upstream.Target.ToString(), error);
+                (error is null ? healthy : unhealthy).Add(endpoint);
+            }
+        }
+
+        var upstreams = statuses.Select(s => new UpstreamHealth(
+            s.Upstream.Target.ToString(), s.LastFailure is null, s.Source?.ToString(), s.Models.Count, s.LastSuccess, s.LastFailure?.Message)).ToList();
+        var report = new HealthReport(healthy, unhealthy, healthy.Count, unhealthy.Count, upstreams);
+        return TypedResults.Json(report, HealthJsonContext.Default.HealthReport);
     }
 }
 
-public sealed record ReadinessReport(string Status, bool Draining, string Upstream, bool UpstreamReachable, string? UpstreamError, int Models);
+public sealed record ReadinessReport(string Status, bool Draining, string Upstream, bool UpstreamReachable, string? UpstreamError, int Models,
+    int UpstreamsReachable, int Upstreams);
+
+/// <summary>LiteLLM's <c>/health</c> shape, with an <c>upstreams</c> list added.</summary>
+public sealed record HealthReport(IReadOnlyList<HealthEndpoint> HealthyEndpoints, IReadOnlyList<HealthEndpoint> UnhealthyEndpoints,
+    int HealthyCount, int UnhealthyCount, IReadOnlyList<UpstreamHealth> Upstreams);
+
+/// <summary>One deployment: the public model name, the id the upstream is sent, the upstream, and the error when unhealthy.</summary>
+public sealed record HealthEndpoint(string Model, string UpstreamModel, string ApiBase, string? Error);
+
+public sealed record UpstreamHealth(string ApiBase, bool Healthy, string? Discovery, int Models, DateTimeOffset? LastSuccess, string? Error);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ReadinessReport))]
+[JsonSerializable(typeof(HealthReport))]
 internal sealed partial class HealthJsonContext : JsonSerializerContext;

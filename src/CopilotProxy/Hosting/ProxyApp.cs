@@ -4,6 +4,7 @@ using CopilotProxy.Configuration;
 using CopilotProxy.Health;
 using CopilotProxy.Ollama;
 using CopilotProxy.OpenAI;
+using CopilotProxy.Routing;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Builder;
@@ -18,11 +19,14 @@ using Microsoft.Extensions.Logging;
 
 namespace CopilotProxy.Hosting;
 
-/// <summary>Composes the proxy: one process, two front doors, one upstream. Tests build the very same app on port 0.</summary>
+/// <summary>Composes the proxy: one process, two front doors, one model catalog over the upstreams. Tests build the very same app on port 0.</summary>
 public static class ProxyApp
 {
-    public static WebApplication Build(ProxySettings settings)
+    /// <param name="settings">The validated settings.</param>
+    /// <param name="config">config.yaml as loaded; null for zero configuration.</param>
+    public static WebApplication Build(ProxySettings settings, GatewayConfig? config = null)
     {
+        config ??= GatewayConfig.Empty;
         var builder = WebApplication.CreateSlimBuilder();
 
         ConfigureLogging(builder.Logging, settings);
@@ -42,15 +46,20 @@ public static class ProxyApp
         builder.Services.AddSingleton(bindings);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<MatcherPolicy, FrontDoorMatcherPolicy>();
-        builder.Services.AddSingleton(_ => new UpstreamClient(
-            new HttpClient(UpstreamClient.CreateHandler(settings)) { Timeout = Timeout.InfiniteTimeSpan }, settings));
+        builder.Services.AddSingleton(new GatewayConfigHolder(config));
+        builder.Services.AddSingleton<UpstreamRegistry>();
+        // The default upstream (LMSTUDIO_URL), for code that talks to one upstream only; per-model calls use CatalogModel.Upstream.
+        builder.Services.AddSingleton(services => services.GetRequiredService<UpstreamRegistry>().Default);
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddHostedService<CatalogRefreshService>();
-        builder.Services.AddSingleton<ChatCompletionsRelay>();
+        builder.Services.AddSingleton<DeploymentCooldowns>();
+        builder.Services.AddSingleton<DeploymentRouter>();
+        builder.Services.AddSingleton<OpenAIRelay>();
         builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<OllamaTranslator>();
 
         var app = builder.Build();
         app.Use(ErrorBoundary.InvokeAsync);
+        app.Use(GatewayAuth.InvokeAsync);
 
         app.MapOllamaApi();
         app.MapOpenAIApi(FrontDoor.Ollama);
@@ -58,10 +67,42 @@ public static class ProxyApp
         app.MapHealth();
         app.MapUnknownRoutes();
 
-        app.Lifetime.ApplicationStarted.Register(() => StartupLog.Listening(
-            app.Logger, typeof(ProxyApp).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
-            $"http://{settings.Host}:{bindings.OllamaPort}", $"http://{settings.Host}:{bindings.GatewayPort}", settings.LmStudioUrl));
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            StartupLog.Listening(
+                app.Logger, typeof(ProxyApp).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
+                $"http://{settings.Host}:{bindings.OllamaPort}", $"http://{settings.Host}:{bindings.GatewayPort}", settings.LmStudioUrl);
+            LogConfiguration(app.Logger, settings, config);
+        });
         return app;
+    }
+
+    /// <summary>What config.yaml changes, said once at startup: ignored keys, remapped addresses, whether the gateway is open.</summary>
+    private static void LogConfiguration(ILogger logger, ProxySettings settings, GatewayConfig config)
+    {
+        var source = config.SourcePath ?? "config.yaml";
+        if (config.IsFilePresent)
+        {
+            StartupLog.ConfigLoaded(logger, source, config.Models.Count, config.Models.Select(m => m.ModelName).Distinct(StringComparer.Ordinal).Count());
+        }
+
+        foreach (var ignored in config.Ignored)
+        {
+            StartupLog.ConfigKeyIgnored(logger, source, ignored.Line, ignored.KeyPath, ignored.Reason);
+        }
+
+        foreach (var entry in config.Models.Where(UpstreamTarget.IsLmStudioDefaultAddress))
+        {
+            if (entry.ApiBase is { } apiBase && apiBase != settings.LmStudioUrl)
+            {
+                StartupLog.DefaultAddressMapped(logger, source, entry.Line, entry.ModelName, apiBase, settings.LmStudioUrl);
+            }
+        }
+
+        if (settings.ApiKey is null && string.IsNullOrEmpty(config.MasterKey))
+        {
+            StartupLog.GatewayOpen(logger);
+        }
     }
 
     private static ListenOptions Listen(KestrelServerOptions kestrel, ProxySettings settings, int port)

@@ -1,3 +1,4 @@
+using CopilotProxy.Configuration;
 using System.Buffers;
 using System.Buffers.Text;
 using System.Globalization;
@@ -25,7 +26,11 @@ public enum ThinkSetting
 /// <param name="Think">The parsed <c>think</c> field.</param>
 /// <param name="SendReasoning">False when the model catalog knows the model cannot reason; the setting is then not sent.</param>
 /// <param name="TtlSeconds">LM Studio's idle TTL for a JIT-loaded model, from <c>keep_alive</c>.</param>
-public readonly record struct UpstreamRequestSettings(string UpstreamModel, ThinkSetting Think, bool SendReasoning, int? TtlSeconds);
+public readonly record struct UpstreamRequestSettings(string UpstreamModel, ThinkSetting Think, bool SendReasoning, int? TtlSeconds)
+{
+    /// <summary>The config.yaml entry's request defaults; a value the client set in <c>options</c> always wins.</summary>
+    public ModelDefaults Defaults { get; init; } = ModelDefaults.None;
+}
 
 /// <summary>
 /// Ollama chat request → OpenAI <c>/v1/chat/completions</c> request, written straight to UTF-8 (protocol.md §2.4 → §3.1).
@@ -75,6 +80,8 @@ public static class ChatTranslation
         {
             WriteOptions(writer, options);
         }
+
+        WriteDefaults(writer, options, settings.Defaults);
 
         if (reasoning && settings.SendReasoning && ReasoningEffort(settings.Think) is { } effort)
         {
@@ -225,6 +232,40 @@ public static class ChatTranslation
 
         writer.WriteEndObject();
         writer.WriteEndObject();
+    }
+
+    /// <summary>Fills in the entry's defaults for the sampling fields the client's <c>options</c> left unset.</summary>
+    private static void WriteDefaults(Utf8JsonWriter writer, GenerationOptions? options, ModelDefaults defaults)
+    {
+        if (ReferenceEquals(defaults, ModelDefaults.None))
+        {
+            return;
+        }
+
+        if (options?.NumPredict is null && defaults.MaxTokens is { } maxTokens)
+        {
+            writer.WriteNumber("max_tokens"u8, maxTokens);
+        }
+
+        WriteNumber(writer, "temperature"u8, options?.Temperature is null ? defaults.Temperature : null);
+        WriteNumber(writer, "top_p"u8, options?.TopP is null ? defaults.TopP : null);
+        WriteNumber(writer, "presence_penalty"u8, options?.PresencePenalty is null ? defaults.PresencePenalty : null);
+        WriteNumber(writer, "frequency_penalty"u8, options?.FrequencyPenalty is null ? defaults.FrequencyPenalty : null);
+        if (options?.Seed is null && defaults.Seed is { } seed)
+        {
+            writer.WriteNumber("seed"u8, seed);
+        }
+
+        if (options?.Stop is null && defaults.Stop is { Count: > 0 } stop)
+        {
+            writer.WriteStartArray("stop"u8);
+            foreach (var item in stop)
+            {
+                writer.WriteStringValue(item);
+            }
+
+            writer.WriteEndArray();
+        }
     }
 
     private static void WriteOptions(Utf8JsonWriter writer, GenerationOptions options)

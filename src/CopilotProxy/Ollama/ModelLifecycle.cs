@@ -22,7 +22,7 @@ public enum UnloadOutcome
 /// Ollama's explicit load (empty messages/prompt) and unload (<c>keep_alive:0</c>) through LM Studio's native
 /// <c>/api/v1/models/load</c> and <c>/unload</c> (protocol.md §3.4). Older upstreams load just in time on the first request.
 /// </summary>
-public sealed class ModelLifecycle(UpstreamClient upstream, ModelCatalog catalog, ILogger<ModelLifecycle> logger)
+public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog catalog, ILogger<ModelLifecycle> logger)
 {
     private const string ModelsPath = "api/v1/models";
     private const string LoadPath = "api/v1/models/load";
@@ -31,7 +31,7 @@ public sealed class ModelLifecycle(UpstreamClient upstream, ModelCatalog catalog
     /// <summary>Loads the model unless it is loaded already; returns how long the load call took, or null when nothing was loaded.</summary>
     public async Task<TimeSpan?> LoadAsync(CatalogModel model, ActivityTimeout timeout)
     {
-        if (catalog.Current?.Source != CatalogSource.LmStudioV1)
+        if (model.Source != CatalogSource.LmStudioV1)
         {
             OllamaLog.LifecycleSkipped(logger, model.UpstreamId, "load", "the upstream has no load API; it loads the model on the first request");
             return null;
@@ -45,7 +45,7 @@ public sealed class ModelLifecycle(UpstreamClient upstream, ModelCatalog catalog
         }
 
         var started = Stopwatch.GetTimestamp();
-        await PostAsync(LoadPath, "model", model.UpstreamId, timeout);
+        await PostAsync(UpstreamOf(model), LoadPath, "model", model.UpstreamId, timeout);
         var elapsed = Stopwatch.GetElapsedTime(started);
         OllamaLog.Lifecycle(logger, "Loaded", model.UpstreamId, elapsed.TotalMilliseconds);
         await RefreshCatalogAsync();
@@ -55,7 +55,7 @@ public sealed class ModelLifecycle(UpstreamClient upstream, ModelCatalog catalog
     /// <summary>Unloads every loaded instance of the model.</summary>
     public async Task<UnloadOutcome> UnloadAsync(CatalogModel model, ActivityTimeout timeout)
     {
-        if (catalog.Current?.Source != CatalogSource.LmStudioV1)
+        if (model.Source != CatalogSource.LmStudioV1)
         {
             return UnloadOutcome.Unsupported;
         }
@@ -70,7 +70,7 @@ public sealed class ModelLifecycle(UpstreamClient upstream, ModelCatalog catalog
         var started = Stopwatch.GetTimestamp();
         foreach (var instance in instances)
         {
-            await PostAsync(UnloadPath, "instance_id", instance, timeout);
+            await PostAsync(UpstreamOf(model), UnloadPath, "instance_id", instance, timeout);
         }
 
         OllamaLog.Lifecycle(logger, "Unloaded", model.UpstreamId, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
@@ -78,8 +78,12 @@ public sealed class ModelLifecycle(UpstreamClient upstream, ModelCatalog catalog
         return UnloadOutcome.Unloaded;
     }
 
+    /// <summary>A model's lifecycle calls go to the upstream that serves it, which config.yaml may make another than LMSTUDIO_URL.</summary>
+    private UpstreamClient UpstreamOf(CatalogModel model) => model.Upstream ?? defaultUpstream;
+
     private async Task<List<string>> InstancesAsync(CatalogModel model, ActivityTimeout timeout)
     {
+        var upstream = UpstreamOf(model);
         using var response = await upstream.GetAsync(ModelsPath, timeout);
         var url = upstream.Resolve(ModelsPath);
         if (!response.IsSuccessStatusCode)
@@ -102,7 +106,7 @@ public sealed class ModelLifecycle(UpstreamClient upstream, ModelCatalog catalog
         return entry?.LoadedInstances?.Select(i => i.Id).Where(id => !string.IsNullOrEmpty(id)).Select(id => id!).ToList() ?? [];
     }
 
-    private async Task PostAsync(string path, string field, string value, ActivityTimeout timeout)
+    private static async Task PostAsync(UpstreamClient upstream, string path, string field, string value, ActivityTimeout timeout)
     {
         using var body = new PooledBufferWriter(256);
         using (var writer = new Utf8JsonWriter(body, RelayJson.WriterOptions))

@@ -3,6 +3,7 @@ using System.Net.ServerSentEvents;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CopilotProxy.Catalog;
+using CopilotProxy.Routing;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Telemetry;
@@ -18,7 +19,7 @@ namespace CopilotProxy.Ollama;
 /// <c>/api/embeddings</c>. Each reads the Ollama request, resolves the model in the model catalog, sends the translated
 /// OpenAI request upstream and translates the answer back.
 /// </summary>
-public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstream, ModelLifecycle lifecycle, ILogger<OllamaTranslator> logger)
+public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstream, DeploymentRouter router, ModelLifecycle lifecycle, ILogger<OllamaTranslator> logger)
 {
     private const string Door = "Ollama";
 
@@ -54,10 +55,10 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         }
 
         LogIgnoredOptions("/api/chat", request.Options);
-        using var body = new PooledBufferWriter();
-        ChatTranslation.WriteRequest(request, Settings(model, common), body);
-        await TranslateAsync(context, GenerateTranslation.ChatPath, body.WrittenMemory, clientModel, OllamaAnswerShape.Chat,
-            request.Stream ?? true, common.Think != ThinkSetting.Off, started);
+        var settings = Settings(model, common);
+        await TranslateAsync(context, model, GenerateTranslation.ChatPath,
+            (deployment, body) => ChatTranslation.WriteRequest(request, settings with { UpstreamModel = deployment.UpstreamModel, Defaults = deployment.Defaults }, body),
+            clientModel, OllamaAnswerShape.Chat, request.Stream ?? true, common.Think != ThinkSetting.Off, started);
         await UnloadAfterRequestAsync(model, common.KeepAlive);
     }
 
@@ -95,10 +96,10 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
             OllamaLog.IgnoredField(logger, "/api/generate", "context", "LM Studio exposes no token ids; send the conversation as /api/chat messages instead");
         }
 
-        using var body = new PooledBufferWriter();
-        GenerateTranslation.WriteRequest(request, Settings(model, common), body);
-        await TranslateAsync(context, GenerateTranslation.UpstreamPath(request), body.WrittenMemory, clientModel, OllamaAnswerShape.Generate,
-            request.Stream ?? true, common.Think != ThinkSetting.Off, started);
+        var settings = Settings(model, common);
+        await TranslateAsync(context, model, GenerateTranslation.UpstreamPath(request),
+            (deployment, body) => GenerateTranslation.WriteRequest(request, settings with { UpstreamModel = deployment.UpstreamModel, Defaults = deployment.Defaults }, body),
+            clientModel, OllamaAnswerShape.Generate, request.Stream ?? true, common.Think != ThinkSetting.Off, started);
         await UnloadAfterRequestAsync(model, common.KeepAlive);
     }
 
@@ -133,9 +134,9 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         }
         else
         {
-            using var body = new PooledBufferWriter();
-            EmbedTranslation.WriteRequest(model.UpstreamId, request.Input!.Value, request.Dimensions, ChatTranslation.TtlSeconds(common.KeepAlive), body);
-            if (await EmbedUpstreamAsync(context, body.WrittenMemory) is not { } answer)
+            var input = request.Input!.Value;
+            var ttl = ChatTranslation.TtlSeconds(common.KeepAlive);
+            if (await EmbedUpstreamAsync(context, model, (deployment, body) => EmbedTranslation.WriteRequest(deployment.UpstreamModel, input, request.Dimensions, ttl, body)) is not { } answer)
             {
                 return;
             }
@@ -163,9 +164,8 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         float[] vector = [];
         if (!string.IsNullOrEmpty(request.Prompt))
         {
-            using var body = new PooledBufferWriter();
-            EmbedTranslation.WriteRequest(model.UpstreamId, request.Prompt, ChatTranslation.TtlSeconds(common.KeepAlive), body);
-            if (await EmbedUpstreamAsync(context, body.WrittenMemory) is not { } answer)
+            var ttl = ChatTranslation.TtlSeconds(common.KeepAlive);
+            if (await EmbedUpstreamAsync(context, model, (deployment, body) => EmbedTranslation.WriteRequest(deployment.UpstreamModel, request.Prompt, ttl, body)) is not { } answer)
             {
                 return;
             }
@@ -265,9 +265,9 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         return new CommonFields(thinkSetting, keepAliveValue);
     }
 
-    private UpstreamRequestSettings Settings(CatalogModel model, CommonFields common) =>
+    private static UpstreamRequestSettings Settings(CatalogModel model, CommonFields common) =>
         // Only LM Studio's v1 catalog says whether a model reasons; elsewhere the setting is sent and the upstream decides.
-        new(model.UpstreamId, common.Think, catalog.Current?.Source != CatalogSource.LmStudioV1 || model.Thinking, ChatTranslation.TtlSeconds(common.KeepAlive));
+        new(model.UpstreamId, common.Think, model.Source != CatalogSource.LmStudioV1 || model.Thinking, ChatTranslation.TtlSeconds(common.KeepAlive));
 
     private void LogIgnoredOptions(string route, GenerationOptions? options)
     {
@@ -288,21 +288,20 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
     /// Step 3: finish with the done line, or, when the upstream broke after the 200 went out, a final {"error":…} line.
     /// The idle timeout is linked to RequestAborted, so a client that disconnects cancels the upstream request.
     /// </remarks>
-    private async Task TranslateAsync(HttpContext context, string path, ReadOnlyMemory<byte> body, string clientModel,
-        OllamaAnswerShape shape, bool stream, bool showThinking, long started)
+    private async Task TranslateAsync(HttpContext context, CatalogModel model, string path, Action<Deployment, PooledBufferWriter> writeBody,
+        string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long started)
     {
         var route = context.Request.Path.Value ?? path;
-        var url = upstream.Resolve(path);
-        using var timeout = new ActivityTimeout(upstream.IdleTimeout, context.RequestAborted);
         var output = context.Response.BodyWriter;
         using var translator = new ChunkTranslator(output, clientModel, shape, stream, showThinking, started);
 
-        // Step 1
-        HttpResponseMessage response;
+        // Step 1: the router picks the deployment and retries connect failures and 5xx on the next one; nothing has
+        // reached the client yet, so a retry is invisible to it.
+        RoutedResponse routed;
         translator.MarkUpstreamSent(Stopwatch.GetTimestamp());
         try
         {
-            response = await upstream.PostJsonAsync(path, body, timeout);
+            routed = await router.SendAsync(model, path, writeBody, stream, context.RequestAborted);
         }
         catch (UpstreamException failure) when (failure.Failure == UpstreamFailure.ClientCanceled)
         {
@@ -316,8 +315,11 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
             return;
         }
 
-        using (response)
+        using (routed)
         {
+            var response = routed.Response;
+            var timeout = routed.Timeout;
+            var url = routed.Url;
             if (!response.IsSuccessStatusCode)
             {
                 var failure = await UpstreamErrors.FromStatusAsync(response, url, timeout.Token);
@@ -483,7 +485,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
                 if (await lifecycle.UnloadAsync(model, timeout) == UnloadOutcome.Unsupported)
                 {
                     await OllamaErrors.WriteAsync(context, StatusCodes.Status501NotImplemented,
-                        $"unloading needs LM Studio 0.4 or newer (POST /api/v1/models/unload), which {upstream.BaseUrl} does not offer; unload '{model.UpstreamId}' in LM Studio instead");
+                        $"unloading needs LM Studio 0.4 or newer (POST /api/v1/models/unload), which {(model.Upstream ?? upstream).BaseUrl} does not offer; unload '{model.UpstreamId}' in LM Studio instead");
                     return null;
                 }
 
@@ -524,38 +526,49 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         }
     }
 
-    private async Task<OpenAIEmbeddingList?> EmbedUpstreamAsync(HttpContext context, ReadOnlyMemory<byte> body)
+    private async Task<OpenAIEmbeddingList?> EmbedUpstreamAsync(HttpContext context, CatalogModel model, Action<Deployment, PooledBufferWriter> writeBody)
     {
         var route = context.Request.Path.Value ?? EmbedTranslation.UpstreamPath;
-        var url = upstream.Resolve(EmbedTranslation.UpstreamPath);
-        using var timeout = new ActivityTimeout(upstream.IdleTimeout, context.RequestAborted);
+        RoutedResponse? routed = null;
         try
         {
-            using var response = await upstream.PostJsonAsync(EmbedTranslation.UpstreamPath, body, timeout);
+            routed = await router.SendAsync(model, EmbedTranslation.UpstreamPath, writeBody, streaming: false, context.RequestAborted);
+            var (response, timeout, url) = (routed.Response, routed.Timeout, routed.Url);
             if (!response.IsSuccessStatusCode)
             {
                 throw await UpstreamErrors.FromStatusAsync(response, url, timeout.Token);
             }
 
-            await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
-            return await JsonSerializer.DeserializeAsync(stream, OllamaJsonContext.Default.OpenAIEmbeddingList, timeout.Token)
-                ?? throw new JsonException("empty body");
+            try
+            {
+                await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
+                return await JsonSerializer.DeserializeAsync(stream, OllamaJsonContext.Default.OpenAIEmbeddingList, timeout.Token)
+                    ?? throw new JsonException("empty body");
+            }
+            catch (OperationCanceledException) when (timeout.ClientAborted)
+            {
+                RelayLog.ClientCanceled(logger, Door, route);
+                return null;
+            }
+            catch (Exception ex) when (ex is JsonException or IOException or HttpRequestException or OperationCanceledException)
+            {
+                throw ex is OperationCanceledException
+                    ? UpstreamClient.TimedOut(url, timeout.Idle, ex)
+                    : new UpstreamException(UpstreamFailure.InvalidResponse, $"The upstream at {url} sent unreadable embeddings ({ex.Message}).", url, 200, ex);
+            }
         }
         catch (UpstreamException failure) when (failure.Failure == UpstreamFailure.ClientCanceled)
         {
             RelayLog.ClientCanceled(logger, Door, route);
         }
-        catch (OperationCanceledException) when (timeout.ClientAborted)
+        catch (UpstreamException failure)
         {
-            RelayLog.ClientCanceled(logger, Door, route);
-        }
-        catch (Exception ex) when (ex is UpstreamException or JsonException or IOException or HttpRequestException or OperationCanceledException)
-        {
-            var failure = ex as UpstreamException ?? (ex is OperationCanceledException
-                ? UpstreamClient.TimedOut(url, timeout.Idle, ex)
-                : new UpstreamException(UpstreamFailure.InvalidResponse, $"LM Studio at {url} sent unreadable embeddings ({ex.Message}).", url, 200, ex));
             RelayLog.UpstreamFailed(logger, Door, route, failure.Failure.ToString(), failure.Message);
             await OllamaErrors.WriteAsync(context, failure);
+        }
+        finally
+        {
+            routed?.Dispose();
         }
 
         return null;

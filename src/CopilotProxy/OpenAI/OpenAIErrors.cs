@@ -14,8 +14,15 @@ public static class OpenAIErrors
         return context.Response.WriteAsJsonAsync(new OpenAIErrorResponse(error), OpenAIJsonContext.Default.OpenAIErrorResponse, contentType: null, context.RequestAborted);
     }
 
-    public static Task WriteAsync(HttpContext context, UpstreamException failure) =>
-        WriteAsync(context, UpstreamErrors.ClientStatus(failure), failure.Message, failure.UpstreamCode ?? CodeFor(failure.Failure));
+    public static Task WriteAsync(HttpContext context, UpstreamException failure)
+    {
+        if (failure.RetryAfter is { } after)
+        {
+            context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(after.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return WriteAsync(context, UpstreamErrors.ClientStatus(failure), failure.Message, failure.UpstreamCode ?? CodeFor(failure.Failure));
+    }
 
     /// <summary>The same envelope as one SSE event, for failures after the 200 and the headers are gone.</summary>
     public static byte[] SseEvent(string message, string code)
@@ -32,6 +39,7 @@ public static class OpenAIErrors
         UpstreamFailure.InvalidResponse => "upstream_invalid_response",
         UpstreamFailure.MidStream => "upstream_stream_broken",
         UpstreamFailure.ClientCanceled => "client_canceled",
+        UpstreamFailure.CoolingDown => "no_deployments_available",
         _ => "upstream_error",
     };
 

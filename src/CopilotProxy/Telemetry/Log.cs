@@ -45,4 +45,29 @@ internal static partial class StartupLog
 {
     [LoggerMessage(300, LogLevel.Information, "copilot-proxy {Version}: Ollama front door on {OllamaUrl}, OpenAI gateway on {GatewayUrl}, upstream {Upstream}")]
     public static partial void Listening(ILogger logger, string version, string ollamaUrl, string gatewayUrl, Uri upstream);
+
+    [LoggerMessage(301, LogLevel.Information, "Configuration {Path}: {Entries} model entries in {Groups} groups")]
+    public static partial void ConfigLoaded(ILogger logger, string path, int entries, int groups);
+
+    [LoggerMessage(302, LogLevel.Warning, "{Path}:{Line}: {KeyPath}: ignored: {Reason}")]
+    public static partial void ConfigKeyIgnored(ILogger logger, string path, int line, string keyPath, string reason);
+
+    [LoggerMessage(303, LogLevel.Information, "{Path}:{Line}: model {Model} names LM Studio's default address {ApiBase}; it is served from LMSTUDIO_URL {Upstream}")]
+    public static partial void DefaultAddressMapped(ILogger logger, string path, int line, string model, Uri apiBase, Uri upstream);
+
+    [LoggerMessage(304, LogLevel.Warning, "The OpenAI gateway accepts requests without a key: set API_KEY or general_settings.master_key in config.yaml to require one")]
+    public static partial void GatewayOpen(ILogger logger);
+}
+
+/// <summary>Routing log lines: retries, cooldowns, fallbacks; event ids 4xx.</summary>
+internal static partial class RouterLog
+{
+    [LoggerMessage(400, LogLevel.Information, "Retry {Attempt} after: {Reason}")]
+    public static partial void Retrying(ILogger logger, int attempt, string reason);
+
+    [LoggerMessage(401, LogLevel.Warning, "Deployment {Deployment} is cooling down for {Seconds} s after repeated failures (last: {Reason})")]
+    public static partial void CoolingDown(ILogger logger, string deployment, double seconds, string reason);
+
+    [LoggerMessage(402, LogLevel.Warning, "Model group {Group} failed; answered by fallback {Fallback}")]
+    public static partial void FellBack(ILogger logger, string group, string fallback);
 }

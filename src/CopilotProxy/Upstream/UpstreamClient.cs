@@ -5,14 +5,36 @@ using CopilotProxy.Configuration;
 
 namespace CopilotProxy.Upstream;
 
-/// <summary>Sends requests to the one OpenAI-compatible upstream and turns every failure into an <see cref="UpstreamException"/>.</summary>
-public sealed class UpstreamClient(HttpClient http, ProxySettings settings)
+/// <summary>
+/// Sends requests to one OpenAI-compatible upstream and turns every failure into an <see cref="UpstreamException"/>.
+/// All upstreams share one pooled <see cref="HttpClient"/> (see <see cref="UpstreamRegistry"/>); a client only adds its
+/// base URL, where its OpenAI routes live and its key.
+/// </summary>
+public sealed class UpstreamClient
 {
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
 
-    public Uri BaseUrl => settings.LmStudioUrl;
+    private readonly HttpClient _http;
+    private readonly ProxySettings _settings;
 
-    public TimeSpan IdleTimeout => settings.UpstreamIdleTimeout;
+    /// <summary>The default upstream, <c>LMSTUDIO_URL</c> with <c>LMSTUDIO_API_KEY</c>.</summary>
+    public UpstreamClient(HttpClient http, ProxySettings settings)
+        : this(http, UpstreamTarget.Default(settings), settings)
+    {
+    }
+
+    public UpstreamClient(HttpClient http, UpstreamTarget target, ProxySettings settings)
+    {
+        _http = http;
+        _settings = settings;
+        Target = target;
+    }
+
+    public UpstreamTarget Target { get; }
+
+    public Uri BaseUrl => Target.BaseUrl;
+
+    public TimeSpan IdleTimeout => _settings.UpstreamIdleTimeout;
 
     /// <summary>The one pooled handler behind <see cref="HttpClient"/>; tuned for a local, possibly slow-to-load upstream.</summary>
     public static SocketsHttpHandler CreateHandler(ProxySettings settings) => new()
@@ -29,13 +51,42 @@ public sealed class UpstreamClient(HttpClient http, ProxySettings settings)
         MaxConnectionsPerServer = int.MaxValue,
     };
 
-    public Uri Resolve(string path) => new(settings.LmStudioUrl, path);
+    /// <summary>
+    /// The URL of <paramref name="path"/> on this upstream. OpenAI routes are written <c>v1/…</c> and move to where this
+    /// upstream serves them (an <c>api_base</c> such as <c>http://host/openai</c> serves <c>chat/completions</c> right
+    /// under it); native routes (<c>api/v1/models</c>) are relative to the upstream's root.
+    /// </summary>
+    public Uri Resolve(string path)
+    {
+        if (path.StartsWith("v1/", StringComparison.Ordinal) && Target.OpenAIRoutePrefix != "/v1")
+        {
+            var prefix = Target.OpenAIRoutePrefix.Trim('/');
+            path = prefix.Length == 0 ? path[3..] : prefix + path[2..];
+        }
+
+        return new Uri(Target.BaseUrl, path);
+    }
 
     /// <summary>Sends a JSON body and returns once response headers arrive; the caller owns the response.</summary>
-    public Task<HttpResponseMessage> PostJsonAsync(string path, ReadOnlyMemory<byte> body, ActivityTimeout timeout)
+    public Task<HttpResponseMessage> PostJsonAsync(string path, ReadOnlyMemory<byte> body, ActivityTimeout timeout) =>
+        PostJsonAsync(path, body, timeout, null);
+
+    /// <summary>As <see cref="PostJsonAsync(string, ReadOnlyMemory{byte}, ActivityTimeout)"/>, with a model's <c>extra_headers</c>.</summary>
+    public Task<HttpResponseMessage> PostJsonAsync(string path, ReadOnlyMemory<byte> body, ActivityTimeout timeout, IReadOnlyDictionary<string, string>? headers)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, Resolve(path)) { Content = new ReadOnlyMemoryContent(body) };
         request.Content.Headers.ContentType = JsonContentType;
+        if (headers is not null)
+        {
+            foreach (var (name, value) in headers)
+            {
+                if (!request.Headers.TryAddWithoutValidation(name, value))
+                {
+                    request.Content.Headers.TryAddWithoutValidation(name, value);
+                }
+            }
+        }
+
         return SendAsync(request, timeout);
     }
 
@@ -45,14 +96,14 @@ public sealed class UpstreamClient(HttpClient http, ProxySettings settings)
     public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, ActivityTimeout timeout)
     {
         var url = request.RequestUri!;
-        if (settings.LmStudioApiKey is { } key)
+        if (Target.ApiKey is { } key && request.Headers.Authorization is null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
         }
 
         try
         {
-            var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             timeout.Touch();
             return response;
         }
@@ -88,8 +139,10 @@ public sealed class UpstreamClient(HttpClient http, ProxySettings settings)
             SocketError.TimedOut => "connection timed out",
             _ => socket.Message,
         } : ex.Message;
-        return new UpstreamException(UpstreamFailure.Connect,
-            $"Cannot reach LM Studio at {url} ({reason}). Start LM Studio's local server (Developer tab > Start Server, or `lms server start`) and check LMSTUDIO_URL (now {settings.LmStudioUrl}).",
-            url, inner: ex);
+        var advice = Target.IsDefault
+            ? $"Start LM Studio's local server (Developer tab > Start Server, or `lms server start`) and check LMSTUDIO_URL (now {_settings.LmStudioUrl})."
+            : "Start that server, or correct the api_base of the config.yaml entries that use it.";
+        var who = Target.IsDefault ? "LM Studio" : "the upstream";
+        return new UpstreamException(UpstreamFailure.Connect, $"Cannot reach {who} at {url} ({reason}). {advice}", url, inner: ex);
     }
 }

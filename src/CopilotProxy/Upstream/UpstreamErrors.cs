@@ -91,6 +91,8 @@ public static class UpstreamErrors
         UpstreamFailure.Connect or UpstreamFailure.InvalidResponse or UpstreamFailure.MidStream => (int)HttpStatusCode.BadGateway,
         UpstreamFailure.Timeout => (int)HttpStatusCode.GatewayTimeout,
         UpstreamFailure.ClientCanceled => 499,
+        // LiteLLM answers "no deployments available" with 429 too: it tells clients to come back later, not that they erred.
+        UpstreamFailure.CoolingDown => (int)HttpStatusCode.TooManyRequests,
         _ => failure.UpstreamStatus switch
         {
             400 or 404 or 409 or 413 or 429 => failure.UpstreamStatus.Value,

@@ -20,6 +20,9 @@ public enum UpstreamFailure
 
     /// <summary>The client went away; not an error of ours or the upstream's.</summary>
     ClientCanceled,
+
+    /// <summary>Every deployment of the model is cooling down after repeated failures; nothing was sent.</summary>
+    CoolingDown,
 }
 
 /// <summary>A classified upstream failure with a message written for the person who has to fix it.</summary>
@@ -35,4 +38,7 @@ public sealed class UpstreamException(UpstreamFailure failure, string message, U
 
     /// <summary>The upstream's own error type or code (e.g. model_not_found), when it sent one.</summary>
     public string? UpstreamCode { get; init; }
+
+    /// <summary>For <see cref="UpstreamFailure.CoolingDown"/>: when the first deployment is tried again.</summary>
+    public TimeSpan? RetryAfter { get; init; }
 }

@@ -231,6 +231,15 @@ public sealed class FakeLmStudio : IAsyncDisposable
             case ("POST", "/v1/completions"):
             case ("POST", "/v1/embeddings"):
                 return Scripted(request);
+            case ("POST", "/v1/responses"):
+            case ("POST", "/v1/messages"):
+                // Newer LM Studio APIs: only a test's Responder answers them; otherwise they are missing, as in older builds.
+                if (Responder?.Invoke(request) is { } answer)
+                {
+                    return answer;
+                }
+
+                break;
             default:
                 break;
         }

@@ -42,15 +42,16 @@ public sealed class ProxyFixture : IAsyncDisposable
     public static async Task<ProxyFixture> StartAsync(
         IEnumerable<FakeModel>? models = null,
         FakeApiLevel apiLevel = FakeApiLevel.V1,
-        Func<ProxySettings, ProxySettings>? configure = null)
+        Func<ProxySettings, ProxySettings>? configure = null,
+        GatewayConfig? config = null)
     {
         var upstream = await FakeLmStudio.StartAsync(apiLevel);
         upstream.Models.AddRange(models ?? [FakeModel.Llm("qwen/qwen3-8b", loadedContextLength: 16384)]);
-        return await StartAsync(upstream, configure);
+        return await StartAsync(upstream, configure, config);
     }
 
-    /// <summary>Starts the proxy in front of an already running fake (or a URL nobody listens on).</summary>
-    public static async Task<ProxyFixture> StartAsync(FakeLmStudio upstream, Func<ProxySettings, ProxySettings>? configure = null)
+    /// <summary>Starts the proxy in front of an already running fake (or a URL nobody listens on), with config.yaml as given (null: none).</summary>
+    public static async Task<ProxyFixture> StartAsync(FakeLmStudio upstream, Func<ProxySettings, ProxySettings>? configure = null, GatewayConfig? config = null)
     {
         var settings = new ProxySettings
         {
@@ -62,7 +63,7 @@ public sealed class ProxyFixture : IAsyncDisposable
             DevMode = true,
         };
         settings = configure?.Invoke(settings) ?? settings;
-        var app = ProxyApp.Build(settings);
+        var app = ProxyApp.Build(settings, config);
         await app.StartAsync();
         return new ProxyFixture(upstream, app, settings);
     }

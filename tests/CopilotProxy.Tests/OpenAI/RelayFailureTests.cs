@@ -71,7 +71,11 @@ public sealed class RelayFailureTests
     {
         // 401/403 make Copilot reset its GitHub token; 503 shows as a rate limit (protocol.md §1.5).
         await using var proxy = await ProxyFixture.StartAsync();
-        proxy.Upstream.Enqueue(FakeResponse.ErrorString(upstreamStatus, "nope"));
+        // A 5xx is retried num_retries times before the client sees it; every attempt gets the same answer here.
+        for (var attempt = 0; attempt <= CopilotProxy.Configuration.RouterSettings.DefaultNumRetries; attempt++)
+        {
+            proxy.Upstream.Enqueue(FakeResponse.ErrorString(upstreamStatus, "nope"));
+        }
 
         var (status, error) = await PostAsync(proxy.Ollama, CopilotRequests.Chat(Key));
 

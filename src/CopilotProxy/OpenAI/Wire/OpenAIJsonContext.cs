@@ -7,4 +7,5 @@ namespace CopilotProxy.OpenAI.Wire;
     DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(OpenAIErrorResponse))]
 [JsonSerializable(typeof(ModelList))]
+[JsonSerializable(typeof(ModelCard))]
 internal sealed partial class OpenAIJsonContext : JsonSerializerContext;

@@ -1,0 +1,297 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using CopilotProxy.Catalog;
+using CopilotProxy.Configuration;
+using CopilotProxy.Hosting;
+using CopilotProxy.Routing;
+using CopilotProxy.Telemetry;
+using CopilotProxy.Upstream;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+
+namespace CopilotProxy.OpenAI;
+
+/// <summary>The OpenAI operations the relay forwards, each to the upstream route of the same name.</summary>
+public enum OpenAIOperation
+{
+    ChatCompletions,
+    Completions,
+    Embeddings,
+    Responses,
+    Messages,
+}
+
+/// <summary>
+/// The relay behind the OpenAI routes on both front doors: resolve the model in the model catalog, route it to a
+/// deployment (rewriting the model and applying the entry's defaults), and stream the answer back.
+/// </summary>
+public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, ILogger<OpenAIRelay> logger)
+{
+    /// <summary>The header LiteLLM uses to say which deployment answered; handy when a group spans several upstreams.</summary>
+    public const string ApiBaseHeader = "x-litellm-model-api-base";
+
+    public Task HandleAsync(HttpContext context) => HandleAsync(context, OpenAIOperation.ChatCompletions);
+
+    public async Task HandleAsync(HttpContext context, OpenAIOperation operation)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var door = context.GetFrontDoor()?.ToString() ?? "unknown";
+        var path = UpstreamPath(operation);
+        var body = await ClientJsonBody.ReadAsync(context);
+        if (body.Document is null)
+        {
+            await OpenAIErrors.WriteAsync(context, body.Status, body.Error!);
+            return;
+        }
+
+        using var document = body.Document;
+        var root = document.RootElement;
+        if (ClientJsonBody.GetString(root, "model") is not { } clientModel)
+        {
+            await OpenAIErrors.WriteAsync(context, StatusCodes.Status400BadRequest, "The request has no \"model\". Name one of the models from GET /v1/models.", param: "model");
+            return;
+        }
+
+        CatalogModel? model;
+        try
+        {
+            model = await catalog.FindAsync(clientModel, context.RequestAborted);
+        }
+        catch (UpstreamException failure)
+        {
+            RelayLog.UpstreamFailed(logger, door, path, failure.Failure.ToString(), failure.Message);
+            await OpenAIErrors.WriteAsync(context, failure);
+            return;
+        }
+
+        if (model is null)
+        {
+            var known = string.Join(", ", catalog.Current?.Models.Select(m => m.Id) ?? []);
+            var where = catalog.Upstreams.Count == 1 && catalog.Upstreams[0].Upstream.Target.IsDefault
+                ? $"LM Studio at {catalog.Upstreams[0].Upstream.BaseUrl}"
+                : "any configured upstream";
+            await OpenAIErrors.WriteAsync(context, StatusCodes.Status404NotFound,
+                $"Model '{clientModel}' is not available from {where}. Available models: {(known.Length > 0 ? known : "none")}. Download or load it in LM Studio, or pick one of these.",
+                code: "model_not_found", param: "model");
+            return;
+        }
+
+        var streaming = ClientJsonBody.GetBool(root, "stream", false);
+        var base64 = operation == OpenAIOperation.Embeddings
+            && string.Equals(ClientJsonBody.GetString(root, "encoding_format"), "base64", StringComparison.Ordinal);
+        // Sampling defaults mean nothing to embeddings, and the Responses and Messages APIs spell the limits differently.
+        var applyDefaults = operation is OpenAIOperation.ChatCompletions or OpenAIOperation.Completions;
+        void WriteBody(Deployment deployment, PooledBufferWriter output) =>
+            JsonRelay.WriteRequest(root, deployment.UpstreamModel, applyDefaults ? deployment.Defaults : ModelDefaults.None, output,
+                // Floats are asked for and encoded here when needed: upstreams differ in whether they honour base64.
+                omit: operation == OpenAIOperation.Embeddings ? "encoding_format" : null);
+
+        var sent = Stopwatch.GetTimestamp();
+        RoutedResponse routed;
+        try
+        {
+            routed = await router.SendAsync(model, path, WriteBody, streaming, context.RequestAborted);
+        }
+        catch (UpstreamException failure) when (failure.Failure == UpstreamFailure.ClientCanceled)
+        {
+            RelayLog.ClientCanceled(logger, door, path);
+            return;
+        }
+        catch (UpstreamException failure)
+        {
+            RelayLog.UpstreamFailed(logger, door, path, failure.Failure.ToString(), failure.Message);
+            await OpenAIErrors.WriteAsync(context, failure);
+            return;
+        }
+
+        using (routed)
+        {
+            SetServerTiming(context.Response, started, sent);
+            context.Response.Headers[ApiBaseHeader] = routed.Deployment.Upstream.Target.ToString();
+            await RelayAnswerAsync(context, door, operation, path, clientModel, streaming, base64, routed);
+        }
+    }
+
+    private async Task RelayAnswerAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool streaming, bool base64,
+        RoutedResponse routed)
+    {
+        var response = routed.Response;
+        var timeout = routed.Timeout;
+        if (!response.IsSuccessStatusCode)
+        {
+            var failure = await UpstreamErrors.FromStatusAsync(response, routed.Url, timeout.Token);
+            if (operation is OpenAIOperation.Responses or OpenAIOperation.Messages && failure.UpstreamStatus is 404 or 405 or 501)
+            {
+                await WriteUnsupportedAsync(context, operation, routed.Url);
+                return;
+            }
+
+            RelayLog.UpstreamFailed(logger, door, path, failure.Failure.ToString(), failure.Message);
+            await OpenAIErrors.WriteAsync(context, failure);
+            return;
+        }
+
+        var mediaType = response.Content.Headers.ContentType?.MediaType;
+        var isStream = mediaType == "text/event-stream" || (streaming && mediaType is null);
+        switch (operation)
+        {
+            case OpenAIOperation.ChatCompletions or OpenAIOperation.Completions when isStream:
+                await RelayStreamAsync(context, door, path, clientModel, routed);
+                break;
+            case OpenAIOperation.Responses or OpenAIOperation.Messages when isStream:
+                await PassThroughStreamAsync(context, door, path, routed);
+                break;
+            default:
+                await RelayJsonAsync(context, door, operation, path, clientModel, base64, routed);
+                break;
+        }
+    }
+
+    /// <summary>404/501 in OpenAI's shape when the upstream has no such API (llama.cpp, LM Studio before 0.3.29 / 0.4.1).</summary>
+    private static Task WriteUnsupportedAsync(HttpContext context, OpenAIOperation operation, Uri url)
+    {
+        var (api, since) = operation == OpenAIOperation.Responses ? ("Responses API (/v1/responses)", "0.3.29") : ("Anthropic Messages API (/v1/messages)", "0.4.1");
+        return OpenAIErrors.WriteAsync(context, StatusCodes.Status501NotImplemented,
+            $"The upstream at {url} does not offer the {api}. LM Studio has it since {since}; other upstreams may not have it at all. Use /v1/chat/completions instead.",
+            code: "unsupported_endpoint");
+    }
+
+    private async Task RelayStreamAsync(HttpContext context, string door, string path, string clientModel, RoutedResponse routed)
+    {
+        await StartStreamAsync(context);
+        await using var stream = await routed.Response.Content.ReadAsStreamAsync(routed.Timeout.Token);
+        using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger);
+        var outcome = await relay.RunAsync(stream, routed.Timeout, routed.Url);
+        if (outcome.Failure == UpstreamFailure.ClientCanceled)
+        {
+            RelayLog.ClientCanceled(logger, door, path);
+        }
+        else if (outcome.Failure is { } failure)
+        {
+            RelayLog.UpstreamFailed(logger, door, path, failure.ToString(), "stream ended with an in-band error event");
+        }
+    }
+
+    /// <summary>
+    /// Responses and Messages streams carry typed <c>event:</c> lines whose shapes the Copilot rules in <see cref="SseRelay"/>
+    /// don't apply to, so their bytes pass through as they arrive.
+    /// </summary>
+    private async Task PassThroughStreamAsync(HttpContext context, string door, string path, RoutedResponse routed)
+    {
+        await StartStreamAsync(context);
+        var timeout = routed.Timeout;
+        try
+        {
+            await using var stream = await routed.Response.Content.ReadAsStreamAsync(timeout.Token);
+            var buffer = new byte[16 * 1024];
+            int read;
+            while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
+            {
+                timeout.Touch();
+                await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), timeout.Token);
+                await context.Response.Body.FlushAsync(timeout.Token);
+            }
+        }
+        catch (OperationCanceledException) when (timeout.ClientAborted)
+        {
+            RelayLog.ClientCanceled(logger, door, path);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
+        {
+            // Headers are gone; cutting the connection is the only way left to say the answer is incomplete.
+            RelayLog.UpstreamFailed(logger, door, path, UpstreamFailure.MidStream.ToString(), ex.Message);
+            context.Abort();
+        }
+    }
+
+    private static Task StartStreamAsync(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Response.Headers["X-Accel-Buffering"] = "no";
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        return context.Response.StartAsync(context.RequestAborted);
+    }
+
+    private async Task RelayJsonAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool base64, RoutedResponse routed)
+    {
+        var timeout = routed.Timeout;
+        var url = routed.Url;
+        JsonDocument answer;
+        try
+        {
+            await using var stream = await routed.Response.Content.ReadAsStreamAsync(timeout.Token);
+            answer = await JsonDocument.ParseAsync(stream, default, timeout.Token);
+        }
+        catch (OperationCanceledException) when (timeout.ClientAborted)
+        {
+            RelayLog.ClientCanceled(logger, door, path);
+            return;
+        }
+        catch (Exception ex) when (ex is JsonException or IOException or HttpRequestException or OperationCanceledException)
+        {
+            var failure = ex is OperationCanceledException
+                ? UpstreamClient.TimedOut(url, timeout.Idle, ex)
+                : new UpstreamException(UpstreamFailure.InvalidResponse, $"The upstream at {url} sent an unreadable answer ({ex.Message}).", url, 200, ex);
+            RelayLog.UpstreamFailed(logger, door, path, failure.Failure.ToString(), failure.Message);
+            await OpenAIErrors.WriteAsync(context, failure);
+            return;
+        }
+
+        using (answer)
+        using (var output = new PooledBufferWriter())
+        {
+            var root = answer.RootElement;
+            if (operation is OpenAIOperation.Responses or OpenAIOperation.Messages && IsUnexpectedEndpoint(root))
+            {
+                await WriteUnsupportedAsync(context, operation, url);
+                return;
+            }
+
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                output.Write(System.Text.Encoding.UTF8.GetBytes(root.GetRawText()));
+            }
+            else if (operation == OpenAIOperation.Embeddings)
+            {
+                JsonRelay.WriteEmbeddings(root, clientModel, base64, output);
+            }
+            else
+            {
+                JsonRelay.WriteCompletion(root, clientModel, output);
+            }
+
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            context.Response.ContentType = "application/json";
+            context.Response.ContentLength = output.WrittenMemory.Length;
+            await context.Response.Body.WriteAsync(output.WrittenMemory, context.RequestAborted);
+        }
+    }
+
+    /// <summary>LM Studio answers routes it lacks with 200 and <c>{"error":"Unexpected endpoint or method. …"}</c> (protocol.md §3.2).</summary>
+    private static bool IsUnexpectedEndpoint(JsonElement root) =>
+        root.ValueKind == JsonValueKind.Object && root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.String
+        && error.GetString()!.StartsWith("Unexpected endpoint", StringComparison.OrdinalIgnoreCase);
+
+    private static string UpstreamPath(OpenAIOperation operation) => operation switch
+    {
+        OpenAIOperation.ChatCompletions => "v1/chat/completions",
+        OpenAIOperation.Completions => "v1/completions",
+        OpenAIOperation.Embeddings => "v1/embeddings",
+        OpenAIOperation.Responses => "v1/responses",
+        OpenAIOperation.Messages => "v1/messages",
+        _ => throw new ArgumentOutOfRangeException(nameof(operation)),
+    };
+
+    /// <summary>Standard Server-Timing: the proxy's own time before calling the upstream, and the upstream's time to headers.</summary>
+    private static void SetServerTiming(HttpResponse response, long started, long sent)
+    {
+        var proxy = Stopwatch.GetElapsedTime(started, sent).TotalMilliseconds;
+        var upstreamHeaders = Stopwatch.GetElapsedTime(sent).TotalMilliseconds;
+        response.Headers["Server-Timing"] = string.Create(CultureInfo.InvariantCulture, $"proxy;dur={proxy:0.###}, upstream;dur={upstreamHeaders:0.###}");
+    }
+}

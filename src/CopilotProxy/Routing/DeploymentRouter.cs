@@ -1,0 +1,274 @@
+using System.Collections.Concurrent;
+using CopilotProxy.Catalog;
+using CopilotProxy.Configuration;
+using CopilotProxy.Telemetry;
+using CopilotProxy.Upstream;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+
+namespace CopilotProxy.Routing;
+
+/// <summary>
+/// An upstream answer whose headers arrived, with the deployment that gave it and the idle timeout that keeps guarding
+/// its body. Disposing it releases the response, the timeout and the request bodies sent.
+/// </summary>
+public sealed class RoutedResponse : IDisposable
+{
+    private readonly List<IDisposable> _owned = [];
+    private int _disposed;
+
+    internal RoutedResponse(Deployment deployment, HttpResponseMessage response, ActivityTimeout timeout, Uri url)
+    {
+        Deployment = deployment;
+        Response = response;
+        Timeout = timeout;
+        Url = url;
+        _owned.Add(response);
+        _owned.Add(timeout);
+    }
+
+    public Deployment Deployment { get; }
+    public HttpResponseMessage Response { get; }
+    public ActivityTimeout Timeout { get; }
+    public Uri Url { get; }
+
+    internal bool IsRetryable => (int)Response.StatusCode >= 500;
+
+    internal void Own(IDisposable resource) => _owned.Add(resource);
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            foreach (var resource in _owned)
+            {
+                resource.Dispose();
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Picks a deployment for each request and gets response headers from it: round-robin across the model's group,
+/// skipping deployments that are cooling down, retrying connect failures and 5xx answers on the next deployment with
+/// backoff, then trying the <c>fallbacks</c> groups.
+/// </summary>
+/// <remarks>
+/// The unit of work retried is "send the request and receive the status line and headers". Nothing has been written to
+/// the client at that point, so a retry is invisible to it. Once headers with a non-5xx status are back the router
+/// returns and the caller starts writing: a stream that breaks after that is never retried, because the client already
+/// holds part of an answer that a second generation would not continue.
+/// </remarks>
+public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog catalog, DeploymentCooldowns cooldowns, ProxySettings settings,
+    TimeProvider time, ILogger<DeploymentRouter> logger)
+{
+    /// <summary>First backoff; it doubles per retry, with jitter.</summary>
+    public static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(200);
+
+    private readonly ConcurrentDictionary<string, int> _turns = new(StringComparer.Ordinal);
+    private (RouterSettings Settings, ResiliencePipeline<RoutedResponse> Pipeline)? _pipeline;
+
+    /// <summary>
+    /// Sends <paramref name="path"/> for <paramref name="model"/>. Returns the first answer that is not a 5xx (4xx included:
+    /// the client's mistake is not retried), or the last 5xx when every deployment and fallback failed. Throws the
+    /// <see cref="UpstreamException"/> of the first group when nothing answered at all.
+    /// </summary>
+    /// <param name="writeBody">Writes the request body for one deployment (its model id and defaults) into the buffer.</param>
+    public async Task<RoutedResponse> SendAsync(CatalogModel model, string path, Action<Deployment, PooledBufferWriter> writeBody, bool streaming,
+        CancellationToken clientAborted)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(writeBody);
+        var current = config.Current;
+        var router = current.Router;
+
+        RoutedResponse? firstAnswer = null;
+        UpstreamException? firstFailure = null;
+        foreach (var group in GroupsFor(model, current))
+        {
+            var candidate = group == model ? model : await catalog.FindAsync(group.Id, clientAborted);
+            if (candidate is null || candidate.Deployments.Count == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                var answer = await SendToGroupAsync(candidate, path, writeBody, streaming, router, current, clientAborted);
+                if (!answer.IsRetryable)
+                {
+                    firstAnswer?.Dispose();
+                    if (candidate != model)
+                    {
+                        RouterLog.FellBack(logger, model.Id, candidate.Id);
+                    }
+
+                    return answer;
+                }
+
+                if (firstAnswer is null && firstFailure is null)
+                {
+                    firstAnswer = answer;
+                }
+                else
+                {
+                    answer.Dispose();
+                }
+            }
+            catch (UpstreamException failure) when (failure.Failure is UpstreamFailure.Connect or UpstreamFailure.Timeout or UpstreamFailure.CoolingDown)
+            {
+                if (firstAnswer is null && firstFailure is null)
+                {
+                    firstFailure = failure;
+                }
+            }
+        }
+
+        return firstAnswer ?? throw firstFailure!;
+    }
+
+    /// <summary>The model's own group, then its fallback groups (as placeholders resolved through the catalog).</summary>
+    private static IEnumerable<CatalogModel> GroupsFor(CatalogModel model, GatewayConfig current)
+    {
+        yield return model;
+        foreach (var fallback in current.Router.Fallbacks)
+        {
+            if (!string.Equals(fallback.From, model.Id, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            foreach (var to in fallback.To)
+            {
+                yield return new CatalogModel { Id = to };
+            }
+        }
+    }
+
+    private async Task<RoutedResponse> SendToGroupAsync(CatalogModel group, string path, Action<Deployment, PooledBufferWriter> writeBody, bool streaming,
+        RouterSettings router, GatewayConfig current, CancellationToken clientAborted)
+    {
+        var deployments = group.Deployments;
+        // Cooling a lone deployment with nowhere else to go would only turn one failure into several refused requests.
+        var canCool = deployments.Count > 1 || current.Router.Fallbacks.Any(f => string.Equals(f.From, group.Id, StringComparison.Ordinal));
+        var start = _turns.AddOrUpdate(group.Id, 0, static (_, n) => unchecked(n + 1) & int.MaxValue);
+        var attempt = 0;
+
+        return await PipelineFor(router).ExecuteAsync(async _ =>
+        {
+            var deployment = Pick(group, start + attempt++);
+            return await SendToDeploymentAsync(deployment, path, writeBody, streaming, router, canCool, clientAborted);
+        }, clientAborted);
+    }
+
+    private Deployment Pick(CatalogModel group, int turn)
+    {
+        var deployments = group.Deployments;
+        DateTimeOffset? soonest = null;
+        for (var i = 0; i < deployments.Count; i++)
+        {
+            var deployment = deployments[(turn + i) % deployments.Count];
+            if (cooldowns.CoolingUntil(deployment.Key) is not { } until)
+            {
+                return deployment;
+            }
+
+            soonest = soonest is null || until < soonest ? until : soonest;
+        }
+
+        var wait = soonest!.Value - time.GetUtcNow();
+        throw new UpstreamException(UpstreamFailure.CoolingDown,
+            $"Every deployment of '{group.Id}' failed repeatedly and is cooling down for {Math.Max(1, Math.Ceiling(wait.TotalSeconds))} s " +
+            "(router_settings.cooldown_time). Check that its upstream is running; GET /health shows the last error.",
+            deployments[0].Upstream.Resolve(string.Empty))
+        { RetryAfter = wait };
+    }
+
+    private async Task<RoutedResponse> SendToDeploymentAsync(Deployment deployment, string path, Action<Deployment, PooledBufferWriter> writeBody,
+        bool streaming, RouterSettings router, bool canCool, CancellationToken clientAborted)
+    {
+        var body = new PooledBufferWriter();
+        var timeout = new ActivityTimeout(IdleTimeoutFor(deployment, streaming, router), clientAborted);
+        HttpResponseMessage response;
+        try
+        {
+            writeBody(deployment, body);
+            response = await deployment.Upstream.PostJsonAsync(path, body.WrittenMemory, timeout, deployment.Defaults.ExtraHeaders);
+        }
+        catch (UpstreamException failure)
+        {
+            body.Dispose();
+            timeout.Dispose();
+            if (failure.Failure is UpstreamFailure.Connect or UpstreamFailure.Timeout)
+            {
+                Failed(deployment, router, canCool, failure.Message);
+            }
+
+            throw;
+        }
+
+        var routed = new RoutedResponse(deployment, response, timeout, deployment.Upstream.Resolve(path));
+        routed.Own(body);
+        if (routed.IsRetryable)
+        {
+            Failed(deployment, router, canCool, $"answered {(int)response.StatusCode}");
+        }
+
+        return routed;
+    }
+
+    private void Failed(Deployment deployment, RouterSettings router, bool canCool, string reason)
+    {
+        if (canCool && cooldowns.RecordFailure(deployment.Key, router))
+        {
+            RouterLog.CoolingDown(logger, deployment.Key, router.CooldownTime.TotalSeconds, reason);
+        }
+    }
+
+    /// <summary>
+    /// LiteLLM's <c>timeout</c>/<c>stream_timeout</c> become httpx read timeouts, i.e. limits on silence, which is what
+    /// <see cref="ActivityTimeout"/> enforces. A router-wide timeout only counts when the file sets one; otherwise UPSTREAM_TIMEOUT.
+    /// </summary>
+    private TimeSpan IdleTimeoutFor(Deployment deployment, bool streaming, RouterSettings router) =>
+        (streaming ? deployment.Defaults.StreamTimeout : null)
+        ?? deployment.Defaults.Timeout
+        ?? (router.Timeout != RouterSettings.DefaultTimeout ? router.Timeout : settings.UpstreamIdleTimeout);
+
+    private ResiliencePipeline<RoutedResponse> PipelineFor(RouterSettings router)
+    {
+        if (_pipeline is { } cached && ReferenceEquals(cached.Settings, router))
+        {
+            return cached.Pipeline;
+        }
+
+        var builder = new ResiliencePipelineBuilder<RoutedResponse> { TimeProvider = time };
+        if (router.NumRetries > 0)
+        {
+            builder.AddRetry(new RetryStrategyOptions<RoutedResponse>
+            {
+                MaxRetryAttempts = router.NumRetries,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = RetryDelay,
+                ShouldHandle = static args => ValueTask.FromResult(args.Outcome switch
+                {
+                    { Result: { } answer } => answer.IsRetryable,
+                    // A timeout is not retried: with minutes-long limits for just-in-time loading, a retry would double the wait.
+                    { Exception: UpstreamException { Failure: UpstreamFailure.Connect } } => true,
+                    _ => false,
+                }),
+                OnRetry = args =>
+                {
+                    args.Outcome.Result?.Dispose();
+                    RouterLog.Retrying(logger, args.AttemptNumber + 1, args.Outcome.Exception?.Message ?? $"answered {(int?)args.Outcome.Result?.Response.StatusCode}");
+                    return default;
+                },
+            });
+        }
+
+        var pipeline = builder.Build();
+        _pipeline = (router, pipeline);
+        return pipeline;
+    }
+}
