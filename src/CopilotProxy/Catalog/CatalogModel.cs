@@ -1,0 +1,54 @@
+namespace CopilotProxy.Catalog;
+
+/// <summary>What kind of work a model does; decides which Ollama capabilities it advertises.</summary>
+public enum ModelKind
+{
+    Llm,
+    Embedding,
+}
+
+/// <summary>Where the model catalog learnt about the upstream's models; richer sources carry more metadata.</summary>
+public enum CatalogSource
+{
+    LmStudioV1,
+    LmStudioV0,
+    OpenAI,
+}
+
+/// <summary>One model as the model catalog knows it, with the metadata Copilot needs to budget tokens and pick agent-mode models.</summary>
+public sealed record CatalogModel
+{
+    /// <summary>The public name clients use; the upstream's own key unless config.yaml gives the model an alias.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The upstream's own key (e.g. <c>qwen/qwen3-8b</c>); this, never the alias, is what the upstream is sent.</summary>
+    public string UpstreamId
+    {
+        get => field ?? Id;
+        init;
+    }
+
+    public ModelKind Kind { get; init; } = ModelKind.Llm;
+    public string? DisplayName { get; init; }
+    public string? Architecture { get; init; }
+    public string? Publisher { get; init; }
+    public string? Format { get; init; }
+    public string? Quantization { get; init; }
+    public string? ParameterSize { get; init; }
+    public long SizeBytes { get; init; }
+    public int? MaxContextLength { get; init; }
+
+    /// <summary>The context the upstream actually loaded; Copilot must budget against this, not the maximum (protocol.md §5 #3).</summary>
+    public int? LoadedContextLength { get; init; }
+
+    public bool Loaded { get; init; }
+    public bool Tools { get; init; }
+    public bool Vision { get; init; }
+    public bool Thinking { get; init; }
+    public DateTimeOffset FirstSeen { get; init; }
+
+    public int? ContextLength => LoadedContextLength ?? MaxContextLength;
+
+    /// <summary>The name Ollama clients see: Ollama names always carry a tag, so an untagged key gets <c>:latest</c>.</summary>
+    public string OllamaName => Id.Contains(':', StringComparison.Ordinal) ? Id : Id + ":latest";
+}

@@ -1,0 +1,187 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace CopilotProxy.Configuration;
+
+/// <summary>
+/// Turns environment variables into <see cref="ProxySettings"/>, collecting one message per bad value so a user fixes
+/// everything in one go instead of one restart per typo.
+/// </summary>
+public static class SettingsLoader
+{
+    /// <summary>Every variable the proxy reads, in the order the docs list them.</summary>
+    public static readonly IReadOnlyList<string> VariableNames =
+    [
+        "LMSTUDIO_URL", "LMSTUDIO_API_KEY", "LITELLM_PORT", "OLLAMA_PORT", "HOST", "API_KEY", "CONFIG_FILE", "LOG_LEVEL", "LOG_DIR",
+        "HEALTH_CHECK_INTERVAL", "GRACEFUL_SHUTDOWN_TIMEOUT", "MODEL_REFRESH_INTERVAL", "UPSTREAM_TIMEOUT", "MAX_REQUEST_BODY_MB",
+        "OLLAMA_VERSION", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
+    ];
+
+    public static SettingsResult Load(Func<string, string?> env)
+    {
+        var errors = new List<string>();
+        var defaults = new ProxySettings();
+
+        string? Get(string name)
+        {
+            var value = env(name);
+            return string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+        }
+
+        var devMode = ParseBool("DEV_MODE", Get("DEV_MODE"), false, errors);
+        var settings = defaults with
+        {
+            LmStudioUrl = ParseUpstreamUrl(Get("LMSTUDIO_URL"), defaults.LmStudioUrl, errors),
+            LmStudioApiKey = Get("LMSTUDIO_API_KEY"),
+            GatewayPort = ParsePort("LITELLM_PORT", Get("LITELLM_PORT"), defaults.GatewayPort, errors),
+            OllamaPort = ParsePort("OLLAMA_PORT", Get("OLLAMA_PORT"), defaults.OllamaPort, errors),
+            Host = ParseHost(Get("HOST"), defaults.Host, errors),
+            ApiKey = Get("API_KEY"),
+            ConfigFile = Get("CONFIG_FILE"),
+            LogLevel = ParseLogLevel(Get("LOG_LEVEL"), defaults.LogLevel, errors),
+            LogDir = Get("LOG_DIR"),
+            HealthCheckInterval = ParseSeconds("HEALTH_CHECK_INTERVAL", Get("HEALTH_CHECK_INTERVAL"), defaults.HealthCheckInterval, 1, 3600, errors),
+            GracefulShutdownTimeout = ParseSeconds("GRACEFUL_SHUTDOWN_TIMEOUT", Get("GRACEFUL_SHUTDOWN_TIMEOUT"), defaults.GracefulShutdownTimeout, 0, 3600, errors),
+            ModelRefreshInterval = ParseSeconds("MODEL_REFRESH_INTERVAL", Get("MODEL_REFRESH_INTERVAL"), defaults.ModelRefreshInterval, 1, 86400, errors),
+            UpstreamIdleTimeout = ParseSeconds("UPSTREAM_TIMEOUT", Get("UPSTREAM_TIMEOUT"), defaults.UpstreamIdleTimeout, 1, 86400, errors),
+            MaxRequestBodyBytes = ParseInt("MAX_REQUEST_BODY_MB", Get("MAX_REQUEST_BODY_MB"), 64, 1, 4096, "64", errors) * 1024L * 1024,
+            OllamaVersion = ParseVersion(Get("OLLAMA_VERSION"), defaults.OllamaVersion, errors),
+            DevMode = devMode,
+            HotReload = ParseBool("HOT_RELOAD", Get("HOT_RELOAD"), devMode, errors),
+            DebugLogging = ParseBool("DEBUG_LOGGING", Get("DEBUG_LOGGING"), false, errors),
+        };
+
+        if (errors.Count == 0 && settings.OllamaPort == settings.GatewayPort)
+        {
+            errors.Add($"OLLAMA_PORT and LITELLM_PORT are both {settings.OllamaPort}: the two front doors need different ports. Example: OLLAMA_PORT=11434 LITELLM_PORT=4000");
+        }
+
+        return new SettingsResult(errors.Count == 0 ? settings : null, errors);
+    }
+
+    private static Uri ParseUpstreamUrl(string? value, Uri fallback, List<string> errors)
+    {
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            errors.Add($"LMSTUDIO_URL='{value}' is not valid: expected an absolute http:// or https:// URL of LM Studio's server. Example: LMSTUDIO_URL=http://localhost:1234");
+            return fallback;
+        }
+
+        // People paste the OpenAI base URL LM Studio shows (".../v1"); the proxy adds /v1 and /api/v1 itself.
+        var path = uri.AbsolutePath.TrimEnd('/');
+        if (path.EndsWith("/v1", StringComparison.OrdinalIgnoreCase))
+        {
+            path = path[..^3];
+        }
+
+        return new UriBuilder(uri) { Path = path + "/" }.Uri;
+    }
+
+    private static int ParsePort(string name, string? value, int fallback, List<string> errors) =>
+        ParseInt(name, value, fallback, 1, 65535, fallback.ToString(CultureInfo.InvariantCulture), errors);
+
+    private static int ParseInt(string name, string? value, int fallback, int min, int max, string example, List<string> errors, string unit = "")
+    {
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        if (int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed) && parsed >= min && parsed <= max)
+        {
+            return parsed;
+        }
+
+        errors.Add($"{name}='{value}' is not valid: expected a whole number{unit} from {min} to {max}. Example: {name}={example}");
+        return fallback;
+    }
+
+    private static TimeSpan ParseSeconds(string name, string? value, TimeSpan fallback, int min, int max, List<string> errors)
+    {
+        var fallbackSeconds = (int)fallback.TotalSeconds;
+        var example = fallbackSeconds.ToString(CultureInfo.InvariantCulture);
+        return TimeSpan.FromSeconds(ParseInt(name, value, fallbackSeconds, min, max, example, errors, " of seconds"));
+    }
+
+    private static string ParseHost(string? value, string fallback, List<string> errors)
+    {
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        if (value.Equals("localhost", StringComparison.OrdinalIgnoreCase) || IPAddress.TryParse(value, out _))
+        {
+            return value;
+        }
+
+        errors.Add($"HOST='{value}' is not valid: expected an IP address to bind (127.0.0.1, 0.0.0.0, ::) or localhost. Example: HOST=0.0.0.0");
+        return fallback;
+    }
+
+    private static LogLevel ParseLogLevel(string? value, LogLevel fallback, List<string> errors)
+    {
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        switch (value.ToUpperInvariant())
+        {
+            case "TRACE": return LogLevel.Trace;
+            case "DEBUG": return LogLevel.Debug;
+            case "INFO" or "INFORMATION": return LogLevel.Information;
+            case "WARN" or "WARNING": return LogLevel.Warning;
+            case "ERROR": return LogLevel.Error;
+            case "CRITICAL" or "FATAL": return LogLevel.Critical;
+            default:
+                errors.Add($"LOG_LEVEL='{value}' is not valid: expected one of TRACE, DEBUG, INFO, WARNING, ERROR, CRITICAL (any case). Example: LOG_LEVEL=INFO");
+                return fallback;
+        }
+    }
+
+    private static bool ParseBool(string name, string? value, bool fallback, List<string> errors)
+    {
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        switch (value.ToUpperInvariant())
+        {
+            case "TRUE" or "1" or "YES" or "Y" or "ON": return true;
+            case "FALSE" or "0" or "NO" or "N" or "OFF": return false;
+            default:
+                errors.Add($"{name}='{value}' is not valid: expected true or false (also 1/0, yes/no, on/off, any case). Example: {name}=true");
+                return fallback;
+        }
+    }
+
+    private static string ParseVersion(string? value, string fallback, List<string> errors)
+    {
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        // Copilot splits on '.' and compares numerically with 0.6.4; "0.0.0" is its escape hatch for dev builds.
+        var parts = value.Split('.');
+        var numeric = parts.Length == 3 && parts.All(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out _));
+        if (numeric && (value == "0.0.0" || new Version(value) >= new Version(0, 6, 4)))
+        {
+            return value;
+        }
+
+        errors.Add($"OLLAMA_VERSION='{value}' is not valid: expected a version MAJOR.MINOR.PATCH of at least 0.6.4 (VS Code Copilot refuses older ones). Example: OLLAMA_VERSION={fallback}");
+        return fallback;
+    }
+}
+
+/// <summary>Either settings or the reasons there are none.</summary>
+public sealed record SettingsResult(ProxySettings? Settings, IReadOnlyList<string> Errors);

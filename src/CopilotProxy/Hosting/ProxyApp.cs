@@ -1,0 +1,142 @@
+using System.Net;
+using CopilotProxy.Catalog;
+using CopilotProxy.Configuration;
+using CopilotProxy.Health;
+using CopilotProxy.Ollama;
+using CopilotProxy.OpenAI;
+using CopilotProxy.Telemetry;
+using CopilotProxy.Upstream;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Routing.Matching;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace CopilotProxy.Hosting;
+
+/// <summary>Composes the proxy: one process, two front doors, one upstream. Tests build the very same app on port 0.</summary>
+public static class ProxyApp
+{
+    public static WebApplication Build(ProxySettings settings)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+
+        ConfigureLogging(builder.Logging, settings);
+        var bindings = new FrontDoorBindings();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = settings.MaxRequestBodyBytes;
+            bindings.OllamaListener = Listen(kestrel, settings, settings.OllamaPort);
+            bindings.GatewayListener = Listen(kestrel, settings, settings.GatewayPort);
+        });
+
+        // Kestrel waits this long for in-flight streams after SIGTERM before it cuts them.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.GracefulShutdownTimeout);
+
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(bindings);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<MatcherPolicy, FrontDoorMatcherPolicy>();
+        builder.Services.AddSingleton(_ => new UpstreamClient(
+            new HttpClient(UpstreamClient.CreateHandler(settings)) { Timeout = Timeout.InfiniteTimeSpan }, settings));
+        builder.Services.AddSingleton<ModelCatalog>();
+        builder.Services.AddHostedService<CatalogRefreshService>();
+        builder.Services.AddSingleton<ChatCompletionsRelay>();
+
+        var app = builder.Build();
+        app.Use(ErrorBoundary.InvokeAsync);
+
+        app.MapOllamaApi();
+        app.MapOpenAIApi(FrontDoor.Ollama);
+        app.MapOpenAIApi(FrontDoor.OpenAI);
+        app.MapHealth();
+        app.MapUnknownRoutes();
+
+        app.Lifetime.ApplicationStarted.Register(() => StartupLog.Listening(
+            app.Logger, typeof(ProxyApp).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
+            $"http://{settings.Host}:{bindings.OllamaPort}", $"http://{settings.Host}:{bindings.GatewayPort}", settings.LmStudioUrl));
+        return app;
+    }
+
+    private static ListenOptions Listen(KestrelServerOptions kestrel, ProxySettings settings, int port)
+    {
+        ListenOptions? captured = null;
+        if (settings.BindAddress is { } address)
+        {
+            kestrel.Listen(address, port, o => captured = o);
+        }
+        else
+        {
+            kestrel.ListenLocalhost(port, o => captured = o);
+        }
+
+        return captured!;
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging, ProxySettings settings)
+    {
+        logging.ClearProviders();
+        logging.SetMinimumLevel(settings.LogLevel);
+        // ASP.NET Core's per-request chatter drowns the proxy's own lines; it stays available under DEBUG_LOGGING.
+        logging.AddFilter("Microsoft", settings.DebugLogging ? LogLevel.Debug : LogLevel.Warning);
+        logging.AddFilter("System.Net.Http", settings.DebugLogging ? LogLevel.Debug : LogLevel.Warning);
+        if (settings.DevMode)
+        {
+            logging.AddSimpleConsole(o => o.SingleLine = true);
+        }
+        else
+        {
+            logging.AddJsonConsole(o => o.UseUtcTimestamp = true);
+        }
+    }
+
+    /// <summary>Unknown paths answer in the front door's own error shape, never with an empty 404.</summary>
+    private static void MapUnknownRoutes(this IEndpointRouteBuilder app)
+    {
+        app.MapGroup(string.Empty).WithMetadata(new FrontDoorMetadata(FrontDoor.Ollama)).MapFallback(
+            (HttpContext context) => OllamaErrors.WriteAsync(context, StatusCodes.Status404NotFound, $"unknown endpoint: {context.Request.Method} {context.Request.Path}"));
+        app.MapGroup(string.Empty).WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI)).MapFallback(
+            (HttpContext context) => OpenAIErrors.WriteAsync(context, StatusCodes.Status404NotFound, $"Unknown endpoint: {context.Request.Method} {context.Request.Path}", code: "unknown_url"));
+    }
+}
+
+/// <summary>Last line of defence: an unexpected exception still gets an answer in the front door's shape, and the process keeps serving.</summary>
+internal static class ErrorBoundary
+{
+    public static async Task InvokeAsync(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client left; there is nobody to answer.
+        }
+        catch (Exception ex)
+        {
+            var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("CopilotProxy.ErrorBoundary");
+            RelayLog.Unhandled(logger, ex, context.Request.Method, context.Request.Path);
+            if (context.Response.HasStarted)
+            {
+                context.Abort();
+                return;
+            }
+
+            const string message = "The proxy hit an internal error; it has been logged. Please report it with the log line.";
+            if (context.GetFrontDoor() == FrontDoor.Ollama && context.Request.Path.StartsWithSegments("/api"))
+            {
+                await OllamaErrors.WriteAsync(context, StatusCodes.Status500InternalServerError, message);
+            }
+            else
+            {
+                await OpenAIErrors.WriteAsync(context, StatusCodes.Status500InternalServerError, message, code: "internal_error");
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+using CopilotProxy.Ollama.Wire;
+using CopilotProxy.Upstream;
+using Microsoft.AspNetCore.Http;
+
+namespace CopilotProxy.Ollama;
+
+/// <summary>Writes errors in Ollama's shape, <c>{"error":"…"}</c>.</summary>
+public static class OllamaErrors
+{
+    public static Task WriteAsync(HttpContext context, int status, string message)
+    {
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsJsonAsync(new OllamaError(message), OllamaJsonContext.Default.OllamaError, contentType: null, context.RequestAborted);
+    }
+
+    public static Task WriteAsync(HttpContext context, UpstreamException failure) =>
+        WriteAsync(context, UpstreamErrors.ClientStatus(failure), failure.Message);
+
+    public static string ModelNotFound(string name) => $"model '{name}' not found";
+}

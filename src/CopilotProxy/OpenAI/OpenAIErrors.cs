@@ -1,0 +1,47 @@
+using CopilotProxy.OpenAI.Wire;
+using CopilotProxy.Upstream;
+using Microsoft.AspNetCore.Http;
+
+namespace CopilotProxy.OpenAI;
+
+/// <summary>Writes errors in the OpenAI front door's own shape.</summary>
+public static class OpenAIErrors
+{
+    public static Task WriteAsync(HttpContext context, int status, string message, string? code = null, string? param = null)
+    {
+        context.Response.StatusCode = status;
+        var error = new OpenAIError(message, TypeFor(status), param, code);
+        return context.Response.WriteAsJsonAsync(new OpenAIErrorResponse(error), OpenAIJsonContext.Default.OpenAIErrorResponse, contentType: null, context.RequestAborted);
+    }
+
+    public static Task WriteAsync(HttpContext context, UpstreamException failure) =>
+        WriteAsync(context, UpstreamErrors.ClientStatus(failure), failure.Message, failure.UpstreamCode ?? CodeFor(failure.Failure));
+
+    /// <summary>The same envelope as one SSE event, for failures after the 200 and the headers are gone.</summary>
+    public static byte[] SseEvent(string message, string code)
+    {
+        var error = new OpenAIErrorResponse(new OpenAIError(message, "upstream_error", null, code));
+        var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(error, OpenAIJsonContext.Default.OpenAIErrorResponse);
+        return [.. "data: "u8, .. json, .. "\n\n"u8];
+    }
+
+    public static string CodeFor(UpstreamFailure failure) => failure switch
+    {
+        UpstreamFailure.Connect => "upstream_unreachable",
+        UpstreamFailure.Timeout => "upstream_timeout",
+        UpstreamFailure.InvalidResponse => "upstream_invalid_response",
+        UpstreamFailure.MidStream => "upstream_stream_broken",
+        UpstreamFailure.ClientCanceled => "client_canceled",
+        _ => "upstream_error",
+    };
+
+    private static string TypeFor(int status) => status switch
+    {
+        400 or 413 or 415 => "invalid_request_error",
+        401 => "authentication_error",
+        404 => "not_found_error",
+        429 => "rate_limit_error",
+        >= 500 => "upstream_error",
+        _ => "invalid_request_error",
+    };
+}

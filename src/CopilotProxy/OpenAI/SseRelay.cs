@@ -1,0 +1,476 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.ServerSentEvents;
+using System.Text;
+using System.Text.Json;
+using CopilotProxy.Telemetry;
+using CopilotProxy.Upstream;
+using Microsoft.Extensions.Logging;
+
+namespace CopilotProxy.OpenAI;
+
+/// <summary>What a finished relay saw, for the request log and metrics.</summary>
+public readonly record struct RelayOutcome(UpstreamFailure? Failure, string? FinishReason, int? PromptTokens, int? CompletionTokens, int ToolCalls);
+
+/// <summary>
+/// Relays an upstream OpenAI SSE stream to the client, event by event, enforcing the rules Copilot's parser depends on
+/// (protocol.md §1.4) while leaving everything else byte-for-byte in meaning.
+/// </summary>
+/// <remarks>
+/// Per event, in order:
+/// 1. Parse the JSON once from the event's UTF-8 bytes.
+/// 2. Rewrite <c>model</c> to the name the client asked for.
+/// 3. Give every tool-call fragment an <c>id</c>: Copilot groups fragments by id, not index, and appends id-less fragments to
+///    the last call it saw, so interleaved parallel calls would merge. The upstream's id is repeated; an empty or missing one is
+///    synthesised per index.
+/// 4. Split a delta that carries both text and tool calls into two events: Copilot drops text that shares a delta with tool calls.
+/// 5. Mirror <c>reasoning_content</c>/<c>reasoning</c> into <c>reasoning_text</c>, the field Copilot shows as thinking.
+/// 6. Turn <c>finish_reason:"stop"</c> into <c>"tool_calls"</c> once calls were made, and synthesise a finish chunk before
+///    <c>[DONE]</c> when the upstream sent none: Copilot only runs tool calls after a finish reason.
+/// 7. Write <c>data: …\n\n</c> and flush, so tokens and tool-call fragments reach the client as they arrive (nothing is buffered).
+/// </remarks>
+public sealed class SseRelay : IDisposable
+{
+    private enum DeltaPart
+    {
+        All,
+        TextOnly,
+        ToolCallsOnly,
+    }
+
+    private static readonly byte[] DataPrefix = "data: "u8.ToArray();
+    private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
+    private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
+
+    private readonly PipeWriter _output;
+    private readonly string _clientModel;
+    private readonly ILogger _logger;
+    private readonly Utf8JsonWriter _writer;
+    private readonly List<string?> _toolCallIds = [];
+    private string? _chunkId;
+    private long _created;
+    private bool _sawFinish;
+    private bool _sawDone;
+    private bool _sawError;
+    private string? _finishReason;
+    private int? _promptTokens;
+    private int? _completionTokens;
+
+    public SseRelay(PipeWriter output, string clientModel, ILogger logger)
+    {
+        _output = output;
+        _clientModel = clientModel;
+        _logger = logger;
+        _writer = new Utf8JsonWriter(output, RelayJson.WriterOptions);
+    }
+
+    /// <summary>Relays until <c>[DONE]</c>, the end of the upstream body, or a failure; never leaves the client hanging.</summary>
+    public async Task<RelayOutcome> RunAsync(Stream upstream, ActivityTimeout timeout, Uri upstreamUrl)
+    {
+        UpstreamFailure? failure = null;
+        try
+        {
+            var parser = SseParser.Create(upstream, (_, data) => HandleEvent(data));
+            await foreach (var _ in parser.EnumerateAsync(timeout.Token))
+            {
+                timeout.Touch();
+                await _output.FlushAsync(timeout.Token);
+                if (_sawDone)
+                {
+                    break;
+                }
+            }
+
+            if (!_sawDone && !_sawError)
+            {
+                if (_sawFinish)
+                {
+                    // The upstream finished the turn but closed without the terminator; completing it is lossless.
+                    _output.Write(Done);
+                }
+                else
+                {
+                    failure = UpstreamFailure.MidStream;
+                    _output.Write(OpenAIErrors.SseEvent(
+                        $"The upstream at {upstreamUrl} closed the stream before the answer finished (no finish_reason, no [DONE]). Check LM Studio's server log; the model may have crashed or been unloaded.",
+                        OpenAIErrors.CodeFor(UpstreamFailure.MidStream)));
+                }
+
+                await _output.FlushAsync(CancellationToken.None);
+            }
+        }
+        catch (OperationCanceledException) when (timeout.ClientAborted)
+        {
+            failure = UpstreamFailure.ClientCanceled;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
+        {
+            // Headers and a 200 are already on the wire, so the status can't say it; the protocol's in-band error event
+            // is the only way left to tell the client this answer is incomplete.
+            failure = ex is OperationCanceledException ? UpstreamFailure.Timeout : UpstreamFailure.MidStream;
+            var message = failure == UpstreamFailure.Timeout
+                ? UpstreamClient.TimedOut(upstreamUrl, timeout.Idle).Message
+                : $"The connection to the upstream at {upstreamUrl} broke mid-stream ({ex.Message}). The answer is incomplete; retry the request.";
+            await TryWriteAsync(OpenAIErrors.SseEvent(message, OpenAIErrors.CodeFor(failure.Value)));
+        }
+
+        return new RelayOutcome(failure ?? (_sawError ? UpstreamFailure.Status : null), _finishReason, _promptTokens, _completionTokens, _toolCallIds.Count);
+    }
+
+    public void Dispose() => _writer.Dispose();
+
+    private async Task TryWriteAsync(byte[] bytes)
+    {
+        try
+        {
+            _output.Write(bytes);
+            await _output.FlushAsync(CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // The client is gone as well; there is nobody left to tell.
+        }
+    }
+
+    private bool HandleEvent(ReadOnlySpan<byte> data)
+    {
+        var trimmed = data.Trim(" \r\n"u8);
+        if (trimmed.SequenceEqual("[DONE]"u8))
+        {
+            WriteSyntheticFinishIfMissing();
+            _output.Write(Done);
+            _sawDone = true;
+            return true;
+        }
+
+        JsonDocument document;
+        try
+        {
+            var reader = new Utf8JsonReader(data);
+            document = JsonDocument.ParseValue(ref reader);
+        }
+        catch (JsonException)
+        {
+            RelayLog.NonJsonEvent(_logger, Encoding.UTF8.GetString(data));
+            WriteRaw(data);
+            return true;
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                WriteRaw(data);
+                return true;
+            }
+
+            if (root.TryGetProperty("error", out var error) && !HasChoices(root))
+            {
+                _sawError = true;
+                WriteError(error);
+                return true;
+            }
+
+            Observe(root);
+            if (NeedsSplit(root))
+            {
+                WriteChunk(root, DeltaPart.TextOnly);
+                WriteChunk(root, DeltaPart.ToolCallsOnly);
+            }
+            else
+            {
+                WriteChunk(root, DeltaPart.All);
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Records what the chunk tells us before writing it: llama.cpp puts finish_reason before delta, so order can't be relied on.</summary>
+    private void Observe(JsonElement root)
+    {
+        if (_chunkId is null && root.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+        {
+            _chunkId = id.GetString();
+            _created = root.TryGetProperty("created", out var created) && created.TryGetInt64(out var c) ? c : 0;
+        }
+
+        if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+        {
+            _promptTokens = usage.TryGetProperty("prompt_tokens", out var p) && p.TryGetInt32(out var pv) ? pv : _promptTokens;
+            _completionTokens = usage.TryGetProperty("completion_tokens", out var ct) && ct.TryGetInt32(out var cv) ? cv : _completionTokens;
+        }
+
+        if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array)
+        {
+            return;
+        }
+
+        foreach (var choice in choices.EnumerateArray())
+        {
+            if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object
+                && delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
+            {
+                var position = 0;
+                foreach (var call in calls.EnumerateArray())
+                {
+                    var index = call.TryGetProperty("index", out var i) && i.TryGetInt32(out var iv) ? iv : position;
+                    while (_toolCallIds.Count <= index)
+                    {
+                        _toolCallIds.Add(null);
+                    }
+
+                    if (call.TryGetProperty("id", out var callId) && callId.ValueKind == JsonValueKind.String && callId.GetString() is { Length: > 0 } given)
+                    {
+                        _toolCallIds[index] = given;
+                    }
+                    else
+                    {
+                        _toolCallIds[index] ??= "call_" + Guid.NewGuid().ToString("N")[..24];
+                    }
+
+                    position++;
+                }
+            }
+        }
+    }
+
+    private static bool HasChoices(JsonElement root) =>
+        root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0;
+
+    private static bool NeedsSplit(JsonElement root)
+    {
+        if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array)
+        {
+            return false;
+        }
+
+        foreach (var choice in choices.EnumerateArray())
+        {
+            if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object
+                && HasText(delta) && delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool HasText(JsonElement delta) =>
+        delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String && content.GetString() is { Length: > 0 };
+
+    private void WriteChunk(JsonElement root, DeltaPart part)
+    {
+        _output.Write(DataPrefix);
+        _writer.Reset(_output);
+        _writer.WriteStartObject();
+        foreach (var property in root.EnumerateObject())
+        {
+            if (property.NameEquals("model"u8))
+            {
+                _writer.WriteString("model"u8, _clientModel);
+            }
+            else if (property.NameEquals("choices"u8) && property.Value.ValueKind == JsonValueKind.Array)
+            {
+                _writer.WritePropertyName("choices"u8);
+                WriteChoices(property.Value, part);
+            }
+            else if (property.NameEquals("usage"u8) && part == DeltaPart.TextOnly)
+            {
+                // Usage belongs to the last event of a split pair only, so a client never counts it twice.
+            }
+            else
+            {
+                property.WriteTo(_writer);
+            }
+        }
+
+        _writer.WriteEndObject();
+        _writer.Flush();
+        _output.Write(EventEnd);
+    }
+
+    private void WriteChoices(JsonElement choices, DeltaPart part)
+    {
+        _writer.WriteStartArray();
+        foreach (var choice in choices.EnumerateArray())
+        {
+            if (choice.ValueKind != JsonValueKind.Object)
+            {
+                choice.WriteTo(_writer);
+                continue;
+            }
+
+            _writer.WriteStartObject();
+            foreach (var property in choice.EnumerateObject())
+            {
+                if (property.NameEquals("delta"u8) && property.Value.ValueKind == JsonValueKind.Object)
+                {
+                    _writer.WritePropertyName("delta"u8);
+                    WriteDelta(property.Value, part);
+                }
+                else if (property.NameEquals("finish_reason"u8))
+                {
+                    WriteFinishReason(property.Value, part);
+                }
+                else
+                {
+                    property.WriteTo(_writer);
+                }
+            }
+
+            _writer.WriteEndObject();
+        }
+
+        _writer.WriteEndArray();
+    }
+
+    private void WriteFinishReason(JsonElement value, DeltaPart part)
+    {
+        if (part == DeltaPart.TextOnly || value.ValueKind != JsonValueKind.String)
+        {
+            _writer.WriteNull("finish_reason"u8);
+            return;
+        }
+
+        var reason = value.GetString();
+        // Ollama does the same (openai.go FinishChunk): a turn that made tool calls finished *because* of them.
+        if (reason == "stop" && _toolCallIds.Count > 0)
+        {
+            reason = "tool_calls";
+        }
+
+        _sawFinish = true;
+        _finishReason = reason;
+        _writer.WriteString("finish_reason"u8, reason);
+    }
+
+    private void WriteDelta(JsonElement delta, DeltaPart part)
+    {
+        _writer.WriteStartObject();
+        var hasReasoningText = delta.TryGetProperty("reasoning_text", out _);
+        foreach (var property in delta.EnumerateObject())
+        {
+            if (property.NameEquals("tool_calls"u8))
+            {
+                if (part != DeltaPart.TextOnly && property.Value.ValueKind == JsonValueKind.Array)
+                {
+                    _writer.WritePropertyName("tool_calls"u8);
+                    WriteToolCalls(property.Value);
+                }
+                else if (part != DeltaPart.TextOnly)
+                {
+                    property.WriteTo(_writer);
+                }
+            }
+            else if (part == DeltaPart.ToolCallsOnly && !property.NameEquals("role"u8))
+            {
+                // The tool-call half of a split delta carries only the calls (and the role).
+            }
+            else if (property.NameEquals("reasoning_content"u8) || property.NameEquals("reasoning"u8))
+            {
+                property.WriteTo(_writer);
+                if (!hasReasoningText && property.Value.ValueKind == JsonValueKind.String)
+                {
+                    _writer.WritePropertyName("reasoning_text"u8);
+                    property.Value.WriteTo(_writer);
+                    hasReasoningText = true;
+                }
+            }
+            else
+            {
+                property.WriteTo(_writer);
+            }
+        }
+
+        _writer.WriteEndObject();
+    }
+
+    private void WriteToolCalls(JsonElement calls)
+    {
+        _writer.WriteStartArray();
+        var position = 0;
+        foreach (var call in calls.EnumerateArray())
+        {
+            if (call.ValueKind != JsonValueKind.Object)
+            {
+                call.WriteTo(_writer);
+                continue;
+            }
+
+            var index = call.TryGetProperty("index", out var i) && i.TryGetInt32(out var iv) ? iv : position;
+            _writer.WriteStartObject();
+            _writer.WriteNumber("index"u8, index);
+            _writer.WriteString("id"u8, _toolCallIds[index]);
+            foreach (var property in call.EnumerateObject())
+            {
+                if (!property.NameEquals("index"u8) && !property.NameEquals("id"u8))
+                {
+                    property.WriteTo(_writer);
+                }
+            }
+
+            _writer.WriteEndObject();
+            position++;
+        }
+
+        _writer.WriteEndArray();
+    }
+
+    private void WriteSyntheticFinishIfMissing()
+    {
+        if (_sawFinish || _sawError)
+        {
+            return;
+        }
+
+        _finishReason = _toolCallIds.Count > 0 ? "tool_calls" : "stop";
+        _sawFinish = true;
+        _output.Write(DataPrefix);
+        _writer.Reset(_output);
+        _writer.WriteStartObject();
+        _writer.WriteString("id"u8, _chunkId ?? "chatcmpl-proxy");
+        _writer.WriteString("object"u8, "chat.completion.chunk"u8);
+        _writer.WriteNumber("created"u8, _created);
+        _writer.WriteString("model"u8, _clientModel);
+        _writer.WriteStartArray("choices"u8);
+        _writer.WriteStartObject();
+        _writer.WriteNumber("index"u8, 0);
+        _writer.WriteStartObject("delta"u8);
+        _writer.WriteEndObject();
+        _writer.WriteString("finish_reason"u8, _finishReason);
+        _writer.WriteEndObject();
+        _writer.WriteEndArray();
+        _writer.WriteEndObject();
+        _writer.Flush();
+        _output.Write(EventEnd);
+    }
+
+    /// <summary>Normalises <c>{"error":"text"}</c> (LM Studio) into OpenAI's object shape, which SDKs know how to raise.</summary>
+    private void WriteError(JsonElement error)
+    {
+        if (error.ValueKind == JsonValueKind.String)
+        {
+            _output.Write(OpenAIErrors.SseEvent(error.GetString() ?? "upstream error", "upstream_error"));
+            return;
+        }
+
+        _output.Write(DataPrefix);
+        _writer.Reset(_output);
+        _writer.WriteStartObject();
+        _writer.WritePropertyName("error"u8);
+        error.WriteTo(_writer);
+        _writer.WriteEndObject();
+        _writer.Flush();
+        _output.Write(EventEnd);
+    }
+
+    private void WriteRaw(ReadOnlySpan<byte> data)
+    {
+        _output.Write(DataPrefix);
+        _output.Write(data);
+        _output.Write(EventEnd);
+    }
+}
