@@ -156,7 +156,8 @@ http {
 EOF
 "$nginx_bin" -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' >"$out/nginx.log" 2>&1 &
 pids+=($!)
-wait_port "$nginx_port" nginx "${pids[-1]}"
+nginx_pid="${pids[-1]}"
+wait_port "$nginx_port" nginx "$nginx_pid"
 
 # --- measure -----------------------------------------------------------------------------------------------------
 commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -175,7 +176,7 @@ rc=0
 "$bin/load-client/load-client" \
   --upstream "http://127.0.0.1:$upstream_port" --nginx "http://127.0.0.1:$nginx_port" \
   --proxy-exe "$proxy_exe" --ollama-port "$ollama_port" --litellm-port "$litellm_port" \
-  --out "$out" --pid-file "$work/proxy.pid" --commit "$commit" --machine "$machine" \
+  --out "$out" --pid-file "$work/proxy.pid" --nginx-pid "$nginx_pid" --commit "$commit" --machine "$machine" \
   ${wrk_bin:+--wrk "$wrk_bin"} "${client_args[@]}" || rc=$?
 
 if command -v gnuplot >/dev/null 2>&1 && [ -f "$out/throughput.dat" ]; then

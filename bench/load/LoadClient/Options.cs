@@ -48,6 +48,7 @@ internal sealed record Options(
     bool Strict,
     string? Wrk,
     string? PidFile,
+    int? NginxPid,
     string Commit,
     string Machine)
 {
@@ -93,6 +94,7 @@ internal sealed record Options(
             flags.Contains("--strict"),
             map.GetValueOrDefault("--wrk"),
             map.GetValueOrDefault("--pid-file"),
+            map.TryGetValue("--nginx-pid", out var nginxPid) ? int.Parse(nginxPid, CultureInfo.InvariantCulture) : null,
             map.GetValueOrDefault("--commit") ?? "unknown",
             map.GetValueOrDefault("--machine") ?? "unknown");
     }

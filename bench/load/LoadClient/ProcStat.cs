@@ -39,18 +39,39 @@ internal static class ProcStat
         return (utime + stime) / TicksPerSecond;
     }
 
+    /// <summary>CPU seconds of a process and its direct children: nginx does its work in worker processes.</summary>
+    public static double CpuSecondsWithChildren(int pid)
+    {
+        var total = CpuSeconds(pid);
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            var children = File.ReadAllText(Path.Combine(task, "children"));
+            foreach (var child in children.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                total += CpuSeconds(int.Parse(child, CultureInfo.InvariantCulture));
+            }
+        }
+
+        return total;
+    }
+
     public static int Self => Environment.ProcessId;
 }
 
 /// <summary>CPU use of one process over an interval, as a percentage of one core.</summary>
-internal sealed class CpuMeter(int pid)
+internal sealed class CpuMeter(Func<double> cpuSeconds)
 {
-    private readonly double _startCpu = ProcStat.CpuSeconds(pid);
+    private readonly double _startCpu = cpuSeconds();
     private readonly long _start = Stopwatch.GetTimestamp();
+
+    public CpuMeter(int pid)
+        : this(() => ProcStat.CpuSeconds(pid))
+    {
+    }
 
     public double PercentOfOneCore()
     {
         var elapsed = Stopwatch.GetElapsedTime(_start).TotalSeconds;
-        return elapsed <= 0 ? 0 : (ProcStat.CpuSeconds(pid) - _startCpu) / elapsed * 100;
+        return elapsed <= 0 ? 0 : (cpuSeconds() - _startCpu) / elapsed * 100;
     }
 }

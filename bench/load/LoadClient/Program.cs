@@ -35,6 +35,7 @@ namespace CopilotProxy.Bench.LoadClient
         private readonly HttpClient _nginx = Requests.NewClient();
         private readonly HttpClient _viaProxy = Requests.NewClient();
         private readonly long _started = Stopwatch.GetTimestamp();
+        private readonly HashSet<Uri> _unavailable = [];
         private ProxyHost? _proxy;
 
         private readonly byte[] _streamBody = Requests.ChatBody(stream: true);
@@ -214,9 +215,17 @@ namespace CopilotProxy.Bench.LoadClient
             {
                 foreach (var target in targets)
                 {
+                    var failed = 0;
                     for (var i = 0; i < _profile.WarmupPerCell; i++)
                     {
-                        await Requests.RunOne(target, _errors);
+                        failed += await Requests.RunOne(target, _errors) is null ? 1 : 0;
+                    }
+
+                    // A route that fails every warm-up request (say a 404 before a front door exists) has already made
+                    // the run fail; hammering it in every later phase would only bury the other errors.
+                    if (failed == _profile.WarmupPerCell && _unavailable.Add(target.Url))
+                    {
+                        Progress($"  {target.Hop} {target.Url.AbsolutePath} failed every warm-up request; skipped from now on");
                     }
                 }
             }
@@ -240,6 +249,11 @@ namespace CopilotProxy.Bench.LoadClient
                     for (var k = 0; k < targets.Length; k++)
                     {
                         var target = targets[(k + r) % targets.Length];
+                        if (_unavailable.Contains(target.Url))
+                        {
+                            continue;
+                        }
+
                         var cell = samples[(path, target.Hop)];
                         round.Clear();
                         for (var i = 0; i < _profile.RequestsPerRound; i++)
@@ -258,7 +272,7 @@ namespace CopilotProxy.Bench.LoadClient
             }
 
             ProxyAlive();
-            return [.. paths.SelectMany(p => p.Targets.Select(t =>
+            return [.. paths.SelectMany(p => p.Targets.Where(t => !_unavailable.Contains(t.Url)).Select(t =>
             {
                 var cell = samples[(p.Path, t.Hop)];
                 return new LatencyCell(
@@ -280,6 +294,28 @@ namespace CopilotProxy.Bench.LoadClient
                 {
                     break;
                 }
+
+                if (_unavailable.Contains(target.Url))
+                {
+                    continue;
+                }
+
+                // Warm-up: the same burst with one token each, so thread pools and connection pools of every hop have
+                // grown before the measured burst, and the first hop measured is not the only one that pays for it.
+                await SetUpstream(1, p.SlowDelayMs);
+                var warmups = new List<Task>(p.SlowStreams);
+                for (var i = 0; i < p.SlowStreams; i++)
+                {
+                    if (i > 0 && i % 50 == 0)
+                    {
+                        await Task.Delay(p.SlowRampMs * 50 / p.SlowStreams);
+                    }
+
+                    warmups.Add(Requests.RunOne(target, _errors));
+                }
+
+                await Task.WhenAll(warmups);
+                await SetUpstream(p.SlowTokens, p.SlowDelayMs);
 
                 var errorsBefore = _errors.Count;
                 var inFlight = 0;
@@ -359,11 +395,16 @@ namespace CopilotProxy.Bench.LoadClient
                             return cells;
                         }
 
+                        if (_unavailable.Contains(target.Url))
+                        {
+                            continue;
+                        }
+
                         var cell = await ClosedLoop(name, target, concurrency, round);
                         cells.Add(cell);
                         Progress($"throughput c={concurrency} round {round + 1} {name}: {cell.StreamsPerSecond:F0} streams/s, "
                             + $"median {cell.TotalMs.Median:F2} ms, errors {cell.Errors}, client CPU {cell.ClientCpuPercent:F0}%"
-                            + (target.Hop == "proxy" ? $", proxy CPU {cell.ProxyCpuPercent:F0}%" : ""));
+                            + (double.IsNaN(cell.HopCpuPercent) ? "" : $", {target.Hop} CPU {cell.HopCpuPercent:F0}%"));
                     }
                 }
             }
@@ -396,16 +437,21 @@ namespace CopilotProxy.Bench.LoadClient
 
             var workers = Enumerable.Range(0, concurrency).Select(_ => Task.Run(Worker)).ToArray();
             await Task.Delay(TimeSpan.FromSeconds(p.ThroughputWarmSeconds));
-            var proxyCpu = target.Hop == "proxy" ? new CpuMeter(_proxy!.Pid) : null;
+            var hopCpu = target.Hop switch
+            {
+                "proxy" => new CpuMeter(_proxy!.Pid),
+                "nginx" when options.NginxPid is { } nginxPid => new CpuMeter(() => ProcStat.CpuSecondsWithChildren(nginxPid)),
+                _ => null,
+            };
             var clientCpu = new CpuMeter(ProcStat.Self);
             await Task.Delay(TimeSpan.FromSeconds(p.ThroughputSeconds));
-            var proxyPercent = proxyCpu?.PercentOfOneCore() ?? double.NaN;
+            var hopPercent = hopCpu?.PercentOfOneCore() ?? double.NaN;
             var clientPercent = clientCpu.PercentOfOneCore();
             var all = (await Task.WhenAll(workers)).SelectMany(t => t).ToList();
             var streamsPerSecond = all.Count / p.ThroughputSeconds;
             return new ThroughputCell(
                 series, target.Hop, concurrency, round, p.ThroughputSeconds, all.Count, streamsPerSecond,
-                streamsPerSecond * p.ThroughputTokens, Distribution.Of(all), _errors.Count - errorsBefore, proxyPercent, clientPercent);
+                streamsPerSecond * p.ThroughputTokens, Distribution.Of(all), _errors.Count - errorsBefore, hopPercent, clientPercent);
         }
 
         private async Task<List<WrkCell>> MeasureWithWrk()

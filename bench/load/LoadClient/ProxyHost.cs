@@ -29,6 +29,12 @@ internal sealed class ProxyHost : IDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        // Settings a user may have exported for their own proxy (auth, config file, log dir) would change what is measured.
+        foreach (var inherited in new[] { "API_KEY", "LMSTUDIO_API_KEY", "CONFIG_FILE", "LOG_DIR" })
+        {
+            info.Environment.Remove(inherited);
+        }
+
         info.Environment["LMSTUDIO_URL"] = options.Upstream.GetLeftPart(UriPartial.Authority);
         info.Environment["OLLAMA_PORT"] = options.OllamaPort.ToString(CultureInfo.InvariantCulture);
         info.Environment["LITELLM_PORT"] = options.LitellmPort.ToString(CultureInfo.InvariantCulture);

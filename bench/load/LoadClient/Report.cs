@@ -21,7 +21,11 @@ internal static class Report
         var added = new List<AddedLatency>();
         foreach (var path in latency.Select(c => c.Path).Distinct())
         {
-            var direct = latency.Single(c => c.Path == path && c.Hop == "direct");
+            if (latency.Find(c => c.Path == path && c.Hop == "direct") is not { } direct)
+            {
+                continue;
+            }
+
             foreach (var cell in latency.Where(c => c.Path == path && c.Hop != "direct"))
             {
                 var perRound = cell.RoundMedians.Zip(direct.RoundMedians, (a, b) => a - b).ToList();
@@ -42,10 +46,11 @@ internal static class Report
             double Mid(Func<ThroughputCell, double> pick) => Distribution.Of([.. group.Select(pick)]).Median;
 
             var streams = Rate(group.Key.Series, group.Key.Concurrency);
+            // CPU per stream does not depend on how much CPU other processes left over, so it compares hops fairly on a busy box.
             summary.Add(new ThroughputSummary(
                 group.Key.Series, group.Key.Concurrency, streams, Mid(c => c.TokensPerSecond), Mid(c => c.TotalMs.Median),
                 streams / Rate("direct", group.Key.Concurrency), streams / Rate("nginx", group.Key.Concurrency),
-                Mid(c => c.ProxyCpuPercent), Mid(c => c.ClientCpuPercent)));
+                Mid(c => c.HopCpuPercent), Mid(c => c.HopCpuPercent / 100 * c.Seconds / c.Streams * 1e6), Mid(c => c.ClientCpuPercent)));
         }
 
         var results = new RunResults(
@@ -79,14 +84,14 @@ internal static class Report
                 relay16.VsNginx >= 0.9);
 
         var slowProxy = r.Slow.Where(s => s.Hop == "proxy").ToList();
-        if (slowProxy.Count == 2)
+        if (slowProxy.Count > 0)
         {
             var peak = slowProxy.Max(s => s.ProxyPeakRssMb);
-            var failed = slowProxy.Sum(s => s.Errors + (s.Streams - s.Completed - s.Errors));
+            var failed = slowProxy.Sum(s => s.Streams - s.Completed);
             var streams = slowProxy[0].Streams;
             yield return new TargetCheck(
-                $"{streams:N0} slow streams (relay, then translation)", "peak RSS <= 150 MB, 0 errors",
-                $"{peak:F1} MB, {failed} errors", peak <= 150 && failed == 0 && streams >= 1000);
+                $"{streams:N0} slow streams via proxy ({string.Join(", then ", slowProxy.Select(s => s.Series["proxy ".Length..]))})",
+                "peak RSS <= 150 MB, 0 errors", $"{peak:F1} MB, {failed} errors", peak <= 150 && failed == 0 && streams >= 1000);
         }
         else
         {
@@ -149,8 +154,11 @@ internal static class Report
             md.AppendLine("|---|---|---|---|---|---|---|---|");
             foreach (var path in r.Latency.Select(c => c.Path).Distinct())
             {
-                LatencyCell Cell(string hop) => r.Latency.Single(c => c.Path == path && c.Hop == hop);
-                AddedLatency Add(string hop) => r.Added.Single(a => a.Path == path && a.Hop == hop);
+                var none = new Distribution(0, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
+                LatencyCell Cell(string hop) => r.Latency.Find(c => c.Path == path && c.Hop == hop)
+                    ?? new LatencyCell(path, hop, "", "", none, none, []);
+                AddedLatency Add(string hop) => r.Added.Find(a => a.Path == path && a.Hop == hop)
+                    ?? new AddedLatency(path, hop, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
                 var (direct, nginx, proxy) = (Cell("direct"), Cell("nginx"), Cell("proxy"));
                 var (nginxAdded, proxyAdded) = (Add("nginx"), Add("proxy"));
                 var label = path switch
@@ -176,7 +184,7 @@ internal static class Report
             md.AppendLine(Inv, $"### Throughput (closed loop, streams/s of {F(tokens, "0")} tokens each; median over rounds)");
             md.AppendLine();
             md.AppendLine("| c | direct | nginx | proxy relay | relay vs direct | relay vs nginx | proxy translation | translation vs direct | "
-                + "translation vs nginx | proxy CPU relay / translation (% of a core) | client CPU (% of a core) |");
+                + "translation vs nginx | CPU µs per stream: nginx / proxy relay / proxy translation | client CPU (% of a core) |");
             md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
             foreach (var c in r.ThroughputSummary.Select(s => s.Concurrency).Distinct().Order())
             {
@@ -185,8 +193,9 @@ internal static class Report
                 md.AppendLine(Inv,
                     $"| {c} | {Sps(direct)} | {Sps(nginx)} | {Sps(relay)} | {Ratio(relay?.VsDirect ?? double.NaN)} | "
                     + $"{Ratio(relay?.VsNginx ?? double.NaN)} | {Sps(translation)} | {Ratio(translation?.VsDirect ?? double.NaN)} | "
-                    + $"{Ratio(translation?.VsNginx ?? double.NaN)} | {F(relay?.ProxyCpuPercent ?? double.NaN, "0")} / "
-                    + $"{F(translation?.ProxyCpuPercent ?? double.NaN, "0")} | {F(relay?.ClientCpuPercent ?? double.NaN, "0")} |");
+                    + $"{Ratio(translation?.VsNginx ?? double.NaN)} | {F(nginx?.HopCpuMicrosecondsPerStream ?? double.NaN, "0")} / "
+                    + $"{F(relay?.HopCpuMicrosecondsPerStream ?? double.NaN, "0")} / "
+                    + $"{F(translation?.HopCpuMicrosecondsPerStream ?? double.NaN, "0")} | {F(relay?.ClientCpuPercent ?? double.NaN, "0")} |");
             }
 
             md.AppendLine();

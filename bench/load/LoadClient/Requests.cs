@@ -20,21 +20,25 @@ internal sealed record Target(string Hop, Uri Url, byte[] Body, BodyKind Kind, H
 /// <summary>Times are milliseconds from just before SendAsync; EndTimestamp is a raw Stopwatch timestamp.</summary>
 internal readonly record struct Sample(double FirstByteMs, double TotalMs, long EndTimestamp);
 
-/// <summary>Counts failures and keeps the first few messages so a failed run says why.</summary>
+/// <summary>Counts failures, grouped by message, so a failed run says why without repeating one line a thousand times.</summary>
 internal sealed class ErrorLog
 {
-    private readonly ConcurrentQueue<string> _messages = new();
+    private const int DistinctMessages = 30;
+    private readonly ConcurrentDictionary<string, int> _byMessage = new(StringComparer.Ordinal);
     private int _count;
 
     public int Count => Volatile.Read(ref _count);
 
-    public IEnumerable<string> Messages => _messages;
+    public IEnumerable<string> Messages => _byMessage.OrderByDescending(p => p.Value)
+        .Select(p => p.Value == 1 ? p.Key : $"{p.Key} (x{p.Value})");
 
     public void Add(string where, string message)
     {
-        if (Interlocked.Increment(ref _count) <= 10)
+        Interlocked.Increment(ref _count);
+        var key = $"{where}: {message}";
+        if (_byMessage.Count < DistinctMessages || _byMessage.ContainsKey(key))
         {
-            _messages.Enqueue($"{where}: {message}");
+            _byMessage.AddOrUpdate(key, 1, (_, n) => n + 1);
         }
     }
 }

@@ -58,7 +58,7 @@ internal sealed record ThroughputCell(
     double TokensPerSecond,
     Distribution TotalMs,
     int Errors,
-    double ProxyCpuPercent,
+    double HopCpuPercent,
     double ClientCpuPercent);
 
 internal sealed record ThroughputSummary(
@@ -69,7 +69,8 @@ internal sealed record ThroughputSummary(
     double MedianStreamMs,
     double VsDirect,
     double VsNginx,
-    double ProxyCpuPercent,
+    double HopCpuPercent,
+    double HopCpuMicrosecondsPerStream,
     double ClientCpuPercent);
 
 internal sealed record WrkCell(string Hop, int Concurrency, double Seconds, double RequestsPerSecond, long Requests, long Errors);
