@@ -160,7 +160,8 @@ nginx_pid="${pids[-1]}"
 wait_port "$nginx_port" nginx "$nginx_pid"
 
 # --- measure -----------------------------------------------------------------------------------------------------
-commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+# The proxy's own last commit, not the benchmark's: that is what the figures describe.
+commit="$(git -C "$root" log -1 --format=%h -- src 2>/dev/null || echo unknown)"
 if [ -n "$(git -C "$root" status --porcelain -- src 2>/dev/null)" ]; then commit="$commit+dirty"; fi
 cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 mem_gib="$(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo)"
