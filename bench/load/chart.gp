@@ -11,16 +11,16 @@ set key below
 set xlabel "concurrent streams"
 set ylabel "median stream time minus direct (ms)"
 set title "Added latency (c=1: interleaved rounds; c>=16: under load)"
-plot datadir.'/added-latency.dat' using 1:2 with linespoints lw 2 pt 7 title "nginx", \
-     '' using 1:3 with linespoints lw 2 pt 5 title "proxy relay (/v1/chat/completions)", \
-     '' using 1:4 with linespoints lw 2 pt 9 title "proxy translation (/api/chat)"
+plot datadir.'/added-latency.dat' using 1:2 with linespoints lw 2 pt 5 lc rgb "#009e73" title "nginx", \
+     '' using 1:3 with linespoints lw 2 pt 9 lc rgb "#0072b2" title "proxy relay (/v1/chat/completions)", \
+     '' using 1:4 with linespoints lw 2 pt 11 lc rgb "#e69f00" title "proxy translation (/api/chat)"
 set xrange [12:320]
 set xtics ("16" 16, "64" 64, "256" 256)
 set yrange [0:*]
 set ylabel "streams/s (32 tokens each)"
 set title "Throughput, closed loop"
-plot datadir.'/throughput.dat' using 1:2 with linespoints lw 2 pt 7 title "direct", \
-     '' using 1:3 with linespoints lw 2 pt 5 title "nginx", \
-     '' using 1:4 with linespoints lw 2 pt 9 title "proxy relay", \
-     '' using 1:5 with linespoints lw 2 pt 11 title "proxy translation"
+plot datadir.'/throughput.dat' using 1:2 with linespoints lw 2 pt 7 lc rgb "#555555" title "direct", \
+     '' using 1:3 with linespoints lw 2 pt 5 lc rgb "#009e73" title "nginx", \
+     '' using 1:4 with linespoints lw 2 pt 9 lc rgb "#0072b2" title "proxy relay", \
+     '' using 1:5 with linespoints lw 2 pt 11 lc rgb "#e69f00" title "proxy translation"
 unset multiplot
