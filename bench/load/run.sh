@@ -2,7 +2,7 @@
 # End-to-end benchmark of copilot-proxy (issue 7): a fake upstream, nginx as the pass-through baseline and the
 # AOT-published proxy, all on 127.0.0.1, measured side by side by bench/load/LoadClient (and wrk as a cross-check).
 #
-#   bench/load/run.sh            full run (about 6 minutes after the first build)
+#   bench/load/run.sh            full run (about 5 minutes of measuring, plus the build)
 #   bench/load/run.sh --smoke    every phase shrunk to seconds; CI uses it to prove the script still works
 #   bench/load/run.sh --strict   also exit non-zero when a target from the issue is missed
 #
