@@ -44,6 +44,7 @@ public sealed class SseRelay : IDisposable
 
     private readonly PipeWriter _output;
     private readonly string _clientModel;
+    private readonly byte[] _clientModelJson;
     private readonly ILogger _logger;
     private readonly Utf8JsonWriter _writer;
     private readonly List<string?> _toolCallIds = [];
@@ -61,6 +62,7 @@ public sealed class SseRelay : IDisposable
     {
         _output = output;
         _clientModel = clientModel;
+        _clientModelJson = [(byte)'"', .. JsonEncodedText.Encode(clientModel, RelayJson.WriterOptions.Encoder).EncodedUtf8Bytes, (byte)'"'];
         _logger = logger;
         _writer = new Utf8JsonWriter(output, RelayJson.WriterOptions);
     }
@@ -148,6 +150,11 @@ public sealed class SseRelay : IDisposable
             return true;
         }
 
+        if (TryRelayPlainEvent(data))
+        {
+            return true;
+        }
+
         JsonDocument document;
         try
         {
@@ -186,6 +193,214 @@ public sealed class SseRelay : IDisposable
             else
             {
                 WriteChunk(root, DeltaPart.All);
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The fast path for the common event: plain text (or an empty delta) with at most a finish reason that needs no
+    /// change. One forward scan with <see cref="Utf8JsonReader"/> proves the event needs nothing but the model name
+    /// swapped, then the upstream's bytes are copied around the new name: no document, no re-serialisation, no
+    /// allocation. Anything else (tool calls, reasoning, errors, "stop" after tool calls, the first event, whose id and
+    /// created the full path records) returns false and takes the full path.
+    /// </summary>
+    private bool TryRelayPlainEvent(ReadOnlySpan<byte> data)
+    {
+        if (_chunkId is null)
+        {
+            return false;
+        }
+
+        var modelStart = -1;
+        var modelEnd = -1;
+        string? finish = null;
+        var choiceSeen = false;
+        int? promptTokens = null;
+        int? completionTokens = null;
+        try
+        {
+            var reader = new Utf8JsonReader(data);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("model"u8))
+                {
+                    if (!reader.Read() || reader.TokenType != JsonTokenType.String)
+                    {
+                        return false;
+                    }
+
+                    modelStart = (int)reader.TokenStartIndex;
+                    modelEnd = (int)reader.BytesConsumed;
+                }
+                else if (reader.ValueTextEquals("choices"u8))
+                {
+                    if (!ScanPlainChoices(ref reader, ref finish, ref choiceSeen))
+                    {
+                        return false;
+                    }
+                }
+                else if (reader.ValueTextEquals("usage"u8))
+                {
+                    if (!ScanUsage(ref reader, ref promptTokens, ref completionTokens))
+                    {
+                        return false;
+                    }
+                }
+                else if (reader.ValueTextEquals("error"u8))
+                {
+                    return false;
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+
+        if (finish == "stop" && _toolCallIds.Count > 0)
+        {
+            return false;
+        }
+
+        _choiceOpen |= choiceSeen;
+        if (finish is not null)
+        {
+            _sawFinish = true;
+            _finishReason = finish;
+        }
+
+        _promptTokens = promptTokens ?? _promptTokens;
+        _completionTokens = completionTokens ?? _completionTokens;
+
+        _output.Write(DataPrefix);
+        if (modelStart >= 0)
+        {
+            _output.Write(data[..modelStart]);
+            _output.Write(_clientModelJson);
+            _output.Write(data[modelEnd..]);
+        }
+        else
+        {
+            _output.Write(data);
+        }
+
+        _output.Write(EventEnd);
+        return true;
+    }
+
+    /// <summary>Accepts choices whose delta holds only role and text, and whose finish reason is a known one.</summary>
+    private static bool ScanPlainChoices(ref Utf8JsonReader reader, ref string? finish, ref bool choiceSeen)
+    {
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+        {
+            return false;
+        }
+
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            choiceSeen = true;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("delta"u8))
+                {
+                    if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        return false;
+                    }
+
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        if (!reader.ValueTextEquals("role"u8) && !reader.ValueTextEquals("content"u8))
+                        {
+                            return false;
+                        }
+
+                        if (!reader.Read() || reader.TokenType is not (JsonTokenType.String or JsonTokenType.Null))
+                        {
+                            return false;
+                        }
+                    }
+                }
+                else if (reader.ValueTextEquals("finish_reason"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String)
+                    {
+                        finish = reader.ValueTextEquals("stop"u8) ? "stop"
+                            : reader.ValueTextEquals("length"u8) ? "length"
+                            : reader.ValueTextEquals("tool_calls"u8) ? "tool_calls"
+                            : reader.ValueTextEquals("content_filter"u8) ? "content_filter"
+                            : null;
+                        if (finish is null)
+                        {
+                            return false;
+                        }
+                    }
+                    else if (reader.TokenType != JsonTokenType.Null)
+                    {
+                        return false;
+                    }
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+        }
+
+        return true;
+    }
+
+    private static bool ScanUsage(ref Utf8JsonReader reader, ref int? promptTokens, ref int? completionTokens)
+    {
+        reader.Read();
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return true;
+        }
+
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            return false;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isPrompt = reader.ValueTextEquals("prompt_tokens"u8);
+            var isCompletion = !isPrompt && reader.ValueTextEquals("completion_tokens"u8);
+            reader.Read();
+            if ((isPrompt || isCompletion) && reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var value))
+            {
+                if (isPrompt)
+                {
+                    promptTokens = value;
+                }
+                else
+                {
+                    completionTokens = value;
+                }
+            }
+            else
+            {
+                reader.Skip();
             }
         }
 

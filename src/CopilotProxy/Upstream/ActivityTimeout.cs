@@ -9,9 +9,12 @@ namespace CopilotProxy.Upstream;
 /// </remarks>
 public sealed class ActivityTimeout : IDisposable
 {
+    private const long TouchGranularityMs = 250;
+
     private readonly CancellationTokenSource _source;
     private readonly TimeSpan _idle;
     private readonly CancellationToken _clientAborted;
+    private long _lastReset = Environment.TickCount64;
 
     public ActivityTimeout(TimeSpan idle, CancellationToken clientAborted)
     {
@@ -27,7 +30,19 @@ public sealed class ActivityTimeout : IDisposable
 
     public TimeSpan Idle => _idle;
 
-    public void Touch() => _source.CancelAfter(_idle);
+    /// <summary>
+    /// Pushes the deadline out. Resetting a timer takes the timer queue's lock, and streams call this for every token, so the
+    /// reset happens at most every 250 ms: the timeout (a second at the least) may then fire up to 250 ms early, never late.
+    /// </summary>
+    public void Touch()
+    {
+        var now = Environment.TickCount64;
+        if (now - _lastReset >= TouchGranularityMs)
+        {
+            _lastReset = now;
+            _source.CancelAfter(_idle);
+        }
+    }
 
     public void Dispose() => _source.Dispose();
 }
