@@ -1,17 +1,31 @@
 using CopilotProxy.Configuration;
+using CopilotProxy.Diagnostics;
 using CopilotProxy.Health;
 using CopilotProxy.Hosting;
+using Microsoft.AspNetCore.Connections;
 
 // Settings come from the environment; bad values stop here, one message per problem, with exit code 2.
 var loaded = SettingsLoader.Load(Environment.GetEnvironmentVariable);
+var doctor = args.Length > 0 && args[0] == "doctor";
 if (loaded.Settings is not { } settings)
 {
+    if (doctor)
+    {
+        return await Doctor.ReportInvalidSettingsAsync(loaded.Errors, Console.Out);
+    }
+
     foreach (var error in loaded.Errors)
     {
         await Console.Error.WriteLineAsync($"copilot-proxy: {error}");
     }
 
     return 2;
+}
+
+// `copilot-proxy doctor`: the pre-flight checks and more, as ✓/✗ lines with fixes; exits 1 when something is broken.
+if (doctor)
+{
+    return await new Doctor(settings, Console.Out, TimeProvider.System).RunAsync();
 }
 
 // The container HEALTHCHECK: the chiseled image has no shell or curl, so the binary probes itself.
@@ -21,5 +35,16 @@ if (args.Contains("--healthcheck"))
 }
 
 var app = ProxyApp.Build(settings);
-await app.RunAsync();
+try
+{
+    await app.RunAsync();
+}
+catch (IOException ex) when (ex.InnerException is AddressInUseException)
+{
+    // A bind failure is a setup problem, not a crash: say which port and how to fix it, without a stack trace.
+    await Console.Error.WriteLineAsync(
+        $"copilot-proxy: {ex.Message} Another program holds the port (a real Ollama on 11434, LiteLLM on 4000, or a second copilot-proxy). Stop it or choose other ports with OLLAMA_PORT / LITELLM_PORT; `copilot-proxy doctor` shows which.");
+    return 3;
+}
+
 return 0;

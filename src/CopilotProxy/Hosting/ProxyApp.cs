@@ -1,6 +1,7 @@
 using System.Net;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
+using CopilotProxy.Diagnostics;
 using CopilotProxy.Health;
 using CopilotProxy.Ollama;
 using CopilotProxy.OpenAI;
@@ -15,6 +16,8 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+using Serilog;
 
 namespace CopilotProxy.Hosting;
 
@@ -35,8 +38,14 @@ public static class ProxyApp
             bindings.GatewayListener = Listen(kestrel, settings, settings.GatewayPort);
         });
 
-        // Kestrel waits this long for in-flight streams after SIGTERM before it cuts them.
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.GracefulShutdownTimeout);
+        // Kestrel cuts in-flight streams when this runs out; ShutdownDrain ends them cleanly a little earlier.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownDrain.HostShutdownTimeout(settings));
+        builder.Services.AddSingleton<ShutdownDrain>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ShutdownDrain>());
+
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<ProxyMetrics>();
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ProxyMetrics.MeterName).AddPrometheusExporter());
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(bindings);
@@ -46,15 +55,21 @@ public static class ProxyApp
             new HttpClient(UpstreamClient.CreateHandler(settings)) { Timeout = Timeout.InfiniteTimeSpan }, settings));
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddHostedService<CatalogRefreshService>();
+        builder.Services.AddHostedService<Preflight>();
         builder.Services.AddSingleton<ChatCompletionsRelay>();
 
         var app = builder.Build();
+        var metrics = app.Services.GetRequiredService<ProxyMetrics>();
+        app.Services.GetRequiredService<ModelCatalog>().Refreshed += (_, failure) => metrics.RecordCatalogRefresh(failure is null);
+
+        app.UseMiddleware<RequestLogging>();
         app.Use(ErrorBoundary.InvokeAsync);
 
         app.MapOllamaApi();
         app.MapOpenAIApi(FrontDoor.Ollama);
         app.MapOpenAIApi(FrontDoor.OpenAI);
         app.MapHealth();
+        app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI));
         app.MapUnknownRoutes();
 
         app.Lifetime.ApplicationStarted.Register(() => StartupLog.Listening(
@@ -92,6 +107,11 @@ public static class ProxyApp
         else
         {
             logging.AddJsonConsole(o => o.UseUtcTimestamp = true);
+        }
+
+        if (settings.LogDir is { } directory)
+        {
+            logging.AddSerilog(LogFiles.CreateLogger(settings, directory), dispose: true);
         }
     }
 

@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging;
 namespace CopilotProxy.OpenAI;
 
 /// <summary>The relay behind <c>/v1/chat/completions</c> on both front doors: resolve the model, forward, stream back.</summary>
-public sealed class ChatCompletionsRelay(ModelCatalog catalog, UpstreamClient upstream, ILogger<ChatCompletionsRelay> logger)
+public sealed class ChatCompletionsRelay(ModelCatalog catalog, UpstreamClient upstream, ShutdownDrain drain, ILogger<ChatCompletionsRelay> logger)
 {
     private const string UpstreamPath = "v1/chat/completions";
 
@@ -30,6 +30,7 @@ public sealed class ChatCompletionsRelay(ModelCatalog catalog, UpstreamClient up
 
         using var document = body.Document;
         var root = document.RootElement;
+        var telemetry = context.GetRequestTelemetry();
         if (ClientJsonBody.GetString(root, "model") is not { } clientModel)
         {
             await OpenAIErrors.WriteAsync(context, StatusCodes.Status400BadRequest, "The request has no \"model\". Name one of the models from GET /v1/models.", param: "model");
@@ -44,11 +45,13 @@ public sealed class ChatCompletionsRelay(ModelCatalog catalog, UpstreamClient up
         }
         catch (UpstreamException failure)
         {
+            telemetry.Failure = failure.Failure;
             RelayLog.UpstreamFailed(logger, door, UpstreamPath, failure.Failure.ToString(), failure.Message);
             await OpenAIErrors.WriteAsync(context, failure);
             return;
         }
 
+        telemetry.ClientModel = clientModel;
         if (model is null)
         {
             var known = string.Join(", ", catalog.Current?.Models.Select(m => m.Id) ?? []);
@@ -58,14 +61,15 @@ public sealed class ChatCompletionsRelay(ModelCatalog catalog, UpstreamClient up
             return;
         }
 
+        telemetry.UpstreamModel = model.Id;
         JsonRelay.WriteRequest(root, model.Id, upstreamBody);
         var streaming = ClientJsonBody.GetBool(root, "stream", false);
-        await ForwardAsync(context, door, clientModel, upstreamBody.WrittenMemory, streaming, started);
+        await ForwardAsync(context, door, clientModel, upstreamBody.WrittenMemory, streaming, started, telemetry);
     }
 
-    private async Task ForwardAsync(HttpContext context, string door, string clientModel, ReadOnlyMemory<byte> requestBody, bool streaming, long started)
+    private async Task ForwardAsync(HttpContext context, string door, string clientModel, ReadOnlyMemory<byte> requestBody, bool streaming, long started, RequestTelemetry telemetry)
     {
-        using var timeout = new ActivityTimeout(upstream.IdleTimeout, context.RequestAborted);
+        using var timeout = new ActivityTimeout(upstream.IdleTimeout, context.RequestAborted, drain.Expired);
         var sent = Stopwatch.GetTimestamp();
         HttpResponseMessage response;
         try
@@ -74,11 +78,13 @@ public sealed class ChatCompletionsRelay(ModelCatalog catalog, UpstreamClient up
         }
         catch (UpstreamException failure) when (failure.Failure == UpstreamFailure.ClientCanceled)
         {
+            telemetry.Failure = failure.Failure;
             RelayLog.ClientCanceled(logger, door, UpstreamPath);
             return;
         }
         catch (UpstreamException failure)
         {
+            telemetry.Failure = failure.Failure;
             RelayLog.UpstreamFailed(logger, door, UpstreamPath, failure.Failure.ToString(), failure.Message);
             await OpenAIErrors.WriteAsync(context, failure);
             return;
@@ -87,10 +93,12 @@ public sealed class ChatCompletionsRelay(ModelCatalog catalog, UpstreamClient up
         using (response)
         {
             SetServerTiming(context.Response, started, sent);
+            telemetry.MarkUpstreamHeaders(sent);
             var url = upstream.Resolve(UpstreamPath);
             if (!response.IsSuccessStatusCode)
             {
                 var failure = await UpstreamErrors.FromStatusAsync(response, url, timeout.Token);
+                telemetry.Failure = failure.Failure;
                 RelayLog.UpstreamFailed(logger, door, UpstreamPath, failure.Failure.ToString(), failure.Message);
                 await OpenAIErrors.WriteAsync(context, failure);
                 return;
@@ -99,17 +107,18 @@ public sealed class ChatCompletionsRelay(ModelCatalog catalog, UpstreamClient up
             // The upstream's content type, not the request's "stream" flag, decides: some servers ignore the flag.
             if (response.Content.Headers.ContentType?.MediaType == "text/event-stream" || (streaming && response.Content.Headers.ContentType is null))
             {
-                await RelayStreamAsync(context, door, clientModel, response, timeout, url);
+                await RelayStreamAsync(context, door, clientModel, response, timeout, url, telemetry);
             }
             else
             {
-                await RelayJsonAsync(context, door, clientModel, response, timeout, url);
+                await RelayJsonAsync(context, door, clientModel, response, timeout, url, telemetry);
             }
         }
     }
 
-    private async Task RelayStreamAsync(HttpContext context, string door, string clientModel, HttpResponseMessage response, ActivityTimeout timeout, Uri url)
+    private async Task RelayStreamAsync(HttpContext context, string door, string clientModel, HttpResponseMessage response, ActivityTimeout timeout, Uri url, RequestTelemetry telemetry)
     {
+        telemetry.MarkStreaming();
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
@@ -118,8 +127,9 @@ public sealed class ChatCompletionsRelay(ModelCatalog catalog, UpstreamClient up
         await context.Response.StartAsync(context.RequestAborted);
 
         await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
-        using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger);
+        using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry);
         var outcome = await relay.RunAsync(stream, timeout, url);
+        telemetry.Record(outcome.Failure, outcome.FinishReason, outcome.PromptTokens, outcome.CompletionTokens);
         if (outcome.Failure == UpstreamFailure.ClientCanceled)
         {
             RelayLog.ClientCanceled(logger, door, UpstreamPath);
@@ -130,7 +140,7 @@ public sealed class ChatCompletionsRelay(ModelCatalog catalog, UpstreamClient up
         }
     }
 
-    private async Task RelayJsonAsync(HttpContext context, string door, string clientModel, HttpResponseMessage response, ActivityTimeout timeout, Uri url)
+    private async Task RelayJsonAsync(HttpContext context, string door, string clientModel, HttpResponseMessage response, ActivityTimeout timeout, Uri url, RequestTelemetry telemetry)
     {
         JsonDocument completion;
         try
@@ -140,14 +150,16 @@ public sealed class ChatCompletionsRelay(ModelCatalog catalog, UpstreamClient up
         }
         catch (OperationCanceledException) when (timeout.ClientAborted)
         {
+            telemetry.Failure = UpstreamFailure.ClientCanceled;
             RelayLog.ClientCanceled(logger, door, UpstreamPath);
             return;
         }
         catch (Exception ex) when (ex is JsonException or IOException or HttpRequestException or OperationCanceledException)
         {
-            var failure = ex is OperationCanceledException
-                ? UpstreamClient.TimedOut(url, timeout.Idle, ex)
-                : new UpstreamException(UpstreamFailure.InvalidResponse, $"The upstream at {url} sent an unreadable completion ({ex.Message}).", url, 200, ex);
+            var failure = ex is not OperationCanceledException
+                ? new UpstreamException(UpstreamFailure.InvalidResponse, $"The upstream at {url} sent an unreadable completion ({ex.Message}).", url, 200, ex)
+                : timeout.DrainExpired ? UpstreamClient.ShuttingDown(url, ex) : UpstreamClient.TimedOut(url, timeout.Idle, ex);
+            telemetry.Failure = failure.Failure;
             RelayLog.UpstreamFailed(logger, door, UpstreamPath, failure.Failure.ToString(), failure.Message);
             await OpenAIErrors.WriteAsync(context, failure);
             return;
@@ -158,6 +170,7 @@ public sealed class ChatCompletionsRelay(ModelCatalog catalog, UpstreamClient up
         {
             if (completion.RootElement.ValueKind == JsonValueKind.Object)
             {
+                RecordUsage(completion.RootElement, telemetry);
                 JsonRelay.WriteCompletion(completion.RootElement, clientModel, output);
             }
             else
@@ -169,6 +182,15 @@ public sealed class ChatCompletionsRelay(ModelCatalog catalog, UpstreamClient up
             context.Response.ContentType = "application/json";
             context.Response.ContentLength = output.WrittenMemory.Length;
             await context.Response.Body.WriteAsync(output.WrittenMemory, context.RequestAborted);
+        }
+    }
+
+    private static void RecordUsage(JsonElement completion, RequestTelemetry telemetry)
+    {
+        if (completion.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+        {
+            telemetry.PromptTokens = usage.TryGetProperty("prompt_tokens", out var p) && p.TryGetInt32(out var pv) ? pv : null;
+            telemetry.CompletionTokens = usage.TryGetProperty("completion_tokens", out var c) && c.TryGetInt32(out var cv) ? cv : null;
         }
     }
 

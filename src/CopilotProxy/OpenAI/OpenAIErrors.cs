@@ -32,6 +32,7 @@ public static class OpenAIErrors
         UpstreamFailure.InvalidResponse => "upstream_invalid_response",
         UpstreamFailure.MidStream => "upstream_stream_broken",
         UpstreamFailure.ClientCanceled => "client_canceled",
+        UpstreamFailure.ShuttingDown => "proxy_shutting_down",
         _ => "upstream_error",
     };
 

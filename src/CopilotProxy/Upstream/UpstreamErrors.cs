@@ -91,6 +91,8 @@ public static class UpstreamErrors
         UpstreamFailure.Connect or UpstreamFailure.InvalidResponse or UpstreamFailure.MidStream => (int)HttpStatusCode.BadGateway,
         UpstreamFailure.Timeout => (int)HttpStatusCode.GatewayTimeout,
         UpstreamFailure.ClientCanceled => 499,
+        // Not 503: Copilot reads 503 as a rate limit; 502 makes it retry, which reaches the restarted proxy.
+        UpstreamFailure.ShuttingDown => (int)HttpStatusCode.BadGateway,
         _ => failure.UpstreamStatus switch
         {
             400 or 404 or 409 or 413 or 429 => failure.UpstreamStatus.Value,

@@ -20,6 +20,9 @@ public enum UpstreamFailure
 
     /// <summary>The client went away; not an error of ours or the upstream's.</summary>
     ClientCanceled,
+
+    /// <summary>The proxy is shutting down and GRACEFUL_SHUTDOWN_TIMEOUT ran out before the exchange finished.</summary>
+    ShuttingDown,
 }
 
 /// <summary>A classified upstream failure with a message written for the person who has to fix it.</summary>
