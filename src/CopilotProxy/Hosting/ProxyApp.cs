@@ -17,7 +17,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
-using Serilog;
 
 namespace CopilotProxy.Hosting;
 
@@ -111,7 +110,8 @@ public static class ProxyApp
 
         if (settings.LogDir is { } directory)
         {
-            logging.AddSerilog(LogFiles.CreateLogger(settings, directory), dispose: true);
+            // A factory registration, so the container disposes the provider and the last lines reach the file at exit.
+            logging.Services.AddSingleton<ILoggerProvider>(_ => LogFiles.CreateProvider(settings, directory));
         }
     }
 
