@@ -4,6 +4,12 @@ using CopilotProxy.Health;
 using CopilotProxy.Hosting;
 using Microsoft.AspNetCore.Connections;
 
+// `copilot-proxy --check-config FILE` validates a config.yaml and lists what it ignores, without starting anything.
+if (args is ["--check-config", var configPath])
+{
+    return GatewayConfigCheck.Run(configPath, Console.Out);
+}
+
 // Settings come from the environment; bad values stop here, one message per problem, with exit code 2.
 var loaded = SettingsLoader.Load(Environment.GetEnvironmentVariable);
 var doctor = args.Length > 0 && args[0] == "doctor";

@@ -18,8 +18,15 @@ public enum CatalogSource
 /// <summary>One model as the model catalog knows it, with the metadata Copilot needs to budget tokens and pick agent-mode models.</summary>
 public sealed record CatalogModel
 {
-    /// <summary>The upstream's own key (e.g. <c>qwen/qwen3-8b</c>); this is what the upstream is sent.</summary>
+    /// <summary>The public name clients use; the upstream's own key unless config.yaml gives the model an alias.</summary>
     public required string Id { get; init; }
+
+    /// <summary>The upstream's own key (e.g. <c>qwen/qwen3-8b</c>); this, never the alias, is what the upstream is sent.</summary>
+    public string UpstreamId
+    {
+        get => field ?? Id;
+        init;
+    }
 
     public ModelKind Kind { get; init; } = ModelKind.Llm;
     public string? DisplayName { get; init; }

@@ -19,7 +19,7 @@ public static class OllamaModelProjection
         var architecture = string.IsNullOrEmpty(model.Architecture) ? UnknownArchitecture : model.Architecture;
         var parameters = model.ContextLength is { } context ? $"num_ctx {context}" : string.Empty;
         return new ShowResponse(
-            Modelfile: $"# Served by copilot-proxy from the upstream model {model.Id}\nFROM {model.Id}\n",
+            Modelfile: $"# Served by copilot-proxy from the upstream model {model.UpstreamId}\nFROM {model.UpstreamId}\n",
             Parameters: parameters,
             Template: string.Empty,
             Details: Details(model),

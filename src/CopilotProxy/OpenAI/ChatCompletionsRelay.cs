@@ -61,8 +61,8 @@ public sealed class ChatCompletionsRelay(ModelCatalog catalog, UpstreamClient up
             return;
         }
 
-        telemetry.UpstreamModel = model.Id;
-        JsonRelay.WriteRequest(root, model.Id, upstreamBody);
+        telemetry.UpstreamModel = model.UpstreamId;
+        JsonRelay.WriteRequest(root, model.UpstreamId, upstreamBody);
         var streaming = ClientJsonBody.GetBool(root, "stream", false);
         await ForwardAsync(context, door, clientModel, upstreamBody.WrittenMemory, streaming, started, telemetry);
     }

@@ -51,6 +51,7 @@ public sealed class SseRelay : IDisposable
     private string? _chunkId;
     private long _created;
     private bool _sawFinish;
+    private bool _choiceOpen;
     private bool _sawDone;
     private bool _sawError;
     private string? _finishReason;
@@ -66,7 +67,10 @@ public sealed class SseRelay : IDisposable
         _writer = new Utf8JsonWriter(output, RelayJson.WriterOptions);
     }
 
-    /// <summary>Relays until <c>[DONE]</c>, the end of the upstream body, or a failure; never leaves the client hanging.</summary>
+    /// <summary>
+    /// Relays until <c>[DONE]</c>, the end of the upstream body, or a failure; never leaves the client hanging. Every
+    /// in-band error event is followed by <c>[DONE]</c> so Copilot reports the error instead of a quietly truncated answer.
+    /// </summary>
     public async Task<RelayOutcome> RunAsync(Stream upstream, ActivityTimeout timeout, Uri upstreamUrl)
     {
         UpstreamFailure? failure = null;
@@ -94,7 +98,7 @@ public sealed class SseRelay : IDisposable
                 else
                 {
                     failure = UpstreamFailure.MidStream;
-                    _output.Write(OpenAIErrors.SseEvent(
+                    WriteFailure(OpenAIErrors.SseEvent(
                         $"The upstream at {upstreamUrl} closed the stream before the answer finished (no finish_reason, no [DONE]). Check LM Studio's server log; the model may have crashed or been unloaded.",
                         OpenAIErrors.CodeFor(UpstreamFailure.MidStream)));
                 }
@@ -118,7 +122,7 @@ public sealed class SseRelay : IDisposable
                 UpstreamFailure.ShuttingDown => UpstreamClient.ShuttingDown(upstreamUrl).Message,
                 _ => $"The connection to the upstream at {upstreamUrl} broke mid-stream ({ex.Message}). The answer is incomplete; retry the request.",
             };
-            await TryWriteAsync(OpenAIErrors.SseEvent(message, OpenAIErrors.CodeFor(failure.Value)));
+            await TryWriteFailureAsync(OpenAIErrors.SseEvent(message, OpenAIErrors.CodeFor(failure.Value)));
         }
 
         return new RelayOutcome(failure ?? (_sawError ? UpstreamFailure.Status : null), _finishReason, _promptTokens, _completionTokens, _toolCallIds.Count);
@@ -126,11 +130,11 @@ public sealed class SseRelay : IDisposable
 
     public void Dispose() => _writer.Dispose();
 
-    private async Task TryWriteAsync(byte[] bytes)
+    private async Task TryWriteFailureAsync(byte[] errorEvent)
     {
         try
         {
-            _output.Write(bytes);
+            WriteFailure(errorEvent);
             await _output.FlushAsync(CancellationToken.None);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
@@ -174,8 +178,8 @@ public sealed class SseRelay : IDisposable
 
             if (root.TryGetProperty("error", out var error) && !HasChoices(root))
             {
-                _sawError = true;
-                WriteError(error);
+                WriteFailure(NormalizedErrorEvent(error));
+                _sawDone = true;
                 return true;
             }
 
@@ -216,6 +220,7 @@ public sealed class SseRelay : IDisposable
 
         foreach (var choice in choices.EnumerateArray())
         {
+            _choiceOpen |= choice.ValueKind == JsonValueKind.Object;
             if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object
                 && delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
             {
@@ -428,12 +433,15 @@ public sealed class SseRelay : IDisposable
 
     private void WriteSyntheticFinishIfMissing()
     {
-        if (_sawFinish || _sawError)
+        if (!_sawFinish && !_sawError)
         {
-            return;
+            WriteSyntheticFinish(_toolCallIds.Count > 0 ? "tool_calls" : "stop");
         }
+    }
 
-        _finishReason = _toolCallIds.Count > 0 ? "tool_calls" : "stop";
+    private void WriteSyntheticFinish(string reason)
+    {
+        _finishReason = reason;
         _sawFinish = true;
         _output.Write(DataPrefix);
         _writer.Reset(_output);
@@ -456,22 +464,41 @@ public sealed class SseRelay : IDisposable
     }
 
     /// <summary>Normalises <c>{"error":"text"}</c> (LM Studio) into OpenAI's object shape, which SDKs know how to raise.</summary>
-    private void WriteError(JsonElement error)
+    private static byte[] NormalizedErrorEvent(JsonElement error)
     {
         if (error.ValueKind == JsonValueKind.String)
         {
-            _output.Write(OpenAIErrors.SseEvent(error.GetString() ?? "upstream error", "upstream_error"));
-            return;
+            return OpenAIErrors.SseEvent(error.GetString() ?? "upstream error", "upstream_error");
         }
 
-        _output.Write(DataPrefix);
-        _writer.Reset(_output);
-        _writer.WriteStartObject();
-        _writer.WritePropertyName("error"u8);
-        error.WriteTo(_writer);
-        _writer.WriteEndObject();
-        _writer.Flush();
-        _output.Write(EventEnd);
+        using var buffer = new PooledBufferWriter(256);
+        using (var writer = new Utf8JsonWriter(buffer, RelayJson.WriterOptions))
+        {
+            writer.WriteStartObject();
+            writer.WritePropertyName("error"u8);
+            error.WriteTo(writer);
+            writer.WriteEndObject();
+        }
+
+        return [.. DataPrefix, .. buffer.WrittenSpan, .. EventEnd];
+    }
+
+    /// <summary>
+    /// Ends the stream with an in-band error that Copilot actually shows. Copilot keeps only the last completion its parser
+    /// yields, and an open answer yields again at <c>[DONE]</c> or at the end of the body, hiding an earlier error. So an open
+    /// choice is closed first (<c>length</c>: the answer was cut off; a value every SDK knows and one that never makes Copilot
+    /// run half-streamed tool calls), then the error, then <c>[DONE]</c>.
+    /// </summary>
+    private void WriteFailure(byte[] errorEvent)
+    {
+        if (_choiceOpen && !_sawFinish)
+        {
+            WriteSyntheticFinish("length");
+        }
+
+        _sawError = true;
+        _output.Write(errorEvent);
+        _output.Write(Done);
     }
 
     private void WriteRaw(ReadOnlySpan<byte> data)

@@ -1,0 +1,90 @@
+# Multi-stage, multi-arch image for copilot-proxy: a Native AOT binary on a chiseled base (no shell, no package
+# manager). Build:  docker build -t lmstudio-copilot-proxy .
+# Multi-arch:       see docs/docker.md ("How arm64 is built").
+
+# BuildKit sets BUILDPLATFORM itself; declaring it lets the classic builder take it from --build-arg.
+ARG BUILDPLATFORM
+
+# ---- build: runs on the builder's own platform and compiles for the target architecture --------------------------
+FROM --platform=$BUILDPLATFORM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+ARG TARGETARCH
+ARG BUILDARCH
+
+# Native AOT links with clang and needs zlib's headers. The RID is resolved here, once, so every later layer agrees.
+# NOTE: Native AOT cannot cross-compile between architectures without a target sysroot, which the SDK image does not
+# carry; the release pipeline therefore builds each architecture on a native runner. Fail early with the reason
+# instead of an obscure linker error.
+RUN set -eu; \
+    arch="${TARGETARCH:-$(dpkg --print-architecture)}"; \
+    build="${BUILDARCH:-$(dpkg --print-architecture)}"; \
+    case "$arch" in \
+      amd64) rid=linux-x64 ;; \
+      arm64) rid=linux-arm64 ;; \
+      *) echo "unsupported TARGETARCH '$arch' (amd64 and arm64 are supported)" >&2; exit 1 ;; \
+    esac; \
+    if [ "$arch" != "$build" ]; then \
+      echo "Native AOT cannot cross-compile $build -> $arch here: build on a native $arch builder (docs/docker.md)" >&2; \
+      exit 1; \
+    fi; \
+    echo "$rid" > /tmp/rid; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends clang zlib1g-dev; \
+    rm -rf /var/lib/apt/lists/*
+
+WORKDIR /src
+
+# Restore in its own layer: it only changes when a project or package version changes, not on every source edit.
+COPY global.json Directory.Build.props Directory.Build.targets Directory.Packages.props ./
+COPY src/CopilotProxy/CopilotProxy.csproj src/CopilotProxy/
+RUN dotnet restore src/CopilotProxy/CopilotProxy.csproj -r "$(cat /tmp/rid)"
+
+COPY .editorconfig ./
+COPY eng/ eng/
+COPY src/CopilotProxy/ src/CopilotProxy/
+
+# VERSION comes from the release tag (without the "v"); local builds keep the project's own version.
+ARG VERSION=
+RUN set -eu; \
+    set --; \
+    if [ -n "$VERSION" ]; then set -- "-p:Version=$VERSION"; fi; \
+    dotnet publish src/CopilotProxy/CopilotProxy.csproj -c Release -r "$(cat /tmp/rid)" --no-restore -o /out "$@"; \
+    mkdir -p /appdata/logs /appdata/.cache
+
+# ---- final: the binary alone on a distroless-like base ------------------------------------------------------------
+FROM mcr.microsoft.com/dotnet/runtime-deps:10.0-noble-chiseled AS final
+
+ARG VERSION=
+ARG REVISION=
+ARG SOURCE=https://github.com/jsirish/lmstudio-copilot-proxy
+ARG LICENSES=MIT
+LABEL org.opencontainers.image.title="lmstudio-copilot-proxy" \
+      org.opencontainers.image.description="Ollama and OpenAI front doors for LM Studio, for VS Code Copilot and other clients" \
+      org.opencontainers.image.source="$SOURCE" \
+      org.opencontainers.image.version="$VERSION" \
+      org.opencontainers.image.revision="$REVISION" \
+      org.opencontainers.image.licenses="$LICENSES"
+
+WORKDIR /app
+# The binary stays root-owned so the running user cannot replace it; only the data folders belong to that user.
+# Named volumes mounted on them inherit this ownership on first use.
+COPY --from=build --chown=1654:1654 /appdata/ /app/
+COPY --from=build /out/copilot-proxy /app/copilot-proxy
+
+# HOST=0.0.0.0 because a published port reaches the container from outside its loopback.
+# ASPNETCORE_HTTP_PORTS is cleared because the base image's 8080 default is not ours: the proxy binds its own ports.
+ENV HOST=0.0.0.0 \
+    LMSTUDIO_URL=http://host.docker.internal:1234 \
+    CONFIG_FILE=/app/config.yaml \
+    LOG_DIR=/app/logs \
+    ASPNETCORE_HTTP_PORTS=
+
+USER 1654
+EXPOSE 11434 4000
+
+# Exec form: the chiseled base has no shell and no curl; the binary checks itself.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["/app/copilot-proxy", "--healthcheck"]
+
+# The proxy drains in-flight streams on SIGTERM for up to GRACEFUL_SHUTDOWN_TIMEOUT seconds, then exits 0.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/app/copilot-proxy"]
