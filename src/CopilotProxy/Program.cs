@@ -10,9 +10,13 @@ if (args is ["--check-config", var configPath])
     return GatewayConfigCheck.Run(configPath, Console.Out);
 }
 
-// Settings come from the environment; bad values stop here, one message per problem, with exit code 2.
-var loaded = SettingsLoader.Load(Environment.GetEnvironmentVariable);
+// Settings come from the environment, then config.yaml's environment_variables; bad values stop here, one message per
+// problem, with exit code 2.
 var doctor = args.Length > 0 && args[0] == "doctor";
+var config = GatewayConfigLoader.Load(GatewayConfigLoader.ResolveLocation(Environment.GetEnvironmentVariable), Environment.GetEnvironmentVariable);
+var loaded = config.Config is { } file
+    ? SettingsLoader.Load(SettingsLoader.EnvironmentFirst(Environment.GetEnvironmentVariable, file.EnvironmentVariables))
+    : new SettingsResult(null, config.Errors.Select(e => e.ToString()).ToList());
 if (loaded.Settings is not { } settings)
 {
     if (doctor)
@@ -31,7 +35,7 @@ if (loaded.Settings is not { } settings)
 // `copilot-proxy doctor`: the pre-flight checks and more, as ✓/✗ lines with fixes; exits 1 when something is broken.
 if (doctor)
 {
-    return await new Doctor(settings, Console.Out, TimeProvider.System).RunAsync();
+    return await new Doctor(settings, Console.Out, TimeProvider.System) { Config = config.Config }.RunAsync();
 }
 
 // The container HEALTHCHECK: the chiseled image has no shell or curl, so the binary probes itself.

@@ -18,6 +18,13 @@ public static class SettingsLoader
         "OLLAMA_VERSION", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
     ];
 
+    /// <summary>
+    /// The variables as the proxy sees them: the process environment first, then config.yaml's <c>environment_variables:</c>,
+    /// so a container can override the file without editing it.
+    /// </summary>
+    public static Func<string, string?> EnvironmentFirst(Func<string, string?> environment, IReadOnlyDictionary<string, string> fileVariables) =>
+        name => environment(name) is { Length: > 0 } value && !string.IsNullOrWhiteSpace(value) ? value : fileVariables.GetValueOrDefault(name);
+
     public static SettingsResult Load(Func<string, string?> env)
     {
         var errors = new List<string>();

@@ -44,7 +44,7 @@ public static class ProxyApp
 
         builder.Services.AddMetrics();
         builder.Services.AddSingleton<ProxyMetrics>();
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ProxyMetrics.MeterName).AddPrometheusExporter());
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ProxyMetrics.MeterName).AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(bindings);
