@@ -37,7 +37,7 @@ public static class LogFiles
             Layout = layout,
             ArchiveAboveSize = settings.LogFileSizeBytes,
             // NLog counts archives only; the file being written is one more.
-            MaxArchiveFiles = settings.LogFileCount - 1,
+            MaxArchiveFiles = settings.LogFileCount,
         };
 
         var configuration = new LoggingConfiguration();
