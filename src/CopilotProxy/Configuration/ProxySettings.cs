@@ -18,6 +18,12 @@ public sealed record ProxySettings
     public string? ConfigFile { get; init; }
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
     public string? LogDir { get; init; }
+
+    /// <summary>Size at which a log file in LOG_DIR rolls over to the next one.</summary>
+    public long LogFileSizeBytes { get; init; } = 10L * 1024 * 1024;
+
+    /// <summary>Log files kept in LOG_DIR, the current one included; older ones are deleted, so the disk never fills.</summary>
+    public int LogFileCount { get; init; } = 5;
     public TimeSpan HealthCheckInterval { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan GracefulShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan ModelRefreshInterval { get; init; } = TimeSpan.FromSeconds(300);

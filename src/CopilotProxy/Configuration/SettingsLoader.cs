@@ -13,10 +13,17 @@ public static class SettingsLoader
     /// <summary>Every variable the proxy reads, in the order the docs list them.</summary>
     public static readonly IReadOnlyList<string> VariableNames =
     [
-        "LMSTUDIO_URL", "LMSTUDIO_API_KEY", "LITELLM_PORT", "OLLAMA_PORT", "HOST", "API_KEY", "CONFIG_FILE", "LOG_LEVEL", "LOG_DIR",
+        "LMSTUDIO_URL", "LMSTUDIO_API_KEY", "LITELLM_PORT", "OLLAMA_PORT", "HOST", "API_KEY", "CONFIG_FILE", "LOG_LEVEL", "LOG_DIR", "LOG_MAX_FILE_MB", "LOG_MAX_FILES",
         "HEALTH_CHECK_INTERVAL", "GRACEFUL_SHUTDOWN_TIMEOUT", "MODEL_REFRESH_INTERVAL", "UPSTREAM_TIMEOUT", "MAX_REQUEST_BODY_MB",
         "OLLAMA_VERSION", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
     ];
+
+    /// <summary>
+    /// The variables as the proxy sees them: the process environment first, then config.yaml's <c>environment_variables:</c>,
+    /// so a container can override the file without editing it.
+    /// </summary>
+    public static Func<string, string?> EnvironmentFirst(Func<string, string?> environment, IReadOnlyDictionary<string, string> fileVariables) =>
+        name => environment(name) is { Length: > 0 } value && !string.IsNullOrWhiteSpace(value) ? value : fileVariables.GetValueOrDefault(name);
 
     public static SettingsResult Load(Func<string, string?> env)
     {
@@ -40,7 +47,9 @@ public static class SettingsLoader
             ApiKey = Get("API_KEY"),
             ConfigFile = Get("CONFIG_FILE"),
             LogLevel = ParseLogLevel(Get("LOG_LEVEL"), defaults.LogLevel, errors),
-            LogDir = Get("LOG_DIR"),
+            LogDir = ParseLogDir(Get("LOG_DIR"), errors),
+            LogFileSizeBytes = ParseInt("LOG_MAX_FILE_MB", Get("LOG_MAX_FILE_MB"), 10, 1, 1024, "10", errors, " of megabytes") * 1024L * 1024,
+            LogFileCount = ParseInt("LOG_MAX_FILES", Get("LOG_MAX_FILES"), defaults.LogFileCount, 1, 1000, "5", errors, " of files"),
             HealthCheckInterval = ParseSeconds("HEALTH_CHECK_INTERVAL", Get("HEALTH_CHECK_INTERVAL"), defaults.HealthCheckInterval, 1, 3600, errors),
             GracefulShutdownTimeout = ParseSeconds("GRACEFUL_SHUTDOWN_TIMEOUT", Get("GRACEFUL_SHUTDOWN_TIMEOUT"), defaults.GracefulShutdownTimeout, 0, 3600, errors),
             ModelRefreshInterval = ParseSeconds("MODEL_REFRESH_INTERVAL", Get("MODEL_REFRESH_INTERVAL"), defaults.ModelRefreshInterval, 1, 86400, errors),
@@ -123,6 +132,29 @@ public static class SettingsLoader
 
         errors.Add($"HOST='{value}' is not valid: expected an IP address to bind (127.0.0.1, 0.0.0.0, ::) or localhost. Example: HOST=0.0.0.0");
         return fallback;
+    }
+
+    /// <summary>Checked now rather than at the first log line: a file sink that can't write drops lines silently.</summary>
+    private static string? ParseLogDir(string? value, List<string> errors)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            Directory.CreateDirectory(value);
+            var probe = Path.Combine(value, $".copilot-proxy-write-test-{Environment.ProcessId}");
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+            return value;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            errors.Add($"LOG_DIR='{value}' is not valid: expected a directory the proxy can create and write to ({ex.Message}). Example: LOG_DIR=/app/logs (in the container, mount a writable volume there)");
+            return null;
+        }
     }
 
     private static LogLevel ParseLogLevel(string? value, LogLevel fallback, List<string> errors)

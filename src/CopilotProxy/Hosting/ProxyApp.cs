@@ -1,6 +1,7 @@
 using System.Net;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
+using CopilotProxy.Diagnostics;
 using CopilotProxy.Health;
 using CopilotProxy.Ollama;
 using CopilotProxy.OpenAI;
@@ -16,6 +17,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 
 namespace CopilotProxy.Hosting;
 
@@ -39,8 +41,14 @@ public static class ProxyApp
             bindings.GatewayListener = Listen(kestrel, settings, settings.GatewayPort);
         });
 
-        // Kestrel waits this long for in-flight streams after SIGTERM before it cuts them.
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.GracefulShutdownTimeout);
+        // Kestrel cuts in-flight streams when this runs out; ShutdownDrain ends them cleanly a little earlier.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownDrain.HostShutdownTimeout(settings));
+        builder.Services.AddSingleton<ShutdownDrain>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ShutdownDrain>());
+
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<ProxyMetrics>();
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ProxyMetrics.MeterName).AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(bindings);
@@ -52,12 +60,17 @@ public static class ProxyApp
         builder.Services.AddSingleton(services => services.GetRequiredService<UpstreamRegistry>().Default);
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddHostedService<CatalogRefreshService>();
+        builder.Services.AddHostedService<Preflight>();
         builder.Services.AddSingleton<DeploymentCooldowns>();
         builder.Services.AddSingleton<DeploymentRouter>();
         builder.Services.AddSingleton<OpenAIRelay>();
         builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<OllamaTranslator>();
 
         var app = builder.Build();
+        var metrics = app.Services.GetRequiredService<ProxyMetrics>();
+        app.Services.GetRequiredService<ModelCatalog>().Refreshed += (_, failure) => metrics.RecordCatalogRefresh(failure is null);
+
+        app.UseMiddleware<RequestLogging>();
         app.Use(ErrorBoundary.InvokeAsync);
         app.Use(GatewayAuth.InvokeAsync);
 
@@ -65,6 +78,7 @@ public static class ProxyApp
         app.MapOpenAIApi(FrontDoor.Ollama);
         app.MapOpenAIApi(FrontDoor.OpenAI);
         app.MapHealth();
+        app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI));
         app.MapUnknownRoutes();
 
         app.Lifetime.ApplicationStarted.Register(() =>
@@ -134,6 +148,12 @@ public static class ProxyApp
         else
         {
             logging.AddJsonConsole(o => o.UseUtcTimestamp = true);
+        }
+
+        if (settings.LogDir is { } directory)
+        {
+            // A factory registration, so the container disposes the provider and the last lines reach the file at exit.
+            logging.Services.AddSingleton<ILoggerProvider>(_ => LogFiles.CreateProvider(settings, directory));
         }
     }
 

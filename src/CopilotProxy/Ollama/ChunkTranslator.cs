@@ -66,6 +66,9 @@ public sealed class ChunkTranslator : IDisposable
     /// <summary>True once the upstream said the turn is over (a finish reason, or <c>[DONE]</c>).</summary>
     public bool Finished { get; private set; }
 
+    /// <summary>What the upstream reported, for the request log line and metrics.</summary>
+    internal (string? FinishReason, int? PromptTokens, int? CompletionTokens) Outcome => (_finishReason, _promptTokens, _completionTokens);
+
     /// <summary>True after <c>[DONE]</c>: nothing more will come.</summary>
     public bool SawDone { get; private set; }
 

@@ -2,21 +2,21 @@ using Microsoft.Extensions.Logging;
 
 namespace CopilotProxy.Ollama;
 
-/// <summary>Ollama translation log lines; event ids 4xx.</summary>
+/// <summary>Ollama translation log lines; event ids 8xx.</summary>
 internal static partial class OllamaLog
 {
-    [LoggerMessage(400, LogLevel.Debug, "{Route}: options without an upstream equivalent were ignored: {Options} (LM Studio sets context and runner settings when it loads a model)")]
+    [LoggerMessage(800, LogLevel.Debug, "{Route}: options without an upstream equivalent were ignored: {Options} (LM Studio sets context and runner settings when it loads a model)")]
     public static partial void IgnoredOptions(ILogger logger, string route, string options);
 
-    [LoggerMessage(401, LogLevel.Debug, "{Route}: field {Field} was ignored: {Reason}")]
+    [LoggerMessage(801, LogLevel.Debug, "{Route}: field {Field} was ignored: {Reason}")]
     public static partial void IgnoredField(ILogger logger, string route, string field, string reason);
 
-    [LoggerMessage(402, LogLevel.Information, "{Action} {Model} through LM Studio's /api/v1 ({Milliseconds:0} ms)")]
+    [LoggerMessage(802, LogLevel.Information, "{Action} {Model} through LM Studio's /api/v1 ({Milliseconds:0} ms)")]
     public static partial void Lifecycle(ILogger logger, string action, string model, double milliseconds);
 
-    [LoggerMessage(403, LogLevel.Debug, "{Model}: nothing to {Action}: {Reason}")]
+    [LoggerMessage(803, LogLevel.Debug, "{Model}: nothing to {Action}: {Reason}")]
     public static partial void LifecycleSkipped(ILogger logger, string model, string action, string reason);
 
-    [LoggerMessage(404, LogLevel.Warning, "Unloading {Model} after the request (keep_alive 0) failed: {Message}")]
+    [LoggerMessage(804, LogLevel.Warning, "Unloading {Model} after the request (keep_alive 0) failed: {Message}")]
     public static partial void UnloadAfterRequestFailed(ILogger logger, string model, string message);
 }

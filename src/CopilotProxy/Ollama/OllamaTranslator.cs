@@ -293,23 +293,28 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
     {
         var route = context.Request.Path.Value ?? path;
         var output = context.Response.BodyWriter;
+        var telemetry = context.GetRequestTelemetry();
+        telemetry.ClientModel = clientModel;
         using var translator = new ChunkTranslator(output, clientModel, shape, stream, showThinking, started);
 
         // Step 1: the router picks the deployment and retries connect failures and 5xx on the next one; nothing has
         // reached the client yet, so a retry is invisible to it.
         RoutedResponse routed;
-        translator.MarkUpstreamSent(Stopwatch.GetTimestamp());
+        var sent = Stopwatch.GetTimestamp();
+        translator.MarkUpstreamSent(sent);
         try
         {
             routed = await router.SendAsync(model, path, writeBody, stream, context.RequestAborted);
         }
         catch (UpstreamException failure) when (failure.Failure == UpstreamFailure.ClientCanceled)
         {
+            telemetry.Failure = failure.Failure;
             RelayLog.ClientCanceled(logger, Door, route);
             return;
         }
         catch (UpstreamException failure)
         {
+            telemetry.Failure = failure.Failure;
             RelayLog.UpstreamFailed(logger, Door, route, failure.Failure.ToString(), failure.Message);
             await OllamaErrors.WriteAsync(context, failure);
             return;
@@ -320,9 +325,12 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
             var response = routed.Response;
             var timeout = routed.Timeout;
             var url = routed.Url;
+            telemetry.UpstreamModel = routed.Deployment.UpstreamModel;
+            telemetry.MarkUpstreamHeaders(sent);
             if (!response.IsSuccessStatusCode)
             {
                 var failure = await UpstreamErrors.FromStatusAsync(response, url, timeout.Token);
+                telemetry.Failure = failure.Failure;
                 RelayLog.UpstreamFailed(logger, Door, route, failure.Failure.ToString(), failure.Message);
                 await OllamaErrors.WriteAsync(context, failure);
                 return;
@@ -331,6 +339,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
             // Step 2
             if (stream)
             {
+                telemetry.MarkStreaming();
                 context.Response.StatusCode = StatusCodes.Status200OK;
                 context.Response.ContentType = "application/x-ndjson";
                 context.Response.Headers.CacheControl = "no-cache";
@@ -367,6 +376,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
                         if (item.Data && stream)
                         {
                             await output.FlushAsync(timeout.Token);
+                            telemetry.MarkFirstToken();
                         }
 
                         if (translator.SawDone || translator.UpstreamError is not null)
@@ -378,16 +388,22 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
             }
             catch (OperationCanceledException) when (timeout.ClientAborted)
             {
+                telemetry.Failure = UpstreamFailure.ClientCanceled;
                 RelayLog.ClientCanceled(logger, Door, route);
                 return;
             }
             catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException or JsonException)
             {
-                broken = ex is OperationCanceledException ? UpstreamFailure.Timeout : UpstreamFailure.MidStream;
-                message = broken == UpstreamFailure.Timeout
-                    ? UpstreamClient.TimedOut(url, timeout.Idle).Message
-                    : $"the connection to LM Studio at {url} broke mid-answer ({ex.Message}); the answer is incomplete, retry the request";
+                broken = ex is not OperationCanceledException ? UpstreamFailure.MidStream
+                    : timeout.DrainExpired ? UpstreamFailure.ShuttingDown : UpstreamFailure.Timeout;
+                message = broken switch
+                {
+                    UpstreamFailure.Timeout => UpstreamClient.TimedOut(url, timeout.Idle).Message,
+                    UpstreamFailure.ShuttingDown => UpstreamClient.ShuttingDown(url).Message,
+                    _ => $"the connection to LM Studio at {url} broke mid-answer ({ex.Message}); the answer is incomplete, retry the request",
+                };
             }
+
 
             if (broken is null && translator.UpstreamError is { } upstreamError)
             {
@@ -399,6 +415,9 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
                 broken = UpstreamFailure.MidStream;
                 message = $"LM Studio at {url} closed the stream before the answer finished (no finish_reason, no [DONE]); check LM Studio's server log, the model may have crashed or been unloaded";
             }
+
+            var (finishReason, promptTokens, completionTokens) = translator.Outcome;
+            telemetry.Record(broken, finishReason, promptTokens, completionTokens);
 
             // Step 3
             if (broken is { } kind)

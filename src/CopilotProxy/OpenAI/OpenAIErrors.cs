@@ -40,6 +40,7 @@ public static class OpenAIErrors
         UpstreamFailure.MidStream => "upstream_stream_broken",
         UpstreamFailure.ClientCanceled => "client_canceled",
         UpstreamFailure.CoolingDown => "no_deployments_available",
+        UpstreamFailure.ShuttingDown => "proxy_shutting_down",
         _ => "upstream_error",
     };
 

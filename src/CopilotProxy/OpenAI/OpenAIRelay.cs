@@ -49,6 +49,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
 
         using var document = body.Document;
         var root = document.RootElement;
+        var telemetry = context.GetRequestTelemetry();
         if (ClientJsonBody.GetString(root, "model") is not { } clientModel)
         {
             await OpenAIErrors.WriteAsync(context, StatusCodes.Status400BadRequest, "The request has no \"model\". Name one of the models from GET /v1/models.", param: "model");
@@ -62,11 +63,13 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         }
         catch (UpstreamException failure)
         {
+            telemetry.Failure = failure.Failure;
             RelayLog.UpstreamFailed(logger, door, path, failure.Failure.ToString(), failure.Message);
             await OpenAIErrors.WriteAsync(context, failure);
             return;
         }
 
+        telemetry.ClientModel = clientModel;
         if (model is null)
         {
             var known = string.Join(", ", catalog.Current?.Models.Select(m => m.Id) ?? []);
@@ -97,11 +100,13 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         }
         catch (UpstreamException failure) when (failure.Failure == UpstreamFailure.ClientCanceled)
         {
+            telemetry.Failure = failure.Failure;
             RelayLog.ClientCanceled(logger, door, path);
             return;
         }
         catch (UpstreamException failure)
         {
+            telemetry.Failure = failure.Failure;
             RelayLog.UpstreamFailed(logger, door, path, failure.Failure.ToString(), failure.Message);
             await OpenAIErrors.WriteAsync(context, failure);
             return;
@@ -109,6 +114,8 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
 
         using (routed)
         {
+            telemetry.UpstreamModel = routed.Deployment.UpstreamModel;
+            telemetry.MarkUpstreamHeaders(sent);
             SetServerTiming(context.Response, started, sent);
             context.Response.Headers[ApiBaseHeader] = routed.Deployment.Upstream.Target.ToString();
             await RelayAnswerAsync(context, door, operation, path, clientModel, streaming, base64, routed);
@@ -129,6 +136,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
                 return;
             }
 
+            context.GetRequestTelemetry().Failure = failure.Failure;
             RelayLog.UpstreamFailed(logger, door, path, failure.Failure.ToString(), failure.Message);
             await OpenAIErrors.WriteAsync(context, failure);
             return;
@@ -161,10 +169,12 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
 
     private async Task RelayStreamAsync(HttpContext context, string door, string path, string clientModel, RoutedResponse routed)
     {
+        var telemetry = context.GetRequestTelemetry();
         await StartStreamAsync(context);
         await using var stream = await routed.Response.Content.ReadAsStreamAsync(routed.Timeout.Token);
-        using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger);
+        using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry);
         var outcome = await relay.RunAsync(stream, routed.Timeout, routed.Url);
+        telemetry.Record(outcome.Failure, outcome.FinishReason, outcome.PromptTokens, outcome.CompletionTokens);
         if (outcome.Failure == UpstreamFailure.ClientCanceled)
         {
             RelayLog.ClientCanceled(logger, door, path);
@@ -209,6 +219,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
 
     private static Task StartStreamAsync(HttpContext context)
     {
+        context.GetRequestTelemetry().MarkStreaming();
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
@@ -234,9 +245,10 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         }
         catch (Exception ex) when (ex is JsonException or IOException or HttpRequestException or OperationCanceledException)
         {
-            var failure = ex is OperationCanceledException
-                ? UpstreamClient.TimedOut(url, timeout.Idle, ex)
-                : new UpstreamException(UpstreamFailure.InvalidResponse, $"The upstream at {url} sent an unreadable answer ({ex.Message}).", url, 200, ex);
+            var failure = ex is not OperationCanceledException
+                ? new UpstreamException(UpstreamFailure.InvalidResponse, $"The upstream at {url} sent an unreadable answer ({ex.Message}).", url, 200, ex)
+                : timeout.DrainExpired ? UpstreamClient.ShuttingDown(url, ex) : UpstreamClient.TimedOut(url, timeout.Idle, ex);
+            context.GetRequestTelemetry().Failure = failure.Failure;
             RelayLog.UpstreamFailed(logger, door, path, failure.Failure.ToString(), failure.Message);
             await OpenAIErrors.WriteAsync(context, failure);
             return;
@@ -262,6 +274,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
             }
             else
             {
+                RecordUsage(root, context.GetRequestTelemetry());
                 JsonRelay.WriteCompletion(root, clientModel, output);
             }
 
@@ -269,6 +282,15 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
             context.Response.ContentType = "application/json";
             context.Response.ContentLength = output.WrittenMemory.Length;
             await context.Response.Body.WriteAsync(output.WrittenMemory, context.RequestAborted);
+        }
+    }
+
+    private static void RecordUsage(JsonElement completion, RequestTelemetry telemetry)
+    {
+        if (completion.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+        {
+            telemetry.PromptTokens = usage.TryGetProperty("prompt_tokens", out var p) && p.TryGetInt32(out var pv) ? pv : null;
+            telemetry.CompletionTokens = usage.TryGetProperty("completion_tokens", out var c) && c.TryGetInt32(out var cv) ? cv : null;
         }
     }
 

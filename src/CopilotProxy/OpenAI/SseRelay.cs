@@ -46,6 +46,7 @@ public sealed class SseRelay : IDisposable
     private readonly string _clientModel;
     private readonly byte[] _clientModelJson;
     private readonly ILogger _logger;
+    private readonly RequestTelemetry? _telemetry;
     private readonly Utf8JsonWriter _writer;
     private readonly List<string?> _toolCallIds = [];
     private string? _chunkId;
@@ -58,8 +59,9 @@ public sealed class SseRelay : IDisposable
     private int? _promptTokens;
     private int? _completionTokens;
 
-    public SseRelay(PipeWriter output, string clientModel, ILogger logger)
+    public SseRelay(PipeWriter output, string clientModel, ILogger logger, RequestTelemetry? telemetry = null)
     {
+        _telemetry = telemetry;
         _output = output;
         _clientModel = clientModel;
         _clientModelJson = [(byte)'"', .. JsonEncodedText.Encode(clientModel, RelayJson.WriterOptions.Encoder).EncodedUtf8Bytes, (byte)'"'];
@@ -81,6 +83,7 @@ public sealed class SseRelay : IDisposable
             {
                 timeout.Touch();
                 await _output.FlushAsync(timeout.Token);
+                _telemetry?.MarkFirstToken();
                 if (_sawDone)
                 {
                     break;
@@ -113,10 +116,14 @@ public sealed class SseRelay : IDisposable
         {
             // Headers and a 200 are already on the wire, so the status can't say it; the protocol's in-band error event
             // is the only way left to tell the client this answer is incomplete.
-            failure = ex is OperationCanceledException ? UpstreamFailure.Timeout : UpstreamFailure.MidStream;
-            var message = failure == UpstreamFailure.Timeout
-                ? UpstreamClient.TimedOut(upstreamUrl, timeout.Idle).Message
-                : $"The connection to the upstream at {upstreamUrl} broke mid-stream ({ex.Message}). The answer is incomplete; retry the request.";
+            failure = ex is not OperationCanceledException ? UpstreamFailure.MidStream
+                : timeout.DrainExpired ? UpstreamFailure.ShuttingDown : UpstreamFailure.Timeout;
+            var message = failure switch
+            {
+                UpstreamFailure.Timeout => UpstreamClient.TimedOut(upstreamUrl, timeout.Idle).Message,
+                UpstreamFailure.ShuttingDown => UpstreamClient.ShuttingDown(upstreamUrl).Message,
+                _ => $"The connection to the upstream at {upstreamUrl} broke mid-stream ({ex.Message}). The answer is incomplete; retry the request.",
+            };
             await TryWriteFailureAsync(OpenAIErrors.SseEvent(message, OpenAIErrors.CodeFor(failure.Value)));
         }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
+using CopilotProxy.Hosting;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
 using Microsoft.Extensions.Logging;
@@ -61,7 +62,7 @@ public sealed class RoutedResponse : IDisposable
 /// holds part of an answer that a second generation would not continue.
 /// </remarks>
 public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog catalog, DeploymentCooldowns cooldowns, ProxySettings settings,
-    TimeProvider time, ILogger<DeploymentRouter> logger)
+    ShutdownDrain drain, TimeProvider time, ILogger<DeploymentRouter> logger)
 {
     /// <summary>First backoff; it doubles per retry, with jitter.</summary>
     public static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(200);
@@ -189,7 +190,8 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
         bool streaming, RouterSettings router, bool canCool, CancellationToken clientAborted)
     {
         var body = new PooledBufferWriter();
-        var timeout = new ActivityTimeout(IdleTimeoutFor(deployment, streaming, router), clientAborted);
+        // The drain token ends streams still running when GRACEFUL_SHUTDOWN_TIMEOUT runs out, with an in-band error.
+        var timeout = new ActivityTimeout(IdleTimeoutFor(deployment, streaming, router), clientAborted, drain.Expired);
         HttpResponseMessage response;
         try
         {

@@ -59,15 +59,58 @@ internal static partial class StartupLog
     public static partial void GatewayOpen(ILogger logger);
 }
 
-/// <summary>Routing log lines: retries, cooldowns, fallbacks; event ids 4xx.</summary>
+/// <summary>Routing log lines: retries, cooldowns, fallbacks; event ids 7xx.</summary>
 internal static partial class RouterLog
 {
-    [LoggerMessage(400, LogLevel.Information, "Retry {Attempt} after: {Reason}")]
+    [LoggerMessage(700, LogLevel.Information, "Retry {Attempt} after: {Reason}")]
     public static partial void Retrying(ILogger logger, int attempt, string reason);
 
-    [LoggerMessage(401, LogLevel.Warning, "Deployment {Deployment} is cooling down for {Seconds} s after repeated failures (last: {Reason})")]
+    [LoggerMessage(701, LogLevel.Warning, "Deployment {Deployment} is cooling down for {Seconds} s after repeated failures (last: {Reason})")]
     public static partial void CoolingDown(ILogger logger, string deployment, double seconds, string reason);
 
-    [LoggerMessage(402, LogLevel.Warning, "Model group {Group} failed; answered by fallback {Fallback}")]
+    [LoggerMessage(702, LogLevel.Warning, "Model group {Group} failed; answered by fallback {Fallback}")]
     public static partial void FellBack(ILogger logger, string group, string fallback);
+}
+
+/// <summary>The one line per request, and DEBUG_LOGGING's bodies; event ids 7xx.</summary>
+internal static partial class RequestLog
+{
+    [LoggerMessage(EventId = 400, Message = "{FrontDoor} {Method} {Route} model={ClientModel} upstream_model={UpstreamModel} -> {Status} ttfb={TimeToFirstByteMs} ms total={TotalMs} ms tokens={PromptTokens}/{CompletionTokens} failure={Failure}")]
+    public static partial void Completed(ILogger logger, LogLevel level, string frontDoor, string method, string route, string clientModel, string upstreamModel,
+        int status, double? timeToFirstByteMs, double totalMs, int? promptTokens, int? completionTokens, string failure);
+
+    [LoggerMessage(401, LogLevel.Information, "{Method} {Path} request headers: {Headers}; body: {Body}")]
+    public static partial void RequestBody(ILogger logger, string method, string path, string headers, string body);
+
+    [LoggerMessage(402, LogLevel.Information, "{Method} {Path} response {Status} headers: {Headers}; body: {Body}")]
+    public static partial void ResponseBody(ILogger logger, string method, string path, int status, string headers, string body);
+}
+
+/// <summary>Graceful drain on SIGTERM/SIGINT; event ids 5xx.</summary>
+internal static partial class DrainLog
+{
+    [LoggerMessage(500, LogLevel.Information, "Shutting down: readiness now answers 503; {Streams} stream(s) in flight get up to {Seconds} s (GRACEFUL_SHUTDOWN_TIMEOUT) to finish")]
+    public static partial void Started(ILogger logger, int streams, double seconds);
+
+    [LoggerMessage(501, LogLevel.Information, "Closing the listeners: new connections are refused from now on; waiting for {Streams} stream(s)")]
+    public static partial void ListenersClosing(ILogger logger, int streams);
+
+    [LoggerMessage(502, LogLevel.Warning, "GRACEFUL_SHUTDOWN_TIMEOUT ({Seconds} s) ran out with {Streams} stream(s) still running: ending them with an error and aborting their upstream requests")]
+    public static partial void Expired(ILogger logger, int streams, double seconds);
+
+    [LoggerMessage(503, LogLevel.Information, "Stopped")]
+    public static partial void Stopped(ILogger logger);
+}
+
+/// <summary>Start-up pre-flight summary; event ids 6xx.</summary>
+internal static partial class PreflightLog
+{
+    [LoggerMessage(600, LogLevel.Information, "Pre-flight {Symbol} {Finding}")]
+    public static partial void Finding(ILogger logger, string symbol, string finding);
+
+    [LoggerMessage(601, LogLevel.Warning, "Pre-flight {Symbol} {Problem}. Fix: {Fix}")]
+    public static partial void Problem(ILogger logger, string symbol, string problem, string fix);
+
+    [LoggerMessage(602, LogLevel.Information, "{Setting}")]
+    public static partial void VsCode(ILogger logger, string setting);
 }

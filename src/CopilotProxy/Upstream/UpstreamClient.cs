@@ -111,6 +111,10 @@ public sealed class UpstreamClient
         {
             throw new UpstreamException(UpstreamFailure.ClientCanceled, "The client disconnected before the upstream answered.", url, inner: ex);
         }
+        catch (OperationCanceledException ex) when (timeout.DrainExpired)
+        {
+            throw ShuttingDown(url, ex);
+        }
         catch (OperationCanceledException ex)
         {
             throw TimedOut(url, timeout.Idle, ex);
@@ -128,6 +132,11 @@ public sealed class UpstreamClient
     public static UpstreamException TimedOut(Uri url, TimeSpan idle, Exception? inner = null) =>
         new(UpstreamFailure.Timeout,
             $"The upstream at {url} sent nothing for {idle.TotalSeconds:0} s. If LM Studio is still loading a large model, raise UPSTREAM_TIMEOUT; otherwise check LM Studio's server log.",
+            url, inner: inner);
+
+    public static UpstreamException ShuttingDown(Uri url, Exception? inner = null) =>
+        new(UpstreamFailure.ShuttingDown,
+            "The proxy is shutting down and GRACEFUL_SHUTDOWN_TIMEOUT ran out before the upstream finished; the answer is incomplete. Retry once the proxy is back, or raise GRACEFUL_SHUTDOWN_TIMEOUT.",
             url, inner: inner);
 
     private UpstreamException Unreachable(Uri url, HttpRequestException ex)

@@ -93,6 +93,8 @@ public static class UpstreamErrors
         UpstreamFailure.ClientCanceled => 499,
         // LiteLLM answers "no deployments available" with 429 too: it tells clients to come back later, not that they erred.
         UpstreamFailure.CoolingDown => (int)HttpStatusCode.TooManyRequests,
+        // Not 503: Copilot reads 503 as a rate limit; 502 makes it retry, which reaches the restarted proxy.
+        UpstreamFailure.ShuttingDown => (int)HttpStatusCode.BadGateway,
         _ => failure.UpstreamStatus switch
         {
             400 or 404 or 409 or 413 or 429 => failure.UpstreamStatus.Value,

@@ -23,6 +23,8 @@ public enum UpstreamFailure
 
     /// <summary>Every deployment of the model is cooling down after repeated failures; nothing was sent.</summary>
     CoolingDown,
+    /// <summary>The proxy is shutting down and GRACEFUL_SHUTDOWN_TIMEOUT ran out before the exchange finished.</summary>
+    ShuttingDown,
 }
 
 /// <summary>A classified upstream failure with a message written for the person who has to fix it.</summary>

@@ -1,0 +1,126 @@
+using System.Net;
+using System.Net.Sockets;
+using CopilotProxy.Configuration;
+using CopilotProxy.Diagnostics;
+using CopilotProxy.Tests.Harness;
+
+namespace CopilotProxy.Tests.Diagnostics;
+
+public class DoctorTests
+{
+    [Fact]
+    public async Task HealthyUpstream_AllChecksPass_Exit0()
+    {
+        await using var upstream = await FakeLmStudio.StartAsync();
+        upstream.Models.Add(FakeModel.Llm("qwen/qwen3-8b", loadedContextLength: 16384));
+        upstream.Models.Add(FakeModel.Embedding("nomic-embed-text"));
+
+        var (code, output) = await RunAsync(Settings(upstream.BaseUrl));
+
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("✗", output, StringComparison.Ordinal);
+        Assert.Contains("✓ LM Studio reachable at", output, StringComparison.Ordinal);
+        Assert.Contains("qwen/qwen3-8b: loaded, tools, context 16384", output, StringComparison.Ordinal);
+        Assert.Contains("✓ Tool-capable model(s) for agent mode: qwen/qwen3-8b", output, StringComparison.Ordinal);
+        Assert.Contains("✓ Context length ≥ 8192", output, StringComparison.Ordinal);
+        Assert.Contains("is free", output, StringComparison.Ordinal);
+        Assert.Contains("Manage Models > Ollama, URL http://localhost:", output, StringComparison.Ordinal);
+        Assert.EndsWith("No problems found." + Environment.NewLine, output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UpstreamDown_FailsWithFix_Exit1()
+    {
+        var (code, output) = await RunAsync(Settings(new Uri($"http://127.0.0.1:{FreePort()}/")));
+
+        Assert.Equal(1, code);
+        Assert.Contains("✗ LM Studio not reachable at", output, StringComparison.Ordinal);
+        Assert.Contains("connection refused", output, StringComparison.Ordinal);
+        Assert.Contains("fix: Start LM Studio's local server", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NoToolModel_FailsForAgentMode()
+    {
+        await using var upstream = await FakeLmStudio.StartAsync();
+        upstream.Models.Add(FakeModel.Llm("google/gemma-3-4b", loadedContextLength: 16384) with { TrainedForToolUse = false });
+
+        var (code, output) = await RunAsync(Settings(upstream.BaseUrl));
+
+        Assert.Equal(1, code);
+        Assert.Contains("✗ No tool-capable model: Copilot shows models without \"tools\" in Ask and Edit mode only, never in Agent mode", output, StringComparison.Ordinal);
+        Assert.Contains("fix: Download a model trained for tool use", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SmallContext_FailsWithReason()
+    {
+        await using var upstream = await FakeLmStudio.StartAsync();
+        upstream.Models.Add(FakeModel.Llm("qwen/qwen3-8b", loadedContextLength: 4096));
+
+        var (code, output) = await RunAsync(Settings(upstream.BaseUrl));
+
+        Assert.Equal(1, code);
+        Assert.Contains("✗ qwen/qwen3-8b is loaded with a 4096-token context, below 8192: Copilot reserves 4096 tokens for the answer, leaving 0", output, StringComparison.Ordinal);
+        Assert.Contains("lms load qwen/qwen3-8b --context-length 16384", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PortHeldByAnotherProgram_Fails()
+    {
+        await using var upstream = await FakeLmStudio.StartAsync();
+        upstream.Models.Add(FakeModel.Llm("qwen/qwen3-8b", loadedContextLength: 16384));
+        using var squatter = new TcpListener(IPAddress.Loopback, 0);
+        squatter.Start();
+        var port = ((IPEndPoint)squatter.LocalEndpoint).Port;
+
+        var (code, output) = await RunAsync(Settings(upstream.BaseUrl) with { GatewayPort = port });
+
+        Assert.Equal(1, code);
+        Assert.Contains($"✗ Port {port} (LITELLM_PORT) is in use by another program", output, StringComparison.Ordinal);
+        Assert.Contains($"LITELLM_PORT={port + 1}", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ProxyRunning_PortsOurs_AndCopilotHandshakeChecked()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        var settings = Settings(proxy.Upstream.BaseUrl) with { OllamaPort = proxy.OllamaUrl.Port, GatewayPort = proxy.GatewayUrl.Port };
+
+        var (code, output) = await RunAsync(settings);
+
+        Assert.Equal(0, code);
+        Assert.Contains($"✓ Port {proxy.OllamaUrl.Port} (OLLAMA_PORT) is held by a running copilot-proxy", output, StringComparison.Ordinal);
+        Assert.Contains("✓ /api/version answers 0.12.10 (Copilot needs ≥ 0.6.4)", output, StringComparison.Ordinal);
+        Assert.Contains("✓ /api/tags lists 1 model(s)", output, StringComparison.Ordinal);
+        Assert.Contains("✓ /api/show reports \"tools\" for qwen/qwen3-8b:latest", output, StringComparison.Ordinal);
+        Assert.Contains("✓ The running proxy reports ready", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task InvalidSettings_OneCrossPerProblem_Exit2()
+    {
+        using var output = new StringWriter();
+        var code = await Doctor.ReportInvalidSettingsAsync(["OLLAMA_PORT='x' is not valid: …", "LOG_LEVEL='loud' is not valid: …"], output);
+
+        Assert.Equal(2, code);
+        Assert.Equal(2, output.ToString().Split('\n').Count(l => l.StartsWith("✗ ", StringComparison.Ordinal)));
+    }
+
+    private static ProxySettings Settings(Uri upstream) =>
+        new() { LmStudioUrl = upstream, OllamaPort = FreePort(), GatewayPort = FreePort(), Host = "127.0.0.1" };
+
+    private static async Task<(int Code, string Output)> RunAsync(ProxySettings settings)
+    {
+        using var output = new StringWriter();
+        var code = await new Doctor(settings, output, TimeProvider.System).RunAsync();
+        return (code, output.ToString());
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
