@@ -60,6 +60,7 @@ public static class ProxyApp
         builder.Services.AddSingleton(services => services.GetRequiredService<UpstreamRegistry>().Default);
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddHostedService<CatalogRefreshService>();
+        builder.Services.AddSingleton<ConfigReloader>().AddHostedService(services => services.GetRequiredService<ConfigReloader>());
         builder.Services.AddHostedService<Preflight>();
         builder.Services.AddSingleton<DeploymentCooldowns>();
         builder.Services.AddSingleton<DeploymentRouter>();
