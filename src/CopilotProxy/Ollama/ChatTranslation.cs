@@ -1,9 +1,9 @@
-using CopilotProxy.Configuration;
 using System.Buffers;
 using System.Buffers.Text;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using CopilotProxy.Configuration;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
 

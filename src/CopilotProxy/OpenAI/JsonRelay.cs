@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using CopilotProxy.Configuration;
 using System.Text.Json;
+using CopilotProxy.Configuration;
 
 namespace CopilotProxy.OpenAI;
 

@@ -14,7 +14,10 @@ public sealed class LogFileTests : IDisposable
         const long cap = 4096;
         await using (var proxy = await ProxyFixture.StartAsync(configure: s => s with
         {
-            LogDir = _directory, LogFileSizeBytes = cap, LogFileCount = 3, LogLevel = LogLevel.Information,
+            LogDir = _directory,
+            LogFileSizeBytes = cap,
+            LogFileCount = 3,
+            LogLevel = LogLevel.Information,
         }))
         {
             for (var i = 0; i < 80; i++)
@@ -42,7 +45,10 @@ public sealed class LogFileTests : IDisposable
         const string bodyKey = "hunter2-is-my-password";
         await using (var proxy = await ProxyFixture.StartAsync(configure: s => s with
         {
-            LogDir = _directory, DebugLogging = true, LogLevel = LogLevel.Information, ApiKey = "configured-key-42",
+            LogDir = _directory,
+            DebugLogging = true,
+            LogLevel = LogLevel.Information,
+            ApiKey = "configured-key-42",
         }))
         {
             proxy.Upstream.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Key, "visible answer")));
