@@ -72,10 +72,13 @@ COPY --from=build /out/copilot-proxy /app/copilot-proxy
 
 # HOST=0.0.0.0 because a published port reaches the container from outside its loopback.
 # ASPNETCORE_HTTP_PORTS is cleared because the base image's 8080 default is not ours: the proxy binds its own ports.
+# CONFIG_FILE stays unset on purpose: in a container the proxy reads /app/config.yaml, else /app/config/config.yaml,
+# and either may be absent; a path named in CONFIG_FILE must exist. DOTNET_RUNNING_IN_CONTAINER is what tells it so
+# (the Microsoft base images set it too).
 ENV HOST=0.0.0.0 \
     LMSTUDIO_URL=http://host.docker.internal:1234 \
-    CONFIG_FILE=/app/config.yaml \
     LOG_DIR=/app/logs \
+    DOTNET_RUNNING_IN_CONTAINER=true \
     ASPNETCORE_HTTP_PORTS=
 
 USER 1654

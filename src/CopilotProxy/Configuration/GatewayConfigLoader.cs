@@ -18,6 +18,9 @@ public static class GatewayConfigLoader
     public const string ConfigFileVariable = "CONFIG_FILE";
 
     /// <summary>Where the file is looked for: <c>CONFIG_FILE</c> if set (explicit), else <c>/app/config.yaml</c> in a container or <c>./config.yaml</c>.</summary>
+    private const string ContainerFile = "/app/config.yaml";
+    private const string ContainerFolderFile = "/app/config/config.yaml";
+
     public static ConfigFileLocation ResolveLocation(Func<string, string?> environment)
     {
         ArgumentNullException.ThrowIfNull(environment);
@@ -27,9 +30,16 @@ public static class GatewayConfigLoader
             return new ConfigFileLocation(configured, IsExplicit: true);
         }
 
-        // The .NET container images set DOTNET_RUNNING_IN_CONTAINER; the compose file mounts the config at /app/config.yaml.
+        // The .NET container images set DOTNET_RUNNING_IN_CONTAINER. Inside the container a file mounted at
+        // /app/config.yaml wins; otherwise the compose file's ./config folder mount (/app/config/config.yaml) is used. A
+        // default location may be absent (zero configuration); only a path named in CONFIG_FILE must exist.
         var inContainer = string.Equals(environment("DOTNET_RUNNING_IN_CONTAINER"), "true", StringComparison.OrdinalIgnoreCase);
-        return new ConfigFileLocation(inContainer ? "/app/config.yaml" : "config.yaml", IsExplicit: false);
+        if (!inContainer)
+        {
+            return new ConfigFileLocation("config.yaml", IsExplicit: false);
+        }
+
+        return new ConfigFileLocation(File.Exists(ContainerFile) ? ContainerFile : ContainerFolderFile, IsExplicit: false);
     }
 
     /// <summary>

@@ -462,7 +462,7 @@ public class GatewayConfigLoaderTests
 
     [Theory]
     [InlineData(null, null, "config.yaml", false)]
-    [InlineData(null, "true", "/app/config.yaml", false)]
+    [InlineData(null, "true", "/app/config/config.yaml", false)]
     [InlineData("/etc/proxy.yaml", "true", "/etc/proxy.yaml", true)]
     public void ResolveLocation_UsesConfigFileElseTheDefaultForTheHost(string? configFile, string? inContainer, string expectedPath, bool expectedExplicit)
     {
