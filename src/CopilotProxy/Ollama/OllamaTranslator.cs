@@ -3,6 +3,7 @@ using System.Net.ServerSentEvents;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CopilotProxy.Catalog;
+using CopilotProxy.Hosting;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Routing;
@@ -230,8 +231,11 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         }
         catch (UpstreamException failure)
         {
-            RelayLog.UpstreamFailed(logger, Door, context.Request.Path, failure.Failure.ToString(), failure.Message);
-            await OllamaErrors.WriteAsync(context, failure);
+            if (FailureReporting.Report(context, logger, Door, context.Request.Path, failure))
+            {
+                await OllamaErrors.WriteAsync(context, failure);
+            }
+
             return null;
         }
 
@@ -306,17 +310,13 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         {
             routed = await router.SendAsync(model, path, writeBody, stream, context.RequestAborted);
         }
-        catch (UpstreamException failure) when (failure.Failure == UpstreamFailure.ClientCanceled)
-        {
-            telemetry.Failure = failure.Failure;
-            RelayLog.ClientCanceled(logger, Door, route);
-            return;
-        }
         catch (UpstreamException failure)
         {
-            telemetry.Failure = failure.Failure;
-            RelayLog.UpstreamFailed(logger, Door, route, failure.Failure.ToString(), failure.Message);
-            await OllamaErrors.WriteAsync(context, failure);
+            if (FailureReporting.Report(context, logger, Door, route, failure))
+            {
+                await OllamaErrors.WriteAsync(context, failure);
+            }
+
             return;
         }
 
@@ -330,8 +330,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
             if (!response.IsSuccessStatusCode)
             {
                 var failure = await UpstreamErrors.FromStatusAsync(response, url, timeout.Token);
-                telemetry.Failure = failure.Failure;
-                RelayLog.UpstreamFailed(logger, Door, route, failure.Failure.ToString(), failure.Message);
+                FailureReporting.Report(context, logger, Door, route, failure);
                 await OllamaErrors.WriteAsync(context, failure);
                 return;
             }
@@ -388,8 +387,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
             }
             catch (OperationCanceledException) when (timeout.ClientAborted)
             {
-                telemetry.Failure = UpstreamFailure.ClientCanceled;
-                RelayLog.ClientCanceled(logger, Door, route);
+                FailureReporting.Report(context, logger, Door, route, UpstreamFailure.ClientCanceled, string.Empty);
                 return;
             }
             catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException or JsonException)
@@ -422,7 +420,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
             // Step 3
             if (broken is { } kind)
             {
-                RelayLog.UpstreamFailed(logger, Door, route, kind.ToString(), message!);
+                FailureReporting.Report(context, logger, Door, route, kind, message!);
                 if (stream)
                 {
                     // The 200 and earlier lines are already on the wire; Ollama's in-band error line is all that is left.
@@ -513,15 +511,13 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
 
             return new LifecycleOutcome(false, await lifecycle.LoadAsync(model, timeout));
         }
-        catch (UpstreamException failure) when (failure.Failure == UpstreamFailure.ClientCanceled)
-        {
-            RelayLog.ClientCanceled(logger, Door, context.Request.Path);
-            return null;
-        }
         catch (UpstreamException failure)
         {
-            RelayLog.UpstreamFailed(logger, Door, context.Request.Path, failure.Failure.ToString(), failure.Message);
-            await OllamaErrors.WriteAsync(context, failure);
+            if (FailureReporting.Report(context, logger, Door, context.Request.Path, failure))
+            {
+                await OllamaErrors.WriteAsync(context, failure);
+            }
+
             return null;
         }
     }
@@ -566,7 +562,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
             }
             catch (OperationCanceledException) when (timeout.ClientAborted)
             {
-                RelayLog.ClientCanceled(logger, Door, route);
+                FailureReporting.Report(context, logger, Door, route, UpstreamFailure.ClientCanceled, string.Empty);
                 return null;
             }
             catch (Exception ex) when (ex is JsonException or IOException or HttpRequestException or OperationCanceledException)
@@ -576,14 +572,12 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
                     : new UpstreamException(UpstreamFailure.InvalidResponse, $"The upstream at {url} sent unreadable embeddings ({ex.Message}).", url, 200, ex);
             }
         }
-        catch (UpstreamException failure) when (failure.Failure == UpstreamFailure.ClientCanceled)
-        {
-            RelayLog.ClientCanceled(logger, Door, route);
-        }
         catch (UpstreamException failure)
         {
-            RelayLog.UpstreamFailed(logger, Door, route, failure.Failure.ToString(), failure.Message);
-            await OllamaErrors.WriteAsync(context, failure);
+            if (FailureReporting.Report(context, logger, Door, route, failure))
+            {
+                await OllamaErrors.WriteAsync(context, failure);
+            }
         }
         finally
         {

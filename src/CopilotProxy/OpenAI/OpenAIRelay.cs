@@ -63,9 +63,11 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         }
         catch (UpstreamException failure)
         {
-            telemetry.Failure = failure.Failure;
-            RelayLog.UpstreamFailed(logger, door, path, failure.Failure.ToString(), failure.Message);
-            await OpenAIErrors.WriteAsync(context, failure);
+            if (FailureReporting.Report(context, logger, door, path, failure))
+            {
+                await OpenAIErrors.WriteAsync(context, failure);
+            }
+
             return;
         }
 
@@ -98,17 +100,13 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         {
             routed = await router.SendAsync(model, path, WriteBody, streaming, context.RequestAborted);
         }
-        catch (UpstreamException failure) when (failure.Failure == UpstreamFailure.ClientCanceled)
-        {
-            telemetry.Failure = failure.Failure;
-            RelayLog.ClientCanceled(logger, door, path);
-            return;
-        }
         catch (UpstreamException failure)
         {
-            telemetry.Failure = failure.Failure;
-            RelayLog.UpstreamFailed(logger, door, path, failure.Failure.ToString(), failure.Message);
-            await OpenAIErrors.WriteAsync(context, failure);
+            if (FailureReporting.Report(context, logger, door, path, failure))
+            {
+                await OpenAIErrors.WriteAsync(context, failure);
+            }
+
             return;
         }
 
@@ -136,8 +134,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
                 return;
             }
 
-            context.GetRequestTelemetry().Failure = failure.Failure;
-            RelayLog.UpstreamFailed(logger, door, path, failure.Failure.ToString(), failure.Message);
+            FailureReporting.Report(context, logger, door, path, failure);
             await OpenAIErrors.WriteAsync(context, failure);
             return;
         }
@@ -175,13 +172,9 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry);
         var outcome = await relay.RunAsync(stream, routed.Timeout, routed.Url);
         telemetry.Record(outcome.Failure, outcome.FinishReason, outcome.PromptTokens, outcome.CompletionTokens);
-        if (outcome.Failure == UpstreamFailure.ClientCanceled)
+        if (outcome.Failure is { } failure)
         {
-            RelayLog.ClientCanceled(logger, door, path);
-        }
-        else if (outcome.Failure is { } failure)
-        {
-            RelayLog.UpstreamFailed(logger, door, path, failure.ToString(), "stream ended with an in-band error event");
+            FailureReporting.Report(context, logger, door, path, failure, "stream ended with an in-band error event");
         }
     }
 
@@ -207,12 +200,12 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         }
         catch (OperationCanceledException) when (timeout.ClientAborted)
         {
-            RelayLog.ClientCanceled(logger, door, path);
+            FailureReporting.Report(context, logger, door, path, UpstreamFailure.ClientCanceled, string.Empty);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
         {
             // Headers are gone; cutting the connection is the only way left to say the answer is incomplete.
-            RelayLog.UpstreamFailed(logger, door, path, UpstreamFailure.MidStream.ToString(), ex.Message);
+            FailureReporting.Report(context, logger, door, path, UpstreamFailure.MidStream, ex.Message);
             context.Abort();
         }
     }
@@ -240,7 +233,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         }
         catch (OperationCanceledException) when (timeout.ClientAborted)
         {
-            RelayLog.ClientCanceled(logger, door, path);
+            FailureReporting.Report(context, logger, door, path, UpstreamFailure.ClientCanceled, string.Empty);
             return;
         }
         catch (Exception ex) when (ex is JsonException or IOException or HttpRequestException or OperationCanceledException)
@@ -248,8 +241,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
             var failure = ex is not OperationCanceledException
                 ? new UpstreamException(UpstreamFailure.InvalidResponse, $"The upstream at {url} sent an unreadable answer ({ex.Message}).", url, 200, ex)
                 : timeout.DrainExpired ? UpstreamClient.ShuttingDown(url, ex) : UpstreamClient.TimedOut(url, timeout.Idle, ex);
-            context.GetRequestTelemetry().Failure = failure.Failure;
-            RelayLog.UpstreamFailed(logger, door, path, failure.Failure.ToString(), failure.Message);
+            FailureReporting.Report(context, logger, door, path, failure);
             await OpenAIErrors.WriteAsync(context, failure);
             return;
         }
