@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using System.IO.Hashing;
 using System.Text;
 using CopilotProxy.Catalog;
 using CopilotProxy.Ollama.Wire;
@@ -70,7 +70,17 @@ public static class OllamaModelProjection
             QuantizationLevel: model.Quantization ?? string.Empty);
     }
 
-    /// <summary>A stable stand-in for Ollama's blob digest: clients use it to tell models apart, and LM Studio has none.</summary>
-    private static string Digest(CatalogModel model) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(model.Id)));
+    /// <summary>
+    /// A stable stand-in for Ollama's blob digest: clients use it to tell models apart, and LM Studio has none. It only has
+    /// to look like Ollama's 64 hex digits and never change for a name, so two seeded XxHash128s do; SHA-256 would load
+    /// OpenSSL into an otherwise plain-HTTP process and cost about 3 MB of resident memory for an identifier.
+    /// </summary>
+    private static string Digest(CatalogModel model)
+    {
+        var name = Encoding.UTF8.GetBytes(model.Id);
+        Span<byte> digest = stackalloc byte[32];
+        XxHash128.Hash(name, digest[..16], seed: 0);
+        XxHash128.Hash(name, digest[16..], seed: 0x6f6c6c616d61);
+        return Convert.ToHexStringLower(digest);
+    }
 }
