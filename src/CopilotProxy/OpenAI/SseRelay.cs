@@ -291,19 +291,22 @@ public sealed class SseRelay : IDisposable
         _promptTokens = promptTokens ?? _promptTokens;
         _completionTokens = completionTokens ?? _completionTokens;
 
-        _output.Write(DataPrefix);
-        if (modelStart >= 0)
-        {
-            _output.Write(data[..modelStart]);
-            _output.Write(_clientModelJson);
-            _output.Write(data[modelEnd..]);
-        }
-        else
-        {
-            _output.Write(data);
-        }
-
-        _output.Write(EventEnd);
+        // One GetSpan/Advance for the whole event: Kestrel's response writer takes a lock on each call.
+        var model = modelStart >= 0 ? _clientModelJson : [];
+        var head = modelStart >= 0 ? data[..modelStart] : data;
+        var tail = modelStart >= 0 ? data[modelEnd..] : [];
+        var length = DataPrefix.Length + head.Length + model.Length + tail.Length + EventEnd.Length;
+        var span = _output.GetSpan(length);
+        DataPrefix.CopyTo(span);
+        var at = DataPrefix.Length;
+        head.CopyTo(span[at..]);
+        at += head.Length;
+        model.CopyTo(span[at..]);
+        at += model.Length;
+        tail.CopyTo(span[at..]);
+        at += tail.Length;
+        EventEnd.CopyTo(span[at..]);
+        _output.Advance(length);
         return true;
     }
 
