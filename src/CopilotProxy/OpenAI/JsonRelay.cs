@@ -23,6 +23,9 @@ internal static class RelayJson
 /// <summary>Rewrites whole (non-streamed) OpenAI JSON bodies on their way through the relay.</summary>
 public static class JsonRelay
 {
+    /// <summary>An id for a tool call the upstream sent without one (or with ""): clients link results to calls by it.</summary>
+    internal static string NewToolCallId() => "call_" + Guid.NewGuid().ToString("N")[..24];
+
     /// <summary>The client's request for the upstream: unchanged except <c>model</c>, which becomes the upstream's own key.</summary>
     public static void WriteRequest(JsonElement root, string upstreamModel, IBufferWriter<byte> output) =>
         WriteRequest(root, upstreamModel, ModelDefaults.None, output);
@@ -304,7 +307,7 @@ public static class JsonRelay
 
         if (!hasId)
         {
-            writer.WriteString("id"u8, "call_" + Guid.NewGuid().ToString("N")[..24]);
+            writer.WriteString("id"u8, NewToolCallId());
         }
 
         writer.WriteEndObject();

@@ -458,7 +458,7 @@ public sealed class SseRelay : IDisposable
                     }
                     else
                     {
-                        _toolCallIds[index] ??= "call_" + Guid.NewGuid().ToString("N")[..24];
+                        _toolCallIds[index] ??= JsonRelay.NewToolCallId();
                     }
 
                     position++;
