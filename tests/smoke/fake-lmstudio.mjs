@@ -112,6 +112,22 @@ async function chatCompletions(req, res) {
   let aborted = false;
   res.on("close", () => { aborted = !res.writableEnded; });
 
+  // With tools, answer the way LM Studio streams a call: the numeric-looking id and the name on the first fragment only,
+  // then argument pieces, then finish_reason "tool_calls".
+  const tool = Array.isArray(request.tools) ? request.tools[0]?.function?.name : undefined;
+  if (tool) {
+    res.write(chunk({ role: "assistant", tool_calls: [{ index: 0, id: "814890118", type: "function", function: { name: tool, arguments: "" } }] }));
+    for (const piece of ['{"ci', 'ty":', ' "Pa', 'ris"}']) {
+      res.write(chunk({ role: "assistant", tool_calls: [{ index: 0, function: { arguments: piece } }] }));
+    }
+    res.write(chunk({}, "tool_calls"));
+    if (request.stream_options?.include_usage) {
+      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [], usage })}\n\n`);
+    }
+    res.end("data: [DONE]\n\n");
+    return;
+  }
+
   // LM Studio repeats the role in every delta; the proxy must cope with that.
   for (const word of words) {
     if (aborted) return;
@@ -126,6 +142,18 @@ async function chatCompletions(req, res) {
   if (slow) console.log(`slow stream completed${aborted ? " (client gone)" : ""}`);
 }
 
+// LM Studio ignores encoding_format and always answers floats (lmstudio-bug-tracker#756).
+async function embeddings(req, res) {
+  const request = await readJson(req);
+  const inputs = Array.isArray(request.input) ? request.input : [request.input];
+  sendJson(res, 200, {
+    object: "list",
+    data: inputs.map((_, index) => ({ object: "embedding", index, embedding: [0.25, -0.5, 0.125, 1] })),
+    model: request.model,
+    usage: { prompt_tokens: inputs.length * 3, total_tokens: inputs.length * 3 },
+  });
+}
+
 const server = http.createServer((req, res) => {
   const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
   if (req.method === "GET" && path === "/api/v1/models") return sendJson(res, 200, nativeModels);
@@ -133,6 +161,13 @@ const server = http.createServer((req, res) => {
   if (req.method === "GET" && path === "/v1/models") return sendJson(res, 200, openAIModels);
   if (req.method === "POST" && path === "/v1/chat/completions") {
     chatCompletions(req, res).catch((error) => {
+      console.error(error);
+      res.destroy();
+    });
+    return;
+  }
+  if (req.method === "POST" && path === "/v1/embeddings") {
+    embeddings(req, res).catch((error) => {
       console.error(error);
       res.destroy();
     });
