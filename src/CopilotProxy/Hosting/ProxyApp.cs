@@ -148,7 +148,12 @@ public static class ProxyApp
         }
         else
         {
-            logging.AddJsonConsole(o => o.UseUtcTimestamp = true);
+            // Relaxed escaping keeps apostrophes, quotes and '>' readable in the messages people grep for.
+            logging.AddJsonConsole(o =>
+            {
+                o.UseUtcTimestamp = true;
+                o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+            });
         }
 
         if (settings.LogDir is { } directory)

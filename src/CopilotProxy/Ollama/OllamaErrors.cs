@@ -1,4 +1,5 @@
 using CopilotProxy.Ollama.Wire;
+using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Http;
 
@@ -13,8 +14,12 @@ public static class OllamaErrors
         return context.Response.WriteAsJsonAsync(new OllamaError(message), OllamaJsonContext.Default.OllamaError, contentType: null, context.RequestAborted);
     }
 
-    public static Task WriteAsync(HttpContext context, UpstreamException failure) =>
-        WriteAsync(context, UpstreamErrors.ClientStatus(failure), failure.Message);
+    /// <summary>Answers with an upstream failure, and records its class for the request log line and metrics.</summary>
+    public static Task WriteAsync(HttpContext context, UpstreamException failure)
+    {
+        context.GetRequestTelemetry().Failure ??= failure.Failure;
+        return WriteAsync(context, UpstreamErrors.ClientStatus(failure), failure.Message);
+    }
 
     public static string ModelNotFound(string name) => $"model '{name}' not found";
 }

@@ -1,4 +1,5 @@
 using CopilotProxy.OpenAI.Wire;
+using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Http;
 
@@ -14,8 +15,10 @@ public static class OpenAIErrors
         return context.Response.WriteAsJsonAsync(new OpenAIErrorResponse(error), OpenAIJsonContext.Default.OpenAIErrorResponse, contentType: null, context.RequestAborted);
     }
 
+    /// <summary>Answers with an upstream failure, and records its class for the request log line and metrics.</summary>
     public static Task WriteAsync(HttpContext context, UpstreamException failure)
     {
+        context.GetRequestTelemetry().Failure ??= failure.Failure;
         if (failure.RetryAfter is { } after)
         {
             context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(after.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);

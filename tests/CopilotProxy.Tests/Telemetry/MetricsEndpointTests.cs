@@ -62,6 +62,23 @@ public partial class MetricsEndpointTests
     }
 
     [Fact]
+    public async Task DiscoveryAnswering502_CountsItsFailureClassToo()
+    {
+        var upstream = await FakeLmStudio.StartAsync();
+        await upstream.DisposeAsync();
+        await using var proxy = await ProxyFixture.StartAsync(upstream);
+
+        using (var tags = await proxy.Ollama.GetAsync("api/tags"))
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, tags.StatusCode);
+        }
+
+        var after = Parse(await proxy.Gateway.GetStringAsync("metrics"));
+        Assert.True(Series(after, "copilot_proxy_requests_total", "route=\"/api/tags\"", "status=\"502\"") >= 1);
+        Assert.True(Series(after, "copilot_proxy_upstream_failures_total", "class=\"connect\"") >= 1);
+    }
+
+    [Fact]
     public async Task Metrics_NotOnTheOllamaFrontDoor()
     {
         await using var proxy = await ProxyFixture.StartAsync();
