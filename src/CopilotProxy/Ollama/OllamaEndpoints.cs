@@ -1,4 +1,3 @@
-using System.Text.Json;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
 using CopilotProxy.Hosting;
@@ -170,47 +169,13 @@ public static class OllamaEndpoints
 
     private static async Task Show(HttpContext context, ModelCatalog catalog)
     {
-        ShowRequest? request;
-        try
+        if (await OllamaTranslator.ReadAsync(context, OllamaJsonContext.Default.ShowRequest) is not { } request
+            || await RequireModelAsync(context, catalog, request.Model is { Length: > 0 } model ? model : request.Name, OllamaErrors.ModelNotFound) is not { } found)
         {
-            request = await JsonSerializer.DeserializeAsync(context.Request.Body, OllamaJsonContext.Default.ShowRequest, context.RequestAborted);
-        }
-        catch (JsonException)
-        {
-            await OllamaErrors.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid JSON in request body");
-            return;
-        }
-        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            await OllamaErrors.WriteAsync(context, ex.StatusCode, "request body too large");
             return;
         }
 
-        var name = request?.Model is { Length: > 0 } m ? m : request?.Name;
-        if (string.IsNullOrEmpty(name))
-        {
-            await OllamaErrors.WriteAsync(context, StatusCodes.Status400BadRequest, "model is required");
-            return;
-        }
-
-        CatalogModel? model;
-        try
-        {
-            model = await catalog.FindAsync(name, context.RequestAborted);
-        }
-        catch (UpstreamException failure)
-        {
-            await OllamaErrors.WriteAsync(context, failure);
-            return;
-        }
-
-        if (model is null)
-        {
-            await OllamaErrors.WriteAsync(context, StatusCodes.Status404NotFound, OllamaErrors.ModelNotFound(name));
-            return;
-        }
-
-        await context.Response.WriteAsJsonAsync(OllamaModelProjection.ToShowResponse(model), OllamaJsonContext.Default.ShowResponse, contentType: null, context.RequestAborted);
+        await context.Response.WriteAsJsonAsync(OllamaModelProjection.ToShowResponse(found), OllamaJsonContext.Default.ShowResponse, contentType: null, context.RequestAborted);
     }
 
     private static async Task Ps(HttpContext context, ModelCatalog catalog)
