@@ -14,10 +14,11 @@ public sealed record CatalogSnapshot(IReadOnlyList<CatalogModel> Models, Catalog
     /// <summary>Finds a model by its upstream key or its Ollama name; <c>name</c> and <c>name:latest</c> are the same model.</summary>
     public CatalogModel? Find(string name)
     {
-        var bare = name.EndsWith(":latest", StringComparison.OrdinalIgnoreCase) ? name[..^":latest".Length] : name;
+        // Runs on every request (Copilot always sends name:latest), so the tag is stripped on a span, not into a new string.
+        var bare = name.EndsWith(":latest", StringComparison.OrdinalIgnoreCase) ? name.AsSpan(0, name.Length - ":latest".Length) : name.AsSpan();
         foreach (var model in Models)
         {
-            if (model.Id.Equals(name, StringComparison.OrdinalIgnoreCase) || model.Id.Equals(bare, StringComparison.OrdinalIgnoreCase))
+            if (model.Id.Equals(name, StringComparison.OrdinalIgnoreCase) || model.Id.AsSpan().Equals(bare, StringComparison.OrdinalIgnoreCase))
             {
                 return model;
             }
