@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using CopilotProxy.Configuration;
 using CopilotProxy.Hosting;
+using CopilotProxy.OpenAI;
 using CopilotProxy.Tests.Harness;
 using CopilotProxy.Upstream;
 using YamlDotNet.RepresentationModel;
@@ -164,6 +165,60 @@ public class KubernetesManifestTests
             Assert.Single(config.FindGroup(pinned));
             Assert.DoesNotContain(config.Router.Fallbacks, f => f.From == pinned);
         }
+    }
+
+    [Fact]
+    public async Task TeamConfig_OnThreeLiveBoxes_BalancesTheGroupAndFallsBackWhenBoxesGoDown()
+    {
+        // The team's file as shipped, with each box's address pointed at a fake of that box on loopback.
+        const string Coder = "qwen/qwen3-coder-30b";
+        var box1 = await FakeLmStudio.StartAsync();
+        await using var box2 = await FakeLmStudio.StartAsync();
+        await using var box3 = await FakeLmStudio.StartAsync(FakeApiLevel.OpenAIOnly);
+        box1.Models.AddRange([FakeModel.Llm(Coder), FakeModel.Llm("openai/gpt-oss-120b", reasoning: true)]);
+        box2.Models.AddRange([FakeModel.Llm(Coder), FakeModel.Llm("openai/gpt-oss-120b", reasoning: true), FakeModel.Llm("qwen/qwen2.5-coder-7b-instruct")]);
+        box3.Models.AddRange([FakeModel.Llm("qwen3-coder-30b"), FakeModel.Llm("qwen2.5-coder-7b-instruct")]);
+        var manifests = ForOverlay("team");
+        var yaml = File.ReadAllText(manifests.ConfigFile)
+            .Replace("http://gpu-box-1.lan:1234/", box1.BaseUrl.ToString(), StringComparison.Ordinal)
+            .Replace("http://gpu-box-2.lan:1234/", box2.BaseUrl.ToString(), StringComparison.Ordinal)
+            .Replace("http://gpu-box-3.lan:8080/", box3.BaseUrl.ToString(), StringComparison.Ordinal);
+        var loaded = GatewayConfigLoader.Parse(yaml, "config.yaml", Lookup(manifests.ProcessEnvironment));
+        Assert.True(loaded.Succeeded, string.Join(Environment.NewLine, loaded.Errors));
+        await using var proxy = await ProxyFixture.StartAsync(box1, config: loaded.Config);
+
+        using var models = await proxy.Gateway.GetAsync("v1/models");
+        var listed = System.Text.Json.JsonDocument.Parse(await models.Content.ReadAsStringAsync()).RootElement
+            .GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()).Order(StringComparer.Ordinal);
+        Assert.Equal(["coder", "coder-box-1", "coder-box-2", "coder-small", "embed", "reasoning"], listed);
+
+        // Three requests for "coder": one per box, each sent the id that box knows the model by.
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await ChatAsync(proxy, "coder")).Status);
+        }
+
+        Assert.Equal(Coder, box1.Requests.Single(r => r.Path == ChatPath).Json!["model"]!.GetValue<string>());
+        Assert.Equal(Coder, box2.Requests.Single(r => r.Path == ChatPath).Json!["model"]!.GetValue<string>());
+        Assert.Equal("qwen3-coder-30b", box3.Requests.Single(r => r.Path == ChatPath).Json!["model"]!.GetValue<string>());
+
+        // Both "reasoning" boxes go down: the request falls back to "coder", whose only live box is box 3.
+        await box1.DisposeAsync();
+        await box2.DisposeAsync();
+        var (status, answeredBy) = await ChatAsync(proxy, "reasoning");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(box3.BaseUrl.ToString(), answeredBy);
+        Assert.Equal(2, box3.CountOf(ChatPath));
+    }
+
+    private const string ChatPath = "/v1/chat/completions";
+
+    private static async Task<(HttpStatusCode Status, string? AnsweredBy)> ChatAsync(ProxyFixture proxy, string model)
+    {
+        using var content = new StringContent($$"""{"model":"{{model}}","messages":[{"role":"user","content":"hi"}],"stream":false}""", System.Text.Encoding.UTF8, "application/json");
+        using var response = await proxy.Gateway.PostAsync("v1/chat/completions", content);
+        return (response.StatusCode, response.Headers.TryGetValues(OpenAIRelay.ApiBaseHeader, out var values) ? values.Single() : null);
     }
 
     [Fact]
