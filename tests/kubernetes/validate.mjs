@@ -2,6 +2,11 @@
 // kubernetes-models (Kubernetes' own OpenAPI, compiled to ajv validators) and @kubernetes-models/prometheus-operator
 // (the ServiceMonitor CRD's schema) bundle. Offline: the schemas come with the npm packages.
 // An object whose kind has no bundled schema fails, so nothing passes unchecked.
+//
+// Kubernetes' schemas allow unknown fields (the API server drops or rejects them only at apply time), so a typo such
+// as "readinesProbe" would pass them. unknownFields() closes that gap with the same validators: it replaces one field
+// at a time with a value no schema type accepts; a field the schema knows then reports an error at its own path, a
+// field it does not know reports none.
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 
@@ -23,6 +28,48 @@ async function modelFor(apiVersion, kind) {
     }
     throw error;
   }
+}
+
+function errorsOf(Model, object) {
+  try {
+    new Model(object).validate();
+    return [];
+  } catch (error) {
+    return error.errors ?? [{ instancePath: "", message: error.message }];
+  }
+}
+
+function* fieldPaths(node, path) {
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      yield* fieldPaths(node[i], [...path, i]);
+    }
+  } else if (node !== null && typeof node === "object") {
+    for (const key of Object.keys(node)) {
+      yield [...path, key];
+      yield* fieldPaths(node[key], [...path, key]);
+    }
+  }
+}
+
+function unknownFields(Model, object) {
+  const unknown = [];
+  for (const path of fieldPaths(object, [])) {
+    if (typeof path.at(-1) !== "string") {
+      continue;
+    }
+
+    const probe = structuredClone(object);
+    const parent = path.slice(0, -1).reduce((node, key) => node[key], probe);
+    parent[path.at(-1)] = Symbol("no schema type accepts this");
+    // ajv reports JSON Pointers, where a key's "~" and "/" (as in app.kubernetes.io/name) are escaped.
+    const at = path.map(key => "/" + String(key).replaceAll("~", "~0").replaceAll("/", "~1")).join("");
+    if (!errorsOf(Model, probe).some(e => e.instancePath === at || e.instancePath.startsWith(at + "/"))) {
+      unknown.push(at);
+    }
+  }
+
+  return unknown;
 }
 
 let failures = 0;
@@ -50,12 +97,16 @@ for (const file of process.argv.slice(2)) {
       continue;
     }
 
-    try {
-      new Model(object).validate();
-      console.log(`ok   ${name}`);
-    } catch (error) {
-      console.log(`FAIL ${name}: ${error.message}`);
+    const errors = errorsOf(Model, object);
+    const unknown = errors.length === 0 ? unknownFields(Model, object) : [];
+    if (errors.length > 0) {
+      console.log(`FAIL ${name}: ${errors.map(e => `data${e.instancePath} ${e.message}`).join(", ")}`);
       failures++;
+    } else if (unknown.length > 0) {
+      console.log(`FAIL ${name}: fields the schema does not know (a typo, or newer than these schemas): ${unknown.join(", ")}`);
+      failures++;
+    } else {
+      console.log(`ok   ${name}`);
     }
   }
 }
