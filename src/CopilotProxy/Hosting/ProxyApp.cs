@@ -3,6 +3,7 @@ using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
 using CopilotProxy.Diagnostics;
 using CopilotProxy.Health;
+using CopilotProxy.Http;
 using CopilotProxy.Ollama;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Routing;
@@ -103,7 +104,7 @@ public static class ProxyApp
 
         foreach (var ignored in config.Ignored)
         {
-            StartupLog.ConfigKeyIgnored(logger, source, ignored.Line, ignored.KeyPath, ignored.Reason);
+            ConfigLog.ConfigKeyIgnored(logger, source, ignored.Line, ignored.KeyPath, ignored.Reason);
         }
 
         foreach (var entry in config.Models.Where(UpstreamTarget.IsLmStudioDefaultAddress))

@@ -3,7 +3,7 @@ using System.Net.ServerSentEvents;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CopilotProxy.Catalog;
-using CopilotProxy.Hosting;
+using CopilotProxy.Http;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Routing;

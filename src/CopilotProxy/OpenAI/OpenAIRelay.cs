@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
-using CopilotProxy.Hosting;
+using CopilotProxy.Http;
 using CopilotProxy.Routing;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net.ServerSentEvents;
 using System.Text;
 using System.Text.Json;
+using CopilotProxy.Http;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
 using Microsoft.Extensions.Logging;

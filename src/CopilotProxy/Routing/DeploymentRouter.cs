@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
-using CopilotProxy.Hosting;
+using CopilotProxy.Http;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
 using Microsoft.Extensions.Logging;

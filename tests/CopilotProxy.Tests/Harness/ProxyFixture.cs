@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using CopilotProxy.Configuration;
 using CopilotProxy.Hosting;
+using CopilotProxy.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

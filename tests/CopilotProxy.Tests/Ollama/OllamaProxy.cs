@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using CopilotProxy.Configuration;
 using CopilotProxy.Hosting;
+using CopilotProxy.Http;
 using CopilotProxy.Tests.Harness;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;

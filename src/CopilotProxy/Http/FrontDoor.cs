@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Matching;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
-namespace CopilotProxy.Hosting;
+namespace CopilotProxy.Http;
 
 /// <summary>An API the proxy exposes; each front door has its own listener.</summary>
 public enum FrontDoor

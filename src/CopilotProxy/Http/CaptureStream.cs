@@ -1,4 +1,4 @@
-namespace CopilotProxy.Hosting;
+namespace CopilotProxy.Http;
 
 /// <summary>A write-through stream that keeps the first bytes written, for DEBUG_LOGGING's response bodies.</summary>
 internal sealed class CaptureStream(Stream inner, int maxCaptured) : Stream

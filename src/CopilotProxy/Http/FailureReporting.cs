@@ -3,7 +3,7 @@ using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace CopilotProxy.Hosting;
+namespace CopilotProxy.Http;
 
 /// <summary>
 /// Reports an upstream failure once: on the request's telemetry, which the request log line and the metrics read, and

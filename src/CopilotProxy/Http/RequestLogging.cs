@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 
-namespace CopilotProxy.Hosting;
+namespace CopilotProxy.Http;
 
 /// <summary>
 /// Puts a <see cref="RequestTelemetry"/> on every request, and when the request ends writes its one log line and records its

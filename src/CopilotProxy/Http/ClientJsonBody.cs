@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 
-namespace CopilotProxy.Hosting;
+namespace CopilotProxy.Http;
 
 /// <summary>The outcome of reading a client's JSON body: a document, or the status and message to refuse it with.</summary>
 public readonly record struct ClientJsonBody(JsonDocument? Document, int Status, string? Error)

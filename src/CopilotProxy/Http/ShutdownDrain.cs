@@ -3,7 +3,7 @@ using CopilotProxy.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace CopilotProxy.Hosting;
+namespace CopilotProxy.Http;
 
 /// <summary>
 /// The graceful drain on SIGTERM/SIGINT: readiness turns 503 at once, the listeners close after a short notice, in-flight

@@ -1,11 +1,11 @@
 using System.Security.Cryptography;
 using System.Text;
 using CopilotProxy.Configuration;
-using CopilotProxy.OpenAI;
+using CopilotProxy.OpenAI.Wire;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace CopilotProxy.Hosting;
+namespace CopilotProxy.Http;
 
 /// <summary>Endpoint metadata: the route needs the gateway key when one is configured.</summary>
 public sealed class GatewayKeyRequired
@@ -34,9 +34,12 @@ internal static class GatewayAuth
             return next(context);
         }
 
-        return OpenAIErrors.WriteAsync(context, StatusCodes.Status401Unauthorized,
+        // The gateway's 401 is in OpenAI's error shape, built from the wire types so this plumbing needs no OpenAI feature code.
+        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+        var error = new OpenAIError(
             "Authentication error: the gateway needs its key, sent as \"Authorization: Bearer <key>\" or \"x-api-key: <key>\" (API_KEY, or general_settings.master_key in config.yaml).",
-            code: "invalid_api_key");
+            "authentication_error", null, "invalid_api_key");
+        return context.Response.WriteAsJsonAsync(new OpenAIErrorResponse(error), OpenAIJsonContext.Default.OpenAIErrorResponse, contentType: null, context.RequestAborted);
     }
 
     /// <summary>The key in force, read per request so a reloaded config.yaml takes effect; null or empty means the gateway is open.</summary>
