@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 using CopilotProxy.Configuration;
-using CopilotProxy.Hosting;
+using CopilotProxy.Http;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Tests.Harness;
 using CopilotProxy.Upstream;
