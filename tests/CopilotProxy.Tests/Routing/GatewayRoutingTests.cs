@@ -2,9 +2,9 @@ using System.Text.Json.Nodes;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Tests.Harness;
 using Microsoft.Extensions.Time.Testing;
-using static CopilotProxy.Tests.Gateway.GatewayHarness;
+using static CopilotProxy.Tests.Harness.GatewayHarness;
 
-namespace CopilotProxy.Tests.Gateway;
+namespace CopilotProxy.Tests.Routing;
 
 /// <summary>Aliases, defaults, balancing, retries, fallbacks and cooldown, observed at two real fake upstreams.</summary>
 public sealed class GatewayRoutingTests
