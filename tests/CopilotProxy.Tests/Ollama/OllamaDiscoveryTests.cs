@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CopilotProxy.Tests.Harness;
+using Microsoft.Extensions.Time.Testing;
 
 namespace CopilotProxy.Tests.Ollama;
 
@@ -129,10 +130,12 @@ public sealed class OllamaDiscoveryTests
     [Fact]
     public async Task Show_ModelDownloadedAfterStart_IsFoundWithoutWaitingForTheTimer()
     {
-        await using var proxy = await ProxyFixture.StartAsync();
+        var time = new FakeTimeProvider();
+        await using var proxy = await ProxyFixture.StartAsync(time: time);
         await proxy.Ollama.GetStringAsync("api/tags");
         proxy.Upstream.Models.Add(FakeModel.Llm("mistral/devstral-small"));
-        await Task.Delay(1100);
+        // Past the catalog's minimum spacing between refreshes; the periodic refresh never fires on this clock.
+        time.Advance(TimeSpan.FromMilliseconds(1100));
 
         var show = await ShowAsync(proxy, "mistral/devstral-small");
 
