@@ -34,6 +34,7 @@ public sealed partial class LayeringTests
     {
         ["Architecture"] = "rules over the whole product",
         ["Clients"] = "real client libraries (npm, NuGet) against both front doors",
+        ["Deploy"] = "deploy/ manifests checked against the proxy's settings",
         ["Docs"] = "the documents follow the code",
         ["Harness"] = "the fake upstream, the in-process proxy and their own tests",
         ["Transcripts"] = "captured and expected wire bytes, no code",
