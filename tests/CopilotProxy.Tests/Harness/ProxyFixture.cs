@@ -102,7 +102,7 @@ public sealed class ProxyFixture : IAsyncDisposable
     }
 }
 
-/// <summary>Request bodies shaped like Copilot's (protocol.md §1.3).</summary>
+/// <summary>Request bodies shaped like Copilot's (docs/protocol.md §1.3).</summary>
 public static class CopilotRequests
 {
     public const string WeatherTool =

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace CopilotProxy.Tests.Ollama;
 
-/// <summary>Copilot's model discovery (protocol.md §1.2): /api/version, /api/tags, then /api/show per model.</summary>
+/// <summary>Copilot's model discovery (docs/protocol.md §1.2): /api/version, /api/tags, then /api/show per model.</summary>
 public sealed class OllamaDiscoveryTests
 {
     private static async Task<JsonElement> ShowAsync(ProxyFixture proxy, string model)
