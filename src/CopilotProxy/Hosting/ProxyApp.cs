@@ -80,6 +80,7 @@ public static class ProxyApp
         app.MapOpenAIApi(FrontDoor.Ollama);
         app.MapOpenAIApi(FrontDoor.OpenAI);
         app.MapHealth();
+        app.MapClientSetups();
         app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI));
         app.MapUnknownRoutes();
 

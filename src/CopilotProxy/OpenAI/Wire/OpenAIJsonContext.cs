@@ -8,4 +8,5 @@ namespace CopilotProxy.OpenAI.Wire;
 [JsonSerializable(typeof(OpenAIErrorResponse))]
 [JsonSerializable(typeof(ModelList))]
 [JsonSerializable(typeof(ModelCard))]
+[JsonSerializable(typeof(ModelInfoList))]
 internal sealed partial class OpenAIJsonContext : JsonSerializerContext;
