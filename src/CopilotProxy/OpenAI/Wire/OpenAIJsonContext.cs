@@ -9,4 +9,5 @@ namespace CopilotProxy.OpenAI.Wire;
 [JsonSerializable(typeof(ModelList))]
 [JsonSerializable(typeof(ModelCard))]
 [JsonSerializable(typeof(ModelInfoList))]
+[JsonSerializable(typeof(AnthropicErrorResponse))]
 internal sealed partial class OpenAIJsonContext : JsonSerializerContext;
