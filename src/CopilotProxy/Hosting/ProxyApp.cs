@@ -65,7 +65,7 @@ public static class ProxyApp
         builder.Services.AddHostedService<Preflight>();
         builder.Services.AddSingleton<DeploymentCooldowns>();
         builder.Services.AddSingleton<DeploymentRouter>();
-        builder.Services.AddSingleton<OpenAIRelay>();
+        builder.Services.AddSingleton<OpenAIRelay>().AddSingleton<EventApiRelay>();
         builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<OllamaTranslator>();
 
         var app = builder.Build();

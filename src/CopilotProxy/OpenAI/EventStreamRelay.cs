@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using CopilotProxy.Configuration;
+using CopilotProxy.Upstream;
 
 namespace CopilotProxy.OpenAI;
 
@@ -24,7 +25,7 @@ public enum EventApi
 /// <c>type</c>, because Anthropic's SDKs dispatch on the <c>event:</c> line while the upstream reader hands over data
 /// only. Nothing is buffered across events; the caller flushes after each upstream read.
 /// </remarks>
-public sealed class EventStreamRelay(IBufferWriter<byte> output, EventApi api, string clientModel)
+public sealed class EventStreamRelay(IBufferWriter<byte> output, EventApi api, string clientModel) : IUpstreamEventSink
 {
     private long _nextSequence;
     private string? _responseId;

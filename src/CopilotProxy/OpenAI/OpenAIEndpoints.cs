@@ -162,7 +162,7 @@ public static class OpenAIEndpoints
 
     private static Task Embeddings(HttpContext context, OpenAIRelay relay) => relay.HandleAsync(context, OpenAIOperation.Embeddings);
 
-    private static Task Responses(HttpContext context, OpenAIRelay relay) => relay.HandleAsync(context, OpenAIOperation.Responses);
+    private static Task Responses(HttpContext context, EventApiRelay relay) => relay.HandleAsync(context, EventApi.Responses);
 
-    private static Task Messages(HttpContext context, OpenAIRelay relay) => relay.HandleAsync(context, OpenAIOperation.Messages);
+    private static Task Messages(HttpContext context, EventApiRelay relay) => relay.HandleAsync(context, EventApi.Messages);
 }
