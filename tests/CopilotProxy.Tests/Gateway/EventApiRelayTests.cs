@@ -159,7 +159,7 @@ public sealed class EventApiRelayTests
     public async Task UpstreamFailsBeforeTheFirstByte_RetriedInvisibly()
     {
         await using var proxy = await ProxyFixture.StartAsync();
-        proxy.Upstream.Enqueue(FakeResponse.ErrorString(500, "Model crashed while loading"));
+        proxy.Upstream.Enqueue(FakeResponse.ErrorString(503, "Model is still loading"));
         proxy.Upstream.Enqueue(FakeResponse.Events(LmStudioEventStreams.ResponsesText(Key, "ok")));
 
         var answer = await SendAsync(proxy.Gateway, Post("v1/responses", $$"""{"model":"{{Key}}","input":"hi","stream":true}"""));
