@@ -169,6 +169,30 @@ public sealed class EventApiRelayTests
         Assert.Equal(2, proxy.Upstream.CountOf("/v1/responses"));
     }
 
+    [Theory]
+    [InlineData("v1/responses", "/v1/responses")]
+    [InlineData("v1/messages", "/v1/messages")]
+    public async Task ClientLeavesMidStream_TheUpstreamRequestIsCanceled(string path, string upstreamPath)
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        var events = path.EndsWith("messages", StringComparison.Ordinal)
+            ? LmStudioEventStreams.MessagesText(Key, [.. Enumerable.Repeat(" word", 50)])
+            : LmStudioEventStreams.ResponsesText(Key, [.. Enumerable.Repeat(" word", 50)]);
+        proxy.Upstream.Enqueue(FakeResponse.Events(events, delayBetween: TimeSpan.FromSeconds(30)));
+        // No response draining: HttpClient would otherwise keep reading a disposed response to reuse the connection.
+        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = proxy.GatewayUrl };
+
+        var response = await ProxyFixture.SendStreamingAsync(client, Post(path, $$"""{"model":"{{Key}}","input":"hi","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]}"""));
+        var stream = await response.Content.ReadAsStreamAsync(Ct);
+        var first = new byte[64];
+        var read = await stream.ReadAsync(first, Ct);
+        response.Dispose();
+
+        var canceled = await proxy.Upstream.NextClientDisconnectAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(upstreamPath, canceled.Path);
+        Assert.StartsWith("event: ", System.Text.Encoding.UTF8.GetString(first, 0, read), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ResponsesStreamBreaks_EndsWithResponseFailed()
     {
