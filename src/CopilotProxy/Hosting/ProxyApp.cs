@@ -4,6 +4,7 @@ using CopilotProxy.Configuration;
 using CopilotProxy.Diagnostics;
 using CopilotProxy.Health;
 using CopilotProxy.Http;
+using CopilotProxy.Loading;
 using CopilotProxy.Ollama;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Routing;
@@ -66,7 +67,7 @@ public static class ProxyApp
         builder.Services.AddSingleton<DeploymentCooldowns>();
         builder.Services.AddSingleton<DeploymentRouter>();
         builder.Services.AddSingleton<OpenAIRelay>();
-        builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<OllamaTranslator>();
+        builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<ModelDownloads>().AddSingleton<OllamaTranslator>();
 
         var app = builder.Build();
         var metrics = app.Services.GetRequiredService<ProxyMetrics>();
