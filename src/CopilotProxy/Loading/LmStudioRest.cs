@@ -66,9 +66,7 @@ public static class LmStudioRest
         }
         catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException)
         {
-            throw ex is OperationCanceledException
-                ? UpstreamClient.TimedOut(url, timeout.Idle, ex)
-                : new UpstreamException(UpstreamFailure.MidStream, $"The connection to LM Studio at {url} broke before the answer was complete ({ex.Message}).", url, 200, ex);
+            throw UpstreamFailures.Classify(ex, UpstreamStage.Body, timeout, url, upstream);
         }
 
         // LM Studio answers routes it lacks with 200 and {"error":"Unexpected endpoint or method. …"} (protocol.md §3.2).

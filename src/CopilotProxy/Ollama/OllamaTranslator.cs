@@ -46,7 +46,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
 
         if (messages.Count == 0)
         {
-            await LoadOrUnloadAsync(context, clientModel, model, common.KeepAlive, OllamaAnswerShape.Chat, started);
+            await LoadOrUnloadAsync(context, clientModel, model, common.KeepAlive, OllamaAnswerShape.Chat, started, NumCtx(request.Options));
             return;
         }
 
@@ -60,7 +60,8 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         var settings = Settings(model, common);
         await TranslateAsync(context, model, GenerateTranslation.ChatPath,
             (deployment, body) => ChatTranslation.WriteRequest(request, settings with { UpstreamModel = deployment.UpstreamModel, Defaults = deployment.Defaults }, body),
-            clientModel, OllamaAnswerShape.Chat, request.Stream ?? true, common.Think != ThinkSetting.Off, started);
+            clientModel, OllamaAnswerShape.Chat, request.Stream ?? true, common.Think != ThinkSetting.Off, started, NumCtx(request.Options));
+        lifecycle.RecordUse(model, common.KeepAlive);
         await UnloadAfterRequestAsync(model, common.KeepAlive);
     }
 
@@ -83,7 +84,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
 
         if (string.IsNullOrEmpty(request.Prompt) && request.Images is not { Count: > 0 })
         {
-            await LoadOrUnloadAsync(context, clientModel, model, common.KeepAlive, OllamaAnswerShape.Generate, started);
+            await LoadOrUnloadAsync(context, clientModel, model, common.KeepAlive, OllamaAnswerShape.Generate, started, NumCtx(request.Options));
             return;
         }
 
@@ -101,7 +102,8 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         var settings = Settings(model, common);
         await TranslateAsync(context, model, GenerateTranslation.UpstreamPath(request),
             (deployment, body) => GenerateTranslation.WriteRequest(request, settings with { UpstreamModel = deployment.UpstreamModel, Defaults = deployment.Defaults }, body),
-            clientModel, OllamaAnswerShape.Generate, request.Stream ?? true, common.Think != ThinkSetting.Off, started);
+            clientModel, OllamaAnswerShape.Generate, request.Stream ?? true, common.Think != ThinkSetting.Off, started, NumCtx(request.Options));
+        lifecycle.RecordUse(model, common.KeepAlive);
         await UnloadAfterRequestAsync(model, common.KeepAlive);
     }
 
@@ -274,6 +276,14 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         // Only LM Studio's v1 catalog says whether a model reasons; elsewhere the setting is sent and the upstream decides.
         new(model.UpstreamId, common.Think, model.Source != CatalogSource.LmStudioV1 || model.Thinking, ChatTranslation.TtlSeconds(common.KeepAlive));
 
+    /// <summary>
+    /// Ollama's <c>options.num_ctx</c>: Ollama reloads a model for a new one, and so does the proxy (through LM Studio's
+    /// load API), so an Ollama client gets the context it asks for. Null when absent or not a positive whole number.
+    /// </summary>
+    internal static int? NumCtx(GenerationOptions? options) =>
+        options?.Unmapped is { } unmapped && unmapped.TryGetValue("num_ctx", out var value) && value.ValueKind == JsonValueKind.Number
+            && value.TryGetInt32(out var numCtx) && numCtx > 0 ? numCtx : null;
+
     private void LogIgnoredOptions(string route, GenerationOptions? options)
     {
         if (ChatTranslation.IgnoredOptions(options) is { } ignored)
@@ -294,7 +304,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
     /// The idle timeout is linked to RequestAborted, so a client that disconnects cancels the upstream request.
     /// </remarks>
     private async Task TranslateAsync(HttpContext context, CatalogModel model, string path, Action<Deployment, PooledBufferWriter> writeBody,
-        string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long started)
+        string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long started, int? numCtx)
     {
         var route = context.Request.Path.Value ?? path;
         var output = context.Response.BodyWriter;
@@ -305,11 +315,13 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         // Step 1: the router picks the deployment and retries connect failures and 5xx on the next one; nothing has
         // reached the client yet, so a retry is invisible to it.
         RoutedResponse routed;
+        ContextOutcome? loaded = null;
         var sent = Stopwatch.GetTimestamp();
         translator.MarkUpstreamSent(sent);
         try
         {
-            routed = await router.SendAsync(model, path, writeBody, stream, context.RequestAborted);
+            routed = await router.SendAsync(model, path, writeBody, stream, context.RequestAborted,
+                async (group, deployment, cancellationToken) => loaded = await lifecycle.EnsureContextAsync(group, deployment, numCtx, cancellationToken));
         }
         catch (UpstreamException failure)
         {
@@ -329,6 +341,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
             telemetry.MarkUpstreamHeaders(sent);
             if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } status)
             {
+                status = ContextOverflow.Explain(status, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: true)) ?? status;
                 FailureReporting.Report(context, logger, Door, route, status);
                 await OllamaErrors.WriteAsync(context, status);
                 return;
@@ -410,9 +423,9 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
     }
 
     /// <summary>Answers an empty chat/generate: Ollama's "load" (or, with keep_alive 0, "unload") call.</summary>
-    private async Task LoadOrUnloadAsync(HttpContext context, string clientModel, CatalogModel model, TimeSpan? keepAlive, OllamaAnswerShape shape, long started)
+    private async Task LoadOrUnloadAsync(HttpContext context, string clientModel, CatalogModel model, TimeSpan? keepAlive, OllamaAnswerShape shape, long started, int? numCtx)
     {
-        if (await LifecycleAsync(context, model, keepAlive) is not { } outcome)
+        if (await LifecycleAsync(context, model, keepAlive, numCtx) is not { } outcome)
         {
             return;
         }
@@ -455,7 +468,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
     private readonly record struct LifecycleOutcome(bool Unloaded, TimeSpan? LoadDuration);
 
     /// <summary>Loads, or unloads for keep_alive 0; writes the error and returns null when that fails.</summary>
-    private async Task<LifecycleOutcome?> LifecycleAsync(HttpContext context, CatalogModel model, TimeSpan? keepAlive)
+    private async Task<LifecycleOutcome?> LifecycleAsync(HttpContext context, CatalogModel model, TimeSpan? keepAlive, int? numCtx = null)
     {
         using var timeout = new ActivityTimeout(upstream.IdleTimeout, context.RequestAborted);
         try
@@ -472,7 +485,9 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
                 return new LifecycleOutcome(true, null);
             }
 
-            return new LifecycleOutcome(false, await lifecycle.LoadAsync(model, timeout));
+            var duration = await lifecycle.LoadAsync(model, timeout, numCtx);
+            lifecycle.RecordUse(model, keepAlive);
+            return new LifecycleOutcome(false, duration);
         }
         catch (UpstreamException failure)
         {
