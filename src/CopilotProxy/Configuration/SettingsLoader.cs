@@ -55,7 +55,7 @@ public static class SettingsLoader
             ModelRefreshInterval = ParseSeconds("MODEL_REFRESH_INTERVAL", Get("MODEL_REFRESH_INTERVAL"), defaults.ModelRefreshInterval, 1, 86400, errors),
             UpstreamIdleTimeout = ParseSeconds("UPSTREAM_TIMEOUT", Get("UPSTREAM_TIMEOUT"), defaults.UpstreamIdleTimeout, 1, 86400, errors),
             MaxRequestBodyBytes = ParseInt("MAX_REQUEST_BODY_MB", Get("MAX_REQUEST_BODY_MB"), 64, 1, 4096, "64", errors) * 1024L * 1024,
-            MinContextLength = ParseInt("MIN_CONTEXT_LENGTH", Get("MIN_CONTEXT_LENGTH"), defaults.MinContextLength, 0, 16 * 1024 * 1024, "32768", errors, " of tokens (0 turns it off)"),
+            MinContextLength = ParseInt("MIN_CONTEXT_LENGTH", Get("MIN_CONTEXT_LENGTH"), defaults.MinContextLength, 0, 16 * 1024 * 1024, "32768", errors, " of tokens"),
             StreamHeartbeat = ParseSeconds("STREAM_HEARTBEAT_SECONDS", Get("STREAM_HEARTBEAT_SECONDS"), defaults.StreamHeartbeat, 0, 600, errors),
             OllamaVersion = ParseVersion(Get("OLLAMA_VERSION"), defaults.OllamaVersion, errors),
             DevMode = devMode,

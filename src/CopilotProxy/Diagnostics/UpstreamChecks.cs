@@ -97,7 +97,7 @@ public static class UpstreamChecks
                 var line = string.Create(CultureInfo.InvariantCulture, $"{model.Id}: {has}{against}: {action}; {Budget(context)}");
                 yield return context >= MinUsableContext
                     ? Check.Pass(line)
-                    : Check.Fail(line + string.Create(CultureInfo.InvariantCulture, $", below the {MinUsableContext} Copilot needs"),
+                    : Check.Fail(line + string.Create(CultureInfo.InvariantCulture, $", below {MinUsableContext}, too little for Copilot"),
                         string.Create(CultureInfo.InvariantCulture, $"{model.Id} supports at most {model.MaxContextLength} tokens: pick a model with a larger context window for Copilot."));
                 continue;
             }
@@ -123,7 +123,7 @@ public static class UpstreamChecks
             }
             else
             {
-                yield return Check.Fail(summary + (known < MinUsableContext ? string.Create(CultureInfo.InvariantCulture, $", below the {MinUsableContext} Copilot needs") : string.Empty),
+                yield return Check.Fail(summary + (known < MinUsableContext ? string.Create(CultureInfo.InvariantCulture, $", below {MinUsableContext}, too little for Copilot") : string.Empty),
                     Fix(model, Math.Max(floor, 32768)));
             }
         }

@@ -73,7 +73,7 @@ public sealed class ModelDownloads(UpstreamClient defaultUpstream, ModelCatalog 
     {
         LoadingLog.DownloadFailed(logger, model, reason);
         return new UpstreamException(UpstreamFailure.Status,
-            $"LM Studio at {url} could not download {model}: {reason}. Fix: name the model as LM Studio's catalog does (e.g. qwen/qwen3-8b, or a Hugging Face URL), check free disk space and LM Studio's Downloads panel, then pull again.",
+            $"LM Studio at {url} could not download {model}: {reason}. Fix: name the model as LM Studio's catalog does (e.g. qwen/qwen3-8b, or a Hugging Face URL) or download it in LM Studio (Discover tab); check free disk space and LM Studio's Downloads panel, then pull again.",
             url, inner?.UpstreamStatus ?? 502, inner)
         {
             UpstreamMessage = reason,

@@ -665,7 +665,14 @@ public sealed class FakeLmStudio : IAsyncDisposable
         var data = new JsonArray();
         foreach (var m in ModelsSnapshot())
         {
-            data.Add(new JsonObject { ["id"] = m.Key, ["object"] = "model", ["owned_by"] = "organization_owner" });
+            var entry = new JsonObject { ["id"] = m.Key, ["object"] = "model", ["owned_by"] = "organization_owner" };
+            if (ApiLevel == FakeApiLevel.OpenAIOnly)
+            {
+                // llama.cpp's server: n_ctx is one slot's context (-c / -np), n_ctx_train the model's maximum (protocol.md §8.6).
+                entry["meta"] = new JsonObject { ["n_ctx"] = m.LoadedContextLength ?? JitContextLength ?? 4096, ["n_ctx_train"] = m.MaxContextLength, ["size"] = m.SizeBytes };
+            }
+
+            data.Add(entry);
         }
 
         return JsJson.Write(new JsonObject { ["data"] = data, ["object"] = "list" });
