@@ -505,7 +505,8 @@ public sealed class FakeLmStudio : IAsyncDisposable
 
         if (request.Path == "/api/v1/models/load")
         {
-            return LoadFailure is null;
+            // A load that runs out of memory fails only after trying for a while, as in LM Studio.
+            return true;
         }
 
         return request.Path is "/v1/chat/completions" or "/v1/completions" or "/v1/responses" && JitContextLength is not null
