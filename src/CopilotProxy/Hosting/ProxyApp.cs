@@ -67,7 +67,8 @@ public static class ProxyApp
         builder.Services.AddSingleton<DeploymentCooldowns>();
         builder.Services.AddSingleton<DeploymentRouter>();
         builder.Services.AddSingleton<OpenAIRelay>();
-        builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<ModelDownloads>().AddSingleton<OllamaTranslator>();
+        builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<ModelDownloads>().AddSingleton<ModelResolution>().AddSingleton<StreamTranslation>()
+            .AddSingleton<ChatHandler>().AddSingleton<GenerateHandler>().AddSingleton<EmbedHandler>();
 
         var app = builder.Build();
         var metrics = app.Services.GetRequiredService<ProxyMetrics>();

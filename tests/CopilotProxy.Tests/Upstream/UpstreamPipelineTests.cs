@@ -71,8 +71,10 @@ public sealed class UpstreamPipelineTests : IDisposable
     {
         await using (var proxy = await ProxyFixture.StartAsync(configure: s => s with { LogDir = _logs, LogLevel = LogLevel.Information }))
         {
-            var first = LmStudioStreams.Text(Key, "Hel").First();
-            proxy.Upstream.Enqueue(FakeResponse.RawSse($"data: {first}\n\ndata: <html>Bad Gateway</html>\n\n"));
+            // A gateway's HTML page in the middle of a stream that otherwise finishes normally.
+            var events = LmStudioStreams.Text(Key, "Hel", "lo").ToList();
+            var body = string.Concat(events.Select((e, i) => (i == 1 ? "data: <html>Bad Gateway</html>\n\n" : "") + $"data: {e}\n\n"));
+            proxy.Upstream.Enqueue(FakeResponse.RawSse(body));
 
             using var response = await proxy.Ollama.PostAsync("api/chat",
                 new StringContent($$"""{"model":"{{Key}}","messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"));
