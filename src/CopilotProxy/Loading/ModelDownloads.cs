@@ -63,7 +63,16 @@ public sealed class ModelDownloads(UpstreamClient defaultUpstream, ModelCatalog 
 
             await Task.Delay(PollInterval, time, cancellationToken);
             var jobId = job.JobId;
-            job = await LmStudioRest.DownloadStatusAsync(defaultUpstream, jobId, timeout);
+            try
+            {
+                job = await LmStudioRest.DownloadStatusAsync(defaultUpstream, jobId, timeout);
+            }
+            catch (UpstreamException failure) when (failure.Failure is UpstreamFailure.Status)
+            {
+                // A failed job may carry an "error" field, which reads as an error answer: it is the download's reason.
+                throw Failed(model, failure.Url, failure.UpstreamMessage ?? failure.Message, failure);
+            }
+
             job.JobId ??= jobId;
             timeout.Touch();
         }
