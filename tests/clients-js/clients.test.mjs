@@ -25,13 +25,15 @@ const openai = new OpenAI({ baseURL: `${gatewayUrl}/v1`, apiKey: "unused" });
 // The Anthropic SDK adds /v1/messages itself and sends x-api-key and anthropic-version, as Copilot's Messages client does.
 const anthropic = new Anthropic({ baseURL: gatewayUrl, apiKey: "unused" });
 
-test("ollama-js lists the models and shows tools and the loaded context", async () => {
+test("ollama-js lists the models and shows tools and the context the proxy loads the model with", async () => {
   const { models } = await ollama.list();
   assert.deepEqual(models.map((m) => m.name).sort(), [`${chatModel}:latest`, `${embedModel}:latest`]);
 
   const show = await ollama.show({ model: `${chatModel}:latest` });
   assert.ok(show.capabilities.includes("tools"), `capabilities: ${show.capabilities}`);
-  assert.equal(show.model_info["qwen3.context_length"], 16384);
+  // LM Studio has it at 16384; MIN_CONTEXT_LENGTH (default 32768, the model's maximum here) is what it will get.
+  assert.equal(show.model_info["qwen3.context_length"], 32768);
+  assert.match(show.parameters, /num_ctx 32768/);
 });
 
 test("ollama-js streams a chat with a whole tool call whose arguments are an object", async () => {
@@ -171,4 +173,41 @@ test("anthropic messages.stream streams text", async () => {
   const final = await stream.finalMessage();
   assert.equal(text, "Hello from the fake LM Studio.");
   assert.equal(final.usage.output_tokens, 7);
+});
+
+test("after a chat, /api/ps reports the context the proxy loaded the model with", async () => {
+  await ollama.chat({ model: chatModel, messages: [{ role: "user", content: "hi" }], stream: false });
+  const { models } = await ollama.ps();
+  const loaded = models.find((m) => m.name === `${chatModel}:latest`);
+  assert.equal(loaded.context_length, 32768);
+});
+
+test("ollama-js pulls a model LM Studio downloads, with Ollama's progress", async () => {
+  const parts = [];
+  for await (const part of await ollama.pull({ model: "qwen/qwen3-4b", stream: true })) parts.push(part);
+  assert.equal(parts[0].status, "pulling manifest");
+  const progress = parts.filter((p) => p.status.startsWith("downloading"));
+  assert.ok(progress.length >= 2, JSON.stringify(parts));
+  assert.ok(progress.every((p) => p.total === 2500000000 && p.digest.startsWith("sha256:")));
+  assert.deepEqual(progress.map((p) => p.completed), [...progress.map((p) => p.completed)].sort((a, b) => a - b));
+  assert.equal(progress.at(-1).completed, 2500000000);
+  assert.equal(parts.at(-1).status, "success");
+  const { models } = await ollama.list();
+  assert.ok(models.some((m) => m.name === "qwen/qwen3-4b:latest"));
+});
+
+test("openai streams through heartbeats while the upstream is slow to answer", async () => {
+  // The fake holds its headers for WAIT_MS (2.5 s) and run.sh sets STREAM_HEARTBEAT_SECONDS=1: the proxy sends
+  // ": keep-alive" comment lines first, which the SDK's SSE parser skips.
+  const raw = await fetch(`${gatewayUrl}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ model: chatModel, messages: [{ role: "user", content: "wait" }], stream: true }),
+  }).then((r) => r.text());
+  assert.ok(raw.indexOf(": keep-alive") >= 0 && raw.indexOf(": keep-alive") < raw.indexOf("data:"), raw);
+
+  const stream = await openai.chat.completions.create({ model: chatModel, messages: [{ role: "user", content: "wait" }], stream: true });
+  let text = "";
+  for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
+  assert.equal(text, "Hello from the fake LM Studio.");
 });

@@ -14,7 +14,7 @@ upstream=$(free_port); ollama=$(free_port); gateway=$(free_port)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 node "$root/tests/smoke/fake-lmstudio.mjs" "$upstream" >/dev/null & pids+=($!)
-LMSTUDIO_URL="http://127.0.0.1:$upstream" OLLAMA_PORT=$ollama LITELLM_PORT=$gateway HOST=127.0.0.1 LOG_LEVEL=WARNING \
+LMSTUDIO_URL="http://127.0.0.1:$upstream" STREAM_HEARTBEAT_SECONDS=1 OLLAMA_PORT=$ollama LITELLM_PORT=$gateway HOST=127.0.0.1 LOG_LEVEL=WARNING \
   dotnet "$dll" & pids+=($!)
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$ollama/api/tags" | grep -q qwen3-8b && break

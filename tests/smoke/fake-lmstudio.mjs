@@ -1,8 +1,11 @@
-// A fake LM Studio upstream for the container smoke test: zero dependencies, loopback only.
+// A fake LM Studio upstream for the container smoke test and the npm client tests: zero dependencies, loopback only.
 // It serves LM Studio 0.4's model listings (native /api/v1, the older /api/v0, OpenAI /v1), an OpenAI SSE chat
-// stream, and the newer APIs with their own event shapes: /v1/responses (0.3.29+) and the Anthropic-compatible
-// /v1/messages (0.4.1+); with tools, each answers with one call of the first tool, {"city":"Paris"}. A chat whose last message contains "slow" streams one chunk every SLOW_CHUNK_MS, so a test can stop the
-// proxy while a stream is in flight and see whether it drains.
+// stream, the newer APIs with their own event shapes: /v1/responses (0.3.29+) and the Anthropic-compatible
+// /v1/messages (0.4.1+) (with tools, each answers with one call of the first tool, {"city":"Paris"}), and LM Studio's
+// model management: /api/v1/models/load (taking LOAD_DELAY_MS), /unload, /download and /download/status/{job_id}
+// (qwen/qwen3-4b can be downloaded, in three status polls). A chat whose last message contains "slow" streams one chunk
+// every SLOW_CHUNK_MS, so a test can stop the proxy while a stream is in flight and see whether it drains; one that
+// contains "wait" holds its response headers for WAIT_MS, as a model that is still processing a long prompt does.
 //
 //   node tests/smoke/fake-lmstudio.mjs [port]     (port 0 or absent: any free port; prints "listening <port>")
 import http from "node:http";
@@ -10,6 +13,14 @@ import http from "node:http";
 const port = Number(process.argv[2] ?? 0);
 const slowChunkMs = Number(process.env.SLOW_CHUNK_MS ?? 400);
 const modelKey = "qwen/qwen3-8b";
+const loadDelayMs = Number(process.env.LOAD_DELAY_MS ?? 0);
+const waitMs = Number(process.env.WAIT_MS ?? 2500);
+const downloadable = {
+  type: "llm", publisher: "qwen", key: "qwen/qwen3-4b", display_name: "Qwen3 4B", architecture: "qwen3",
+  quantization: { name: "Q4_K_M", bits_per_weight: 4.8 }, size_bytes: 2500000000, params_string: "4B",
+  loaded_instances: [], max_context_length: 32768, format: "gguf", capabilities: { vision: false, trained_for_tool_use: true },
+};
+const downloads = new Map();
 
 const nativeModels = {
   models: [
@@ -58,6 +69,51 @@ const openAIModels = { object: "list", data: [{ id: modelKey, object: "model", o
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const findModel = (key) => nativeModels.models.find((m) => m.key === key);
+
+// LM Studio's POST /api/v1/models/load: replaces the instance's context here (the real one adds an instance; the proxy
+// unloads first).
+async function load(req, res) {
+  const request = await readJson(req);
+  const model = findModel(request.model);
+  if (!model) return sendJson(res, 404, { error: `Model "${request.model}" not found` });
+  await sleep(loadDelayMs);
+  const context = Math.min(request.context_length ?? 4096, model.max_context_length);
+  model.loaded_instances = [{ id: model.key, config: { context_length: context } }];
+  sendJson(res, 200, { type: model.type, instance_id: model.key, load_time_seconds: loadDelayMs / 1000, status: "loaded" });
+}
+
+async function unload(req, res) {
+  const request = await readJson(req);
+  const model = nativeModels.models.find((m) => m.loaded_instances.some((i) => i.id === request.instance_id));
+  if (!model) return sendJson(res, 404, { error: `No loaded model instance with id "${request.instance_id}"` });
+  model.loaded_instances = model.loaded_instances.filter((i) => i.id !== request.instance_id);
+  sendJson(res, 200, { instance_id: request.instance_id });
+}
+
+async function download(req, res) {
+  const request = await readJson(req);
+  if (findModel(request.model)) return sendJson(res, 200, { status: "already_downloaded" });
+  if (request.model !== downloadable.key) {
+    return sendJson(res, 404, { error: { message: `Could not find model "${request.model}" in the LM Studio catalog.`, type: "invalid_request_error" } });
+  }
+  const jobId = `job_${downloads.size + 1}`;
+  downloads.set(jobId, 0);
+  sendJson(res, 200, { job_id: jobId, status: "downloading", total_size_bytes: downloadable.size_bytes, started_at: new Date().toISOString() });
+}
+
+function downloadStatus(res, jobId) {
+  if (!downloads.has(jobId)) return sendJson(res, 404, { error: `No download job with id "${jobId}"` });
+  const polls = downloads.get(jobId) + 1;
+  downloads.set(jobId, polls);
+  const total = downloadable.size_bytes;
+  if (polls >= 3) {
+    if (!findModel(downloadable.key)) nativeModels.models.push({ ...downloadable });
+    return sendJson(res, 200, { status: "completed", downloaded_bytes: total, total_size_bytes: total, bytes_per_second: 0, completed_at: new Date().toISOString() });
+  }
+  sendJson(res, 200, { status: "downloading", downloaded_bytes: Math.floor((total * polls) / 3), total_size_bytes: total, bytes_per_second: 52428800 });
+}
+
 function sendJson(res, status, body) {
   const bytes = Buffer.from(JSON.stringify(body));
   res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": bytes.length });
@@ -87,6 +143,13 @@ async function chatCompletions(req, res) {
     return;
   }
   const slow = /slow/i.test(lastMessageText(request));
+  // Just-in-time loading, as LM Studio does it: a model that is not loaded gets its default context.
+  const target = findModel(request.model);
+  if (target && target.loaded_instances.length === 0) {
+    await sleep(loadDelayMs);
+    target.loaded_instances = [{ id: target.key, config: { context_length: Math.min(4096, target.max_context_length) } }];
+  }
+  if (/wait/i.test(lastMessageText(request))) await sleep(waitMs);
   const words = slow
     ? ["one", " two", " three", " four", " five", " six", " seven", " eight"]
     : ["Hello", " from", " the", " fake", " LM", " Studio", "."];
@@ -255,6 +318,16 @@ const server = http.createServer((req, res) => {
       });
       return;
     }
+  }
+  const fail = (error) => {
+    console.error(error);
+    res.destroy();
+  };
+  if (req.method === "POST" && path === "/api/v1/models/load") return void load(req, res).catch(fail);
+  if (req.method === "POST" && path === "/api/v1/models/unload") return void unload(req, res).catch(fail);
+  if (req.method === "POST" && path === "/api/v1/models/download") return void download(req, res).catch(fail);
+  if (req.method === "GET" && path.startsWith("/api/v1/models/download/status/")) {
+    return downloadStatus(res, decodeURIComponent(path.slice("/api/v1/models/download/status/".length)));
   }
   if (req.method === "POST" && path === "/v1/embeddings") {
     embeddings(req, res).catch((error) => {

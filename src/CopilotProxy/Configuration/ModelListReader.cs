@@ -129,7 +129,7 @@ internal static class ModelListReader
 
     private static (ModelInfoOverride? Override, string? Id) ReadModelInfo(ConfigReader reader, YamlMappingNode map, string path)
     {
-        int? maxInput = null, contextLength = null, maxTokens = null, maxOutput = null;
+        int? maxInput = null, contextLength = null, maxTokens = null, maxOutput = null, minContext = null;
         bool? tools = null, vision = null, reasoning = null;
         ModelMode? mode = null;
         string? id = null;
@@ -154,6 +154,9 @@ internal static class ModelListReader
                     break;
                 case "max_output_tokens":
                     maxOutput = reader.ReadInteger(value, keyPath, 1, int.MaxValue);
+                    break;
+                case "min_context_length":
+                    minContext = reader.ReadInteger(value, keyPath, 0, 16 * 1024 * 1024);
                     break;
                 case "supports_function_calling":
                     tools = reader.ReadBool(value, keyPath);
@@ -183,6 +186,7 @@ internal static class ModelListReader
         {
             ContextLength = context,
             MaxOutputTokens = maxOutput,
+            MinContextLength = minContext,
             SupportsTools = tools,
             SupportsVision = vision,
             SupportsReasoning = reasoning,

@@ -23,7 +23,7 @@ public static class ClientsCommand
         ArgumentNullException.ThrowIfNull(error);
         config ??= GatewayConfig.Empty;
         using var upstreams = new UpstreamRegistry(settings);
-        var catalog = new ModelCatalog(upstreams, new GatewayConfigHolder(config), TimeProvider.System, NullLogger<ModelCatalog>.Instance);
+        var catalog = new ModelCatalog(upstreams, new GatewayConfigHolder(config), settings, TimeProvider.System, NullLogger<ModelCatalog>.Instance);
         IReadOnlyList<CatalogModel> models = [];
         var exitCode = 0;
         try

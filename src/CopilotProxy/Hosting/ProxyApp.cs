@@ -4,6 +4,7 @@ using CopilotProxy.Configuration;
 using CopilotProxy.Diagnostics;
 using CopilotProxy.Health;
 using CopilotProxy.Http;
+using CopilotProxy.Loading;
 using CopilotProxy.Ollama;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Routing;
@@ -67,7 +68,7 @@ public static class ProxyApp
         builder.Services.AddSingleton<DeploymentCooldowns>();
         builder.Services.AddSingleton<DeploymentRouter>();
         builder.Services.AddSingleton<OpenAIRelay>().AddSingleton<EventApiRelay>();
-        builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<ModelResolution>().AddSingleton<StreamTranslation>()
+        builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<ModelDownloads>().AddSingleton<ModelResolution>().AddSingleton<StreamTranslation>()
             .AddSingleton<ChatHandler>().AddSingleton<GenerateHandler>().AddSingleton<EmbedHandler>();
 
         var app = builder.Build();

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CopilotProxy.Catalog;
 using CopilotProxy.Http;
+using CopilotProxy.Loading;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Routing;
@@ -38,7 +39,7 @@ public sealed class ChatHandler(ModelResolution models, StreamTranslation transl
 
         if (messages.Count == 0)
         {
-            await models.LoadOrUnloadAsync(context, clientModel, model, common.KeepAlive, OllamaAnswerShape.Chat, started);
+            await models.LoadOrUnloadAsync(context, clientModel, model, common.KeepAlive, OllamaAnswerShape.Chat, started, ModelResolution.NumCtx(request.Options));
             return;
         }
 
@@ -52,7 +53,8 @@ public sealed class ChatHandler(ModelResolution models, StreamTranslation transl
         var settings = ModelResolution.Settings(model, common);
         await translation.TranslateAsync(context, model, GenerateTranslation.ChatPath,
             (deployment, body) => ChatTranslation.WriteRequest(request, settings with { UpstreamModel = deployment.UpstreamModel, Defaults = deployment.Defaults }, body),
-            clientModel, OllamaAnswerShape.Chat, request.Stream ?? true, common.Think != ThinkSetting.Off, started);
+            clientModel, OllamaAnswerShape.Chat, request.Stream ?? true, common.Think != ThinkSetting.Off, started, ModelResolution.NumCtx(request.Options));
+        models.RecordUse(model, common.KeepAlive);
         await models.UnloadAfterRequestAsync(model, common.KeepAlive);
     }
 }

@@ -46,6 +46,7 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
     private int? _promptTokens;
     private int? _completionTokens;
     private double? _promptMs;
+    private int? _promptEvaluated;
     private double? _predictedMs;
 
     /// <param name="output">Where lines go: the response body, or a buffer in tests.</param>
@@ -438,7 +439,9 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
             json.WriteNumber("load_duration"u8, Nanoseconds(load));
         }
 
-        if (_promptTokens is { } prompt)
+        // Count and duration describe the same tokens: llama.cpp's prompt_ms covers only the prompt tokens it evaluated
+        // (timings.prompt_n), not the ones it reused from its cache (cache_n), which usage.prompt_tokens includes.
+        if ((_promptMs is not null && _promptEvaluated is { } evaluated ? evaluated : _promptTokens) is { } prompt)
         {
             json.WriteNumber("prompt_eval_count"u8, prompt);
         }
@@ -486,6 +489,11 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
             if (timings.TryGetProperty("prompt_ms"u8, out var pm) && pm.TryGetDouble(out var pmv))
             {
                 _promptMs = pmv;
+            }
+
+            if (timings.TryGetProperty("prompt_n"u8, out var pn) && pn.TryGetInt32(out var pnv))
+            {
+                _promptEvaluated = pnv;
             }
 
             if (timings.TryGetProperty("predicted_ms"u8, out var em) && em.TryGetDouble(out var emv))

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CopilotProxy.Catalog;
 using CopilotProxy.Http;
+using CopilotProxy.Loading;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Routing;
@@ -36,7 +37,7 @@ public sealed class GenerateHandler(ModelResolution models, StreamTranslation tr
 
         if (string.IsNullOrEmpty(request.Prompt) && request.Images is not { Count: > 0 })
         {
-            await models.LoadOrUnloadAsync(context, clientModel, model, common.KeepAlive, OllamaAnswerShape.Generate, started);
+            await models.LoadOrUnloadAsync(context, clientModel, model, common.KeepAlive, OllamaAnswerShape.Generate, started, ModelResolution.NumCtx(request.Options));
             return;
         }
 
@@ -54,7 +55,8 @@ public sealed class GenerateHandler(ModelResolution models, StreamTranslation tr
         var settings = ModelResolution.Settings(model, common);
         await translation.TranslateAsync(context, model, GenerateTranslation.UpstreamPath(request),
             (deployment, body) => GenerateTranslation.WriteRequest(request, settings with { UpstreamModel = deployment.UpstreamModel, Defaults = deployment.Defaults }, body),
-            clientModel, OllamaAnswerShape.Generate, request.Stream ?? true, common.Think != ThinkSetting.Off, started);
+            clientModel, OllamaAnswerShape.Generate, request.Stream ?? true, common.Think != ThinkSetting.Off, started, ModelResolution.NumCtx(request.Options));
+        models.RecordUse(model, common.KeepAlive);
         await models.UnloadAfterRequestAsync(model, common.KeepAlive);
     }
 }

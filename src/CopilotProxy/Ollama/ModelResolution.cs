@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CopilotProxy.Catalog;
 using CopilotProxy.Http;
+using CopilotProxy.Loading;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Routing;
@@ -101,6 +102,17 @@ public sealed class ModelResolution(ModelCatalog catalog, UpstreamClient upstrea
         // Only LM Studio's v1 catalog says whether a model reasons; elsewhere the setting is sent and the upstream decides.
         new(model.UpstreamId, common.Think, model.Source != CatalogSource.LmStudioV1 || model.Thinking, ChatTranslation.TtlSeconds(common.KeepAlive));
 
+    /// <summary>
+    /// Ollama's <c>options.num_ctx</c>: Ollama reloads a model for a new one, and so does the proxy (through LM Studio's
+    /// load API), so an Ollama client gets the context it asks for. Null when absent or not a positive whole number.
+    /// </summary>
+    internal static int? NumCtx(GenerationOptions? options) =>
+        options?.Unmapped is { } unmapped && unmapped.TryGetValue("num_ctx", out var value) && value.ValueKind == JsonValueKind.Number
+            && value.TryGetInt32(out var numCtx) && numCtx > 0 ? numCtx : null;
+
+    /// <summary>Notes the request's keep_alive, so /api/ps can say when LM Studio unloads the model.</summary>
+    internal void RecordUse(CatalogModel model, TimeSpan? keepAlive) => lifecycle.RecordUse(model, keepAlive);
+
     internal void LogIgnoredOptions(string route, GenerationOptions? options)
     {
         if (ChatTranslation.IgnoredOptions(options) is { } ignored)
@@ -109,9 +121,10 @@ public sealed class ModelResolution(ModelCatalog catalog, UpstreamClient upstrea
         }
     }
     /// <summary>Answers an empty chat/generate: Ollama's "load" (or, with keep_alive 0, "unload") call.</summary>
-    internal async Task LoadOrUnloadAsync(HttpContext context, string clientModel, CatalogModel model, TimeSpan? keepAlive, OllamaAnswerShape shape, long started)
+    internal async Task LoadOrUnloadAsync(HttpContext context, string clientModel, CatalogModel model, TimeSpan? keepAlive, OllamaAnswerShape shape, long started,
+        int? numCtx = null)
     {
-        if (await LifecycleAsync(context, model, keepAlive) is not { } outcome)
+        if (await LifecycleAsync(context, model, keepAlive, numCtx) is not { } outcome)
         {
             return;
         }
@@ -154,7 +167,7 @@ public sealed class ModelResolution(ModelCatalog catalog, UpstreamClient upstrea
     internal readonly record struct LifecycleOutcome(bool Unloaded, TimeSpan? LoadDuration);
 
     /// <summary>Loads, or unloads for keep_alive 0; writes the error and returns null when that fails.</summary>
-    internal async Task<LifecycleOutcome?> LifecycleAsync(HttpContext context, CatalogModel model, TimeSpan? keepAlive)
+    internal async Task<LifecycleOutcome?> LifecycleAsync(HttpContext context, CatalogModel model, TimeSpan? keepAlive, int? numCtx = null)
     {
         using var timeout = new ActivityTimeout(upstream.IdleTimeout, context.RequestAborted);
         try
@@ -171,7 +184,9 @@ public sealed class ModelResolution(ModelCatalog catalog, UpstreamClient upstrea
                 return new LifecycleOutcome(true, null);
             }
 
-            return new LifecycleOutcome(false, await lifecycle.LoadAsync(model, timeout));
+            var duration = await lifecycle.LoadAsync(model, timeout, numCtx);
+            lifecycle.RecordUse(model, keepAlive);
+            return new LifecycleOutcome(false, duration);
         }
         catch (UpstreamException failure)
         {

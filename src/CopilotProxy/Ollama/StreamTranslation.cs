@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CopilotProxy.Catalog;
 using CopilotProxy.Http;
+using CopilotProxy.Loading;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Routing;
@@ -18,7 +19,7 @@ namespace CopilotProxy.Ollama;
 /// Sends a translated chat or generate request through the router and translates the answer back, streamed as Ollama
 /// NDJSON lines or aggregated into one object, reading the upstream through <see cref="UpstreamPipeline"/>.
 /// </summary>
-public sealed class StreamTranslation(DeploymentRouter router, ILogger<StreamTranslation> logger)
+public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle lifecycle, ILogger<StreamTranslation> logger)
 {
     private const string Door = ModelResolution.Door;
 
@@ -34,7 +35,7 @@ public sealed class StreamTranslation(DeploymentRouter router, ILogger<StreamTra
     /// The idle timeout is linked to RequestAborted, so a client that disconnects cancels the upstream request.
     /// </remarks>
     internal async Task TranslateAsync(HttpContext context, CatalogModel model, string path, Action<Deployment, PooledBufferWriter> writeBody,
-        string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long started)
+        string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long started, int? numCtx = null)
     {
         var route = context.Request.Path.Value ?? path;
         var output = context.Response.BodyWriter;
@@ -44,12 +45,15 @@ public sealed class StreamTranslation(DeploymentRouter router, ILogger<StreamTra
 
         // Step 1: the router picks the deployment and retries connect failures and 5xx on the next one; nothing has
         // reached the client yet, so a retry is invisible to it.
+        // Before the request goes, the model is loaded with at least MIN_CONTEXT_LENGTH and the client's num_ctx.
         RoutedResponse routed;
+        ContextOutcome? loaded = null;
         var sent = Stopwatch.GetTimestamp();
         translator.MarkUpstreamSent(sent);
         try
         {
-            routed = await router.SendAsync(model, path, writeBody, stream, context.RequestAborted);
+            routed = await router.SendAsync(model, path, writeBody, stream, context.RequestAborted,
+                async (group, deployment, cancellationToken) => loaded = await lifecycle.EnsureContextAsync(group, deployment, numCtx, cancellationToken));
         }
         catch (UpstreamException failure)
         {
@@ -69,6 +73,7 @@ public sealed class StreamTranslation(DeploymentRouter router, ILogger<StreamTra
             telemetry.MarkUpstreamHeaders(sent);
             if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } status)
             {
+                status = ContextOverflow.Explain(status, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: true)) ?? status;
                 FailureReporting.Report(context, logger, Door, route, status);
                 await OllamaErrors.WriteAsync(context, status);
                 return;

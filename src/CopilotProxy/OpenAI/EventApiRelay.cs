@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json;
 using CopilotProxy.Catalog;
+using CopilotProxy.Configuration;
 using CopilotProxy.Http;
+using CopilotProxy.Loading;
 using CopilotProxy.Routing;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
@@ -22,7 +24,8 @@ namespace CopilotProxy.OpenAI;
 /// 0.4.1 says 200 "Unexpected endpoint", llama.cpp 404); 4. relay JSON whole, or the stream event by event, flushed per
 /// upstream read, ending in the API's own error event when the upstream breaks after the 200.
 /// </remarks>
-public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router, ILogger<EventApiRelay> logger)
+public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router, ModelLifecycle lifecycle, ProxySettings settings, TimeProvider time,
+    ILogger<EventApiRelay> logger)
 {
     public async Task HandleAsync(HttpContext context, EventApi api)
     {
@@ -57,7 +60,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         {
             if (FailureReporting.Report(context, logger, door, path, failure))
             {
-                await WriteFailureAsync(context, api, failure);
+                await WriteFailureAsync(context, api, clientModel, failure);
             }
 
             return;
@@ -73,18 +76,30 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
 
         // Step 2: route it; the router retries and falls back only while nothing has reached the client.
         var streaming = ClientJsonBody.GetBool(root, "stream", false);
+
+        // Generation needs the model loaded with enough context (MIN_CONTEXT_LENGTH), as for chat completions.
+        ContextOutcome? loaded = null;
+        async Task PrepareAsync(CatalogModel group, Deployment deployment, CancellationToken cancellationToken) =>
+            loaded = await lifecycle.EnsureContextAsync(group, deployment, null, cancellationToken);
+
+        // A model load plus a long prompt can keep the upstream silent for minutes; Copilot gives up after 2. Heartbeats
+        // commit the 200 and the event stream early, so from then on failures are the API's own error event.
+        var heartbeat = streaming && settings.StreamHeartbeat > TimeSpan.Zero
+            ? new SseHeartbeat(context.Response.BodyWriter, settings.StreamHeartbeat, time) { BeforeFirst = () => StartStreamAsync(context) }
+            : null;
         var sent = Stopwatch.GetTimestamp();
         RoutedResponse routed;
         try
         {
-            routed = await router.SendAsync(model, path, (deployment, output) => EventApiRequest.Write(root, deployment.UpstreamModel, deployment.Defaults, api, output),
-                streaming, context.RequestAborted);
+            var sending = router.SendAsync(model, path, (deployment, output) => EventApiRequest.Write(root, deployment.UpstreamModel, deployment.Defaults, api, output),
+                streaming, context.RequestAborted, PrepareAsync);
+            routed = heartbeat is null ? await sending : await heartbeat.WhileWaitingAsync(sending, context.RequestAborted);
         }
         catch (UpstreamException failure)
         {
             if (FailureReporting.Report(context, logger, door, path, failure))
             {
-                await WriteFailureAsync(context, api, failure);
+                await WriteFailureAsync(context, api, clientModel, failure);
             }
 
             return;
@@ -94,30 +109,35 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         {
             telemetry.UpstreamModel = routed.Deployment.UpstreamModel;
             telemetry.MarkUpstreamHeaders(sent);
-            context.Response.Headers[OpenAIRelay.ApiBaseHeader] = routed.Deployment.Upstream.Target.ToString();
+            if (!context.Response.HasStarted)
+            {
+                context.Response.Headers[OpenAIRelay.ApiBaseHeader] = routed.Deployment.Upstream.Target.ToString();
+            }
 
             // Step 3: a 2xx, and an upstream that has the API at all.
             if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } failure)
             {
-                if (failure.UpstreamStatus is 404 or 405 or 501)
+                if (failure.UpstreamStatus is 404 or 405 or 501 && !context.Response.HasStarted)
                 {
                     await WriteUnsupportedAsync(context, api, routed.Url);
                     return;
                 }
 
+                failure = ContextOverflow.Explain(failure, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: false)) ?? failure;
                 FailureReporting.Report(context, logger, door, path, failure);
-                await WriteFailureAsync(context, api, failure);
+                await WriteFailureAsync(context, api, clientModel, failure);
                 return;
             }
 
             // Step 4: the answer.
-            if (UpstreamPipeline.IsJson(routed.Response) || !streaming)
+            // Once heartbeats committed an event stream, the answer has to be one, whatever the upstream chose.
+            if ((UpstreamPipeline.IsJson(routed.Response) || !streaming) && !context.Response.HasStarted)
             {
                 await RelayJsonAsync(context, api, door, path, clientModel, routed);
             }
             else
             {
-                await RelayStreamAsync(context, api, door, path, clientModel, routed);
+                await RelayStreamAsync(context, api, door, path, clientModel, routed, heartbeat);
             }
         }
     }
@@ -129,7 +149,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         {
             if (FailureReporting.Report(context, logger, door, path, failure!))
             {
-                await WriteFailureAsync(context, api, failure!);
+                await WriteFailureAsync(context, api, clientModel, failure!);
             }
 
             return;
@@ -161,22 +181,15 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         }
     }
 
-    private async Task RelayStreamAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed)
+    private async Task RelayStreamAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, SseHeartbeat? heartbeat)
     {
         var telemetry = context.GetRequestTelemetry();
-        telemetry.MarkStreaming();
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "text/event-stream";
-        context.Response.Headers.CacheControl = "no-cache";
-        context.Response.Headers["X-Accel-Buffering"] = "no";
-        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        await context.Response.StartAsync(context.RequestAborted);
+        await StartStreamAsync(context);
 
-        // Heartbeat hook (wave/context): keep-alive comment lines for /v1/responses start here, once the 200 is out and
-        // before the first event; SSE comments (": …") are ignored by both APIs' SDKs and by this relay's event reader.
+        // SSE comments (": keep-alive") written during upstream silences are ignored by both APIs' SDKs and by this relay's event reader.
         var output = context.Response.BodyWriter;
         var relay = new EventStreamRelay(output, api, clientModel);
-        var failure = await UpstreamPipeline.ReadEventsAsync(routed.Answer, relay, output, telemetry.MarkFirstToken);
+        var failure = await UpstreamPipeline.ReadEventsAsync(routed.Answer, relay, output, telemetry.MarkFirstToken, heartbeat);
         if (failure is { Failure: UpstreamFailure.ClientCanceled })
         {
             FailureReporting.Report(context, logger, door, path, failure);
@@ -230,8 +243,47 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
             ? AnthropicErrors.WriteAsync(context, status, message)
             : OpenAIErrors.WriteAsync(context, status, message, code: status == StatusCodes.Status404NotFound ? "model_not_found" : null, param: param);
 
-    private static Task WriteFailureAsync(HttpContext context, EventApi api, UpstreamException failure) =>
-        api == EventApi.Messages ? AnthropicErrors.WriteAsync(context, failure) : OpenAIErrors.WriteAsync(context, failure);
+    /// <summary>Commits 200 and the event-stream headers; does nothing when a heartbeat already did.</summary>
+    private static Task StartStreamAsync(HttpContext context)
+    {
+        if (context.Response.HasStarted)
+        {
+            return Task.CompletedTask;
+        }
+
+        context.GetRequestTelemetry().MarkStreaming();
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Response.Headers["X-Accel-Buffering"] = "no";
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        return context.Response.StartAsync(context.RequestAborted);
+    }
+
+    /// <summary>
+    /// A failure before any upstream event: a status and the API's error body, or, once heartbeats have committed the 200,
+    /// the API's own error event (<c>response.failed</c>, Anthropic's <c>error</c>).
+    /// </summary>
+    private static async Task WriteFailureAsync(HttpContext context, EventApi api, string clientModel, UpstreamException failure)
+    {
+        if (!context.Response.HasStarted)
+        {
+            await (api == EventApi.Messages ? AnthropicErrors.WriteAsync(context, failure) : OpenAIErrors.WriteAsync(context, failure));
+            return;
+        }
+
+        context.GetRequestTelemetry().Failure ??= failure.Failure;
+        var output = context.Response.BodyWriter;
+        new EventStreamRelay(output, api, clientModel).WriteError(failure.Message, failure.UpstreamCode ?? OpenAIErrors.CodeFor(failure.Failure));
+        try
+        {
+            await output.FlushAsync(CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // The client is gone; there is nobody left to tell.
+        }
+    }
 
     /// <summary>LM Studio answers routes it lacks with 200 and <c>{"error":"Unexpected endpoint or method. …"}</c> (protocol.md §3.2).</summary>
     private static bool IsUnexpectedEndpoint(JsonElement root) =>

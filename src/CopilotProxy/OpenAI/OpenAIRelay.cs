@@ -5,6 +5,7 @@ using System.Text.Json;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
 using CopilotProxy.Http;
+using CopilotProxy.Loading;
 using CopilotProxy.Routing;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
@@ -27,7 +28,7 @@ public enum OpenAIOperation
 /// deployment (rewriting the model and applying the entry's defaults), and stream the answer back. The Responses and
 /// Messages APIs have their own relay (<see cref="EventApiRelay"/>): their errors and events have other shapes.
 /// </summary>
-public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, ILogger<OpenAIRelay> logger)
+public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, ModelLifecycle lifecycle, ProxySettings settings, TimeProvider time, ILogger<OpenAIRelay> logger)
 {
     /// <summary>The header LiteLLM uses to say which deployment answered; handy when a group spans several upstreams.</summary>
     public const string ApiBaseHeader = "x-litellm-model-api-base";
@@ -93,17 +94,30 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
                 // Floats are asked for and encoded here when needed: upstreams differ in whether they honour base64.
                 omit: operation == OpenAIOperation.Embeddings ? "encoding_format" : null);
 
+        // Generation needs the model loaded with enough context (MIN_CONTEXT_LENGTH); embeddings don't.
+        ContextOutcome? loaded = null;
+        var generates = operation != OpenAIOperation.Embeddings;
+        async Task PrepareAsync(CatalogModel group, Deployment deployment, CancellationToken cancellationToken) =>
+            loaded = await lifecycle.EnsureContextAsync(group, deployment, null, cancellationToken);
+
+        // A model load plus a long prompt can keep the upstream from answering for minutes; Copilot gives up after 2.
+        var heartbeat = streaming && operation is OpenAIOperation.ChatCompletions or OpenAIOperation.Completions
+            && settings.StreamHeartbeat > TimeSpan.Zero
+            ? new SseHeartbeat(context.Response.BodyWriter, settings.StreamHeartbeat, time) { BeforeFirst = () => StartStreamAsync(context) }
+            : null;
+
         var sent = Stopwatch.GetTimestamp();
         RoutedResponse routed;
         try
         {
-            routed = await router.SendAsync(model, path, WriteBody, streaming, context.RequestAborted);
+            var sending = router.SendAsync(model, path, WriteBody, streaming, context.RequestAborted, generates ? PrepareAsync : null);
+            routed = heartbeat is null ? await sending : await heartbeat.WhileWaitingAsync(sending, context.RequestAborted);
         }
         catch (UpstreamException failure)
         {
             if (FailureReporting.Report(context, logger, door, path, failure))
             {
-                await OpenAIErrors.WriteAsync(context, failure);
+                await WriteFailureAsync(context, operation, failure);
             }
 
             return;
@@ -113,29 +127,63 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         {
             telemetry.UpstreamModel = routed.Deployment.UpstreamModel;
             telemetry.MarkUpstreamHeaders(sent);
-            SetServerTiming(context.Response, started, sent);
-            context.Response.Headers[ApiBaseHeader] = routed.Deployment.Upstream.Target.ToString();
-            await RelayAnswerAsync(context, door, operation, path, clientModel, streaming, base64, routed);
+            if (!context.Response.HasStarted)
+            {
+                SetServerTiming(context.Response, started, sent);
+                context.Response.Headers[ApiBaseHeader] = routed.Deployment.Upstream.Target.ToString();
+            }
+
+            await RelayAnswerAsync(context, door, operation, path, clientModel, streaming, base64, routed, model, loaded, heartbeat);
         }
     }
 
-    private async Task RelayAnswerAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool streaming, bool base64,
-        RoutedResponse routed)
+    /// <summary>
+    /// Answers a failure before any upstream byte: with a status and the error body, or, once heartbeats have committed the
+    /// 200, as the protocol's in-band error (an SSE error event, then <c>[DONE]</c> for chat and completions).
+    /// </summary>
+    private static async Task WriteFailureAsync(HttpContext context, OpenAIOperation operation, UpstreamException failure)
     {
-        var response = routed.Response;
-        if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } failure)
+        if (!context.Response.HasStarted)
         {
-            FailureReporting.Report(context, logger, door, path, failure);
             await OpenAIErrors.WriteAsync(context, failure);
             return;
         }
 
+        context.GetRequestTelemetry().Failure ??= failure.Failure;
+        var output = context.Response.BodyWriter;
+        var code = failure.UpstreamCode ?? OpenAIErrors.CodeFor(failure.Failure);
+        output.Write(OpenAIErrors.SseEvent(failure.Message, code));
+        output.Write("data: [DONE]\n\n"u8);
+
+        try
+        {
+            await output.FlushAsync(CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // The client is gone; there is nobody left to tell.
+        }
+    }
+
+    private async Task RelayAnswerAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool streaming, bool base64,
+        RoutedResponse routed, CatalogModel model, ContextOutcome? loaded, SseHeartbeat? heartbeat)
+    {
+        var response = routed.Response;
+        if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } failure)
+        {
+            failure = ContextOverflow.Explain(failure, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: false)) ?? failure;
+            FailureReporting.Report(context, logger, door, path, failure);
+            await WriteFailureAsync(context, operation, failure);
+            return;
+        }
+
         var mediaType = response.Content.Headers.ContentType?.MediaType;
-        var isStream = mediaType == "text/event-stream" || (streaming && mediaType is null);
+        // Once heartbeats committed an event stream, the answer has to be one, whatever the upstream chose.
+        var isStream = mediaType == "text/event-stream" || (streaming && mediaType is null) || context.Response.HasStarted;
         switch (operation)
         {
             case OpenAIOperation.ChatCompletions or OpenAIOperation.Completions when isStream:
-                await RelayStreamAsync(context, door, path, clientModel, routed);
+                await RelayStreamAsync(context, door, path, clientModel, routed, heartbeat);
                 break;
             default:
                 await RelayJsonAsync(context, door, operation, path, clientModel, base64, routed);
@@ -143,12 +191,12 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         }
     }
 
-    private async Task RelayStreamAsync(HttpContext context, string door, string path, string clientModel, RoutedResponse routed)
+    private async Task RelayStreamAsync(HttpContext context, string door, string path, string clientModel, RoutedResponse routed, SseHeartbeat? heartbeat)
     {
         var telemetry = context.GetRequestTelemetry();
         await StartStreamAsync(context);
         using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry);
-        var outcome = await relay.RunAsync(routed.Answer);
+        var outcome = await relay.RunAsync(routed.Answer, heartbeat);
         telemetry.Record(outcome.Failure, outcome.FinishReason, outcome.PromptTokens, outcome.CompletionTokens);
         if (outcome.Failure is { } failure)
         {
@@ -156,8 +204,14 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         }
     }
 
+    /// <summary>Commits 200 and the SSE headers; does nothing when a heartbeat already did.</summary>
     private static Task StartStreamAsync(HttpContext context)
     {
+        if (context.Response.HasStarted)
+        {
+            return Task.CompletedTask;
+        }
+
         context.GetRequestTelemetry().MarkStreaming();
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "text/event-stream";

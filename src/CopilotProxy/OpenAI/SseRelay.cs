@@ -74,10 +74,12 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     /// Relays until <c>[DONE]</c>, the end of the upstream body, or a failure; never leaves the client hanging. Every
     /// in-band error event is followed by <c>[DONE]</c> so Copilot reports the error instead of a quietly truncated answer.
     /// </summary>
-    public async Task<RelayOutcome> RunAsync(UpstreamAnswer answer)
+    /// <param name="answer">The upstream's answer.</param>
+    /// <param name="heartbeat">Writes <c>: keep-alive</c> comments during upstream silences; null: none.</param>
+    public async Task<RelayOutcome> RunAsync(UpstreamAnswer answer, SseHeartbeat? heartbeat = null)
     {
         ArgumentNullException.ThrowIfNull(answer);
-        var failure = await UpstreamPipeline.ReadEventsAsync(answer, this, _output, _telemetry is { } telemetry ? telemetry.MarkFirstToken : null);
+        var failure = await UpstreamPipeline.ReadEventsAsync(answer, this, _output, _telemetry is { } telemetry ? telemetry.MarkFirstToken : null, heartbeat);
         try
         {
             if (failure is { Failure: UpstreamFailure.ClientCanceled })

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -63,8 +64,10 @@ public static class UpstreamPipeline
     /// </summary>
     /// <param name="client">Flushed after each upstream read's events; null when the answer is aggregated and sent at the end.</param>
     /// <param name="flushed">Called after each flush (the first marks the first token).</param>
+    /// <param name="heartbeat">Writes SSE comments to the client while a read waits (STREAM_HEARTBEAT_SECONDS); null: none.</param>
     /// <returns>Null when the body ended or the sink stopped; the classified failure otherwise.</returns>
-    public static async Task<UpstreamException?> ReadEventsAsync(UpstreamAnswer answer, IUpstreamEventSink sink, PipeWriter? client, Action? flushed = null)
+    public static async Task<UpstreamException?> ReadEventsAsync(UpstreamAnswer answer, IUpstreamEventSink sink, PipeWriter? client, Action? flushed = null,
+        SseHeartbeat? heartbeat = null)
     {
         ArgumentNullException.ThrowIfNull(answer);
         ArgumentNullException.ThrowIfNull(sink);
@@ -90,7 +93,9 @@ public static class UpstreamPipeline
             await using var stream = await answer.Response.Content.ReadAsStreamAsync(timeout.Token);
             while (true)
             {
-                var read = await stream.ReadAsync(events.GetReadBuffer(), timeout.Token);
+                var read = heartbeat is null
+                    ? await stream.ReadAsync(events.GetReadBuffer(), timeout.Token)
+                    : await heartbeat.ReadAsync(stream, events.GetReadBuffer(), timeout.Token);
                 var ended = read == 0;
                 if (!ended)
                 {
@@ -122,24 +127,36 @@ public static class UpstreamPipeline
     }
 
     /// <summary>Copies the body to the client as it arrives, one write and flush per upstream read (streams whose events need no rules).</summary>
-    public static async Task<UpstreamException?> CopyAsync(UpstreamAnswer answer, PipeWriter client)
+    /// <param name="heartbeat">Writes SSE comments while a read waits, only where the bytes so far end an event; null: none.</param>
+    public static async Task<UpstreamException?> CopyAsync(UpstreamAnswer answer, PipeWriter client, SseHeartbeat? heartbeat = null)
     {
         ArgumentNullException.ThrowIfNull(answer);
         ArgumentNullException.ThrowIfNull(client);
         var timeout = answer.Timeout;
+        byte[]? own = null;
         try
         {
             await using var stream = await answer.Response.Content.ReadAsStreamAsync(timeout.Token);
             while (true)
             {
-                var read = await stream.ReadAsync(client.GetMemory(ReadSize), timeout.Token);
+                // With heartbeats the read lands in a buffer of its own: a comment may be written to the client while it waits.
+                var buffer = heartbeat is null ? client.GetMemory(ReadSize) : (own ??= new byte[ReadSize]);
+                var read = heartbeat is null ? await stream.ReadAsync(buffer, timeout.Token) : await heartbeat.ReadAsync(stream, buffer, timeout.Token);
                 if (read == 0)
                 {
                     return null;
                 }
 
                 timeout.Touch();
-                client.Advance(read);
+                if (heartbeat is null)
+                {
+                    client.Advance(read);
+                }
+                else
+                {
+                    client.Write(buffer.Span[..read]);
+                    heartbeat.AtEventBoundary = read >= 2 && buffer.Span[read - 2] == '\n' && buffer.Span[read - 1] == '\n';
+                }
                 if ((await client.FlushAsync(timeout.Token)).IsCompleted)
                 {
                     return ClientGone(answer);
