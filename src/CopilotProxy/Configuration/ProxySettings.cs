@@ -37,9 +37,20 @@ public sealed record ProxySettings
     /// <summary>The version /api/version reports; Copilot refuses anything below 0.6.4.</summary>
     public string OllamaVersion { get; init; } = "0.12.10";
 
+    /// <summary>The console's form: JSON lines, a person's text lines, or (auto) text at a terminal outside a container.</summary>
+    public LogFormat LogFormat { get; init; } = LogFormat.Auto;
+
     public bool DevMode { get; init; }
     public bool HotReload { get; init; }
     public bool DebugLogging { get; init; }
 
     public IPAddress? BindAddress => Host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ? null : IPAddress.Parse(Host);
+}
+
+/// <summary>LOG_FORMAT.</summary>
+public enum LogFormat
+{
+    Auto,
+    Json,
+    Text,
 }

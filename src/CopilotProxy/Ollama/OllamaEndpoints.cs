@@ -2,6 +2,7 @@ using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
 using CopilotProxy.Http;
 using CopilotProxy.Ollama.Wire;
+using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -134,10 +135,13 @@ public static class OllamaEndpoints
             return null;
         }
 
+        var telemetry = context.GetRequestTelemetry();
+        telemetry.ClientModel = name;
         try
         {
             if (await catalog.FindAsync(name, context.RequestAborted) is { } model)
             {
+                telemetry.UpstreamModel = model.UpstreamId;
                 return model;
             }
         }

@@ -224,6 +224,9 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
             return null;
         }
 
+        // Named before the lookup, so the request log names the model on every outcome: embeddings, load and unload included.
+        var telemetry = context.GetRequestTelemetry();
+        telemetry.ClientModel = name;
         CatalogModel? model;
         try
         {
@@ -245,6 +248,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
             return null;
         }
 
+        telemetry.UpstreamModel = model.UpstreamId;
         var embeddingRoute = operation is "embed" or "embeddings";
         if (!embeddingRoute && model.Kind == ModelKind.Embedding)
         {
