@@ -1,6 +1,7 @@
 using System.Net;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
+using CopilotProxy.Dashboard;
 using CopilotProxy.Diagnostics;
 using CopilotProxy.Health;
 using CopilotProxy.Http;
@@ -70,6 +71,7 @@ public static class ProxyApp
         builder.Services.AddSingleton<DeploymentRouter>();
         builder.Services.AddSingleton<OpenAIRelay>();
         builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<OllamaTranslator>();
+        builder.Services.AddSingleton<ModelActions>().AddSingleton<UpstreamProbe>().AddSingleton<DashboardEvents>();
 
         var app = builder.Build();
         var metrics = app.Services.GetRequiredService<ProxyMetrics>();
@@ -83,6 +85,7 @@ public static class ProxyApp
         app.MapOpenAIApi(FrontDoor.Ollama);
         app.MapOpenAIApi(FrontDoor.OpenAI);
         app.MapHealth();
+        app.MapDashboard();
         app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI));
         app.MapUnknownRoutes();
 
