@@ -62,7 +62,7 @@ public sealed class RequestLogging
         });
 
         // The dashboard's own calls and health probes would drown the traffic people want to watch.
-        var inFlight = IsHousekeeping(context.Request.Path) ? null
+        var inFlight = IsHousekeeping(context.Request) ? null
             : _traffic.Start(DoorOf(context), context.Request.Method, context.Request.Path.Value ?? "/", context.Request.Headers.UserAgent, telemetry);
 
         ResponseCapture? capture = null;
@@ -95,11 +95,12 @@ public sealed class RequestLogging
             _metrics.RecordRequest(door, route, telemetry, status, total);
             if (inFlight is not null)
             {
-                _traffic.Finish(inFlight, door, route, status, total);
+                // Unmatched paths are bounded by the ring, so the dashboard shows what was asked for rather than "unmatched".
+                _traffic.Finish(inFlight, door, route == "unmatched" ? inFlight.Path : route, status, total);
             }
 
             // Health checks, scrapes and the dashboard's polls arrive every few seconds; at Information they would bury the requests people care about.
-            var level = IsHousekeeping(context.Request.Path) || route == "/metrics" ? LogLevel.Debug : LogLevel.Information;
+            var level = IsHousekeeping(context.Request) || route == "/metrics" ? LogLevel.Debug : LogLevel.Information;
             if (_logger.IsEnabled(level))
             {
                 double? ttfbMs = timeToFirstByte is { } ttfb ? Math.Round(ttfb.TotalMilliseconds, 2) : null;
@@ -123,8 +124,11 @@ public sealed class RequestLogging
     private string DoorOf(HttpContext context) =>
         (context.GetFrontDoor() ?? _bindings.Resolve(context.Connection.LocalPort))?.ToString() ?? "unknown";
 
-    private static bool IsHousekeeping(PathString path) =>
-        path.StartsWithSegments("/health", StringComparison.Ordinal) || path.StartsWithSegments("/ui", StringComparison.Ordinal) || path == "/metrics";
+    /// <summary>Probes, scrapes and the dashboard's own calls (its page, API and client setups).</summary>
+    private static bool IsHousekeeping(HttpRequest request) =>
+        request.Path.StartsWithSegments("/health", StringComparison.Ordinal) || request.Path == "/metrics"
+        || (request.Path.StartsWithSegments("/ui", StringComparison.Ordinal) && !HttpMethods.IsPost(request.Method))
+        || (request.Path == "/clients" && HttpMethods.IsGet(request.Method));
 
     /// <summary>The route pattern, not the path: paths carry model names and typos, which would explode metrics labels.</summary>
     private static string RouteOf(HttpContext context)

@@ -44,7 +44,7 @@ public sealed record FinishedRequest(
     int? CompletionTokens,
     string? Failure);
 
-/// <summary>Counters since the proxy started.</summary>
+/// <summary>Counters since the proxy started; errors by failure class, or client_error/server_error for a 4xx/5xx without one.</summary>
 public sealed record TrafficTotals(long Requests, long PromptTokens, long CompletionTokens, IReadOnlyDictionary<string, long> ErrorsByClass);
 
 /// <summary>
@@ -87,7 +87,7 @@ public sealed class LiveTraffic(TimeProvider time)
             request.Id, time.GetUtcNow(), frontDoor, request.Method, route, request.Client, telemetry.UpstreamModel ?? telemetry.ClientModel, status,
             telemetry.TimeToFirstToken is { } ttft ? Math.Round(ttft.TotalMilliseconds, 1) : null,
             TokensPerSecond(telemetry, total), Math.Round(total.TotalMilliseconds, 1), telemetry.PromptTokens, telemetry.CompletionTokens,
-            telemetry.Failure is { } failure ? ProxyMetrics.FailureClass(failure) : null);
+            telemetry.Failure is { } failure ? ProxyMetrics.FailureClass(failure) : status >= 500 ? "server_error" : status >= 400 ? "client_error" : null);
         lock (_gate)
         {
             _inFlight.Remove(request.Id);
