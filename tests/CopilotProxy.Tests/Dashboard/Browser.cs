@@ -47,7 +47,10 @@ public sealed class Browser : IDisposable
         // The window size of --window-size includes no browser chrome in headless mode; set the viewport exactly.
         driver.ExecuteCdpCommand("Emulation.setDeviceMetricsOverride", new Dictionary<string, object?>
         {
-            ["width"] = width, ["height"] = height, ["deviceScaleFactor"] = 1, ["mobile"] = false,
+            ["width"] = width,
+            ["height"] = height,
+            ["deviceScaleFactor"] = 1,
+            ["mobile"] = false,
         });
         driver.ExecuteCdpCommand("Emulation.setEmulatedMedia", new Dictionary<string, object?>
         {
