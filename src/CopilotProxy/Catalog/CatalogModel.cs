@@ -65,7 +65,23 @@ public sealed record CatalogModel
     /// <summary>Which API the first deployment's upstream was discovered through; null when its model was not (yet) discovered.</summary>
     public CatalogSource? Source { get; init; }
 
-    public int? ContextLength => LoadedContextLength ?? MaxContextLength;
+    /// <summary>
+    /// The smallest context the proxy loads this model with: <c>model_info.min_context_length</c>, else MIN_CONTEXT_LENGTH
+    /// (the model catalog fills it in); 0 turns it off.
+    /// </summary>
+    public int? MinContextLength { get; init; }
+
+    /// <summary>Whether the proxy can choose the context this model is loaded with: an LM Studio ≥0.4 chat model (its /api/v1/models/load takes one).</summary>
+    public bool ProxyLoads => Source == CatalogSource.LmStudioV1 && Kind == ModelKind.Llm;
+
+    /// <summary>The context the proxy makes sure the model has before a request: the floor, capped at the model's maximum; null when the proxy leaves loading to the upstream.</summary>
+    public int? TargetContextLength => ProxyLoads && MinContextLength is > 0 and var floor ? Math.Min(floor, MaxContextLength ?? floor) : null;
+
+    /// <summary>
+    /// The context a client should budget for: the one the model has, or will have once the proxy loads it (never the
+    /// maximum of a model that will be loaded smaller). Without a floor, the loaded context, else the maximum.
+    /// </summary>
+    public int? ContextLength => TargetContextLength is { } target ? Math.Max(LoadedContextLength ?? 0, target) : LoadedContextLength ?? MaxContextLength;
 
     /// <summary>The name Ollama clients see: Ollama names always carry a tag, so an untagged key gets <c>:latest</c>.</summary>
     public string OllamaName => Id.Contains(':', StringComparison.Ordinal) ? Id : Id + ":latest";

@@ -133,6 +133,7 @@ public static class CatalogView
             LoadedContextLength = info.ContextLength ?? model.LoadedContextLength,
             MaxContextLength = info.ContextLength ?? model.MaxContextLength,
             MaxOutputTokens = info.MaxOutputTokens ?? model.MaxOutputTokens,
+            MinContextLength = info.MinContextLength ?? model.MinContextLength,
             Tools = kind == ModelKind.Llm && (info.SupportsTools ?? model.Tools),
             Vision = info.SupportsVision ?? model.Vision,
             Thinking = info.SupportsReasoning ?? model.Thinking,

@@ -46,6 +46,7 @@ public sealed class ModelCatalog
 
     private readonly UpstreamRegistry _upstreams;
     private readonly GatewayConfigHolder _config;
+    private readonly ProxySettings _settings;
     private readonly TimeProvider _time;
     private readonly ILogger<ModelCatalog> _logger;
     private readonly Lock _gate = new();
@@ -54,10 +55,11 @@ public sealed class ModelCatalog
     private volatile IReadOnlyList<UpstreamStatus> _statuses = [];
     private DateTimeOffset _lastAttempt = DateTimeOffset.MinValue;
 
-    public ModelCatalog(UpstreamRegistry upstreams, GatewayConfigHolder config, TimeProvider time, ILogger<ModelCatalog> logger)
+    public ModelCatalog(UpstreamRegistry upstreams, GatewayConfigHolder config, ProxySettings settings, TimeProvider time, ILogger<ModelCatalog> logger)
     {
         _upstreams = upstreams;
         _config = config;
+        _settings = settings;
         _time = time;
         _logger = logger;
         // A new configuration may name other upstreams and aliases: rediscover rather than serve the old view.
@@ -140,7 +142,11 @@ public sealed class ModelCatalog
         var now = _time.GetUtcNow();
         var models = CatalogView.Build(config, _upstreams.For, statuses);
         var prior = _snapshot;
-        models = models.Select(m => m with { FirstSeen = prior?.Find(m.Id)?.FirstSeen ?? m.FirstSeen }).ToList();
+        models = models.Select(m => m with
+        {
+            FirstSeen = prior?.Find(m.Id)?.FirstSeen ?? m.FirstSeen,
+            MinContextLength = m.MinContextLength ?? _settings.MinContextLength,
+        }).ToList();
         var source = (statuses.FirstOrDefault(s => s.Upstream.Target.IsDefault && s.Source is not null) ?? answered[0]).Source!.Value;
         var snapshot = new CatalogSnapshot(models, source, now);
         _snapshot = snapshot;

@@ -143,6 +143,9 @@ public sealed record ModelInfoOverride
 
     public int? MaxOutputTokens { get; init; }
 
+    /// <summary><c>min_context_length</c>: this model's own MIN_CONTEXT_LENGTH (0 turns loading with a floor off for it).</summary>
+    public int? MinContextLength { get; init; }
+
     /// <summary>LiteLLM's <c>supports_function_calling</c>.</summary>
     public bool? SupportsTools { get; init; }
 

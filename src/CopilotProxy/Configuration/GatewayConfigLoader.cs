@@ -607,7 +607,7 @@ public static class GatewayConfigLoader
 
         private (ModelInfoOverride? Override, string? Id) ReadModelInfo(YamlMappingNode map, string path)
         {
-            int? maxInput = null, contextLength = null, maxTokens = null, maxOutput = null;
+            int? maxInput = null, contextLength = null, maxTokens = null, maxOutput = null, minContext = null;
             bool? tools = null, vision = null, reasoning = null;
             ModelMode? mode = null;
             string? id = null;
@@ -632,6 +632,9 @@ public static class GatewayConfigLoader
                         break;
                     case "max_output_tokens":
                         maxOutput = ReadInteger(value, keyPath, 1, int.MaxValue);
+                        break;
+                    case "min_context_length":
+                        minContext = ReadInteger(value, keyPath, 0, 16 * 1024 * 1024);
                         break;
                     case "supports_function_calling":
                         tools = ReadBool(value, keyPath);
@@ -661,6 +664,7 @@ public static class GatewayConfigLoader
             {
                 ContextLength = context,
                 MaxOutputTokens = maxOutput,
+                MinContextLength = minContext,
                 SupportsTools = tools,
                 SupportsVision = vision,
                 SupportsReasoning = reasoning,

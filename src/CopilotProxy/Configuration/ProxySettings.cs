@@ -40,6 +40,20 @@ public sealed record ProxySettings
     /// <summary>The console's form: JSON lines, a person's text lines, or (auto) text at a terminal outside a container.</summary>
     public LogFormat LogFormat { get; init; } = LogFormat.Auto;
 
+    /// <summary>
+    /// The smallest context an LM Studio model is loaded with before a chat, generate or completion request is sent to it
+    /// (capped at the model's maximum); 0 leaves loading to LM Studio, whose default of about 4096 tokens is too small for
+    /// Copilot's agent mode.
+    /// </summary>
+    public int MinContextLength { get; init; } = 32768;
+
+    /// <summary>
+    /// How long an SSE answer may go without a byte to the client before the proxy writes a <c>: keep-alive</c> comment
+    /// (while the model loads, processes the prompt, or pauses); Copilot aborts after 2 minutes without a first chunk or
+    /// 60 seconds of silence. Zero turns heartbeats off.
+    /// </summary>
+    public TimeSpan StreamHeartbeat { get; init; } = TimeSpan.FromSeconds(10);
+
     public bool DevMode { get; init; }
     public bool HotReload { get; init; }
     public bool DebugLogging { get; init; }

@@ -15,7 +15,7 @@ public static class SettingsLoader
     [
         "LMSTUDIO_URL", "LMSTUDIO_API_KEY", "LITELLM_PORT", "OLLAMA_PORT", "HOST", "API_KEY", "CONFIG_FILE", "LOG_LEVEL", "LOG_FORMAT", "LOG_DIR", "LOG_MAX_FILE_MB", "LOG_MAX_FILES",
         "HEALTH_CHECK_INTERVAL", "GRACEFUL_SHUTDOWN_TIMEOUT", "MODEL_REFRESH_INTERVAL", "UPSTREAM_TIMEOUT", "MAX_REQUEST_BODY_MB",
-        "OLLAMA_VERSION", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
+        "MIN_CONTEXT_LENGTH", "STREAM_HEARTBEAT_SECONDS", "OLLAMA_VERSION", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
     ];
 
     /// <summary>
@@ -56,6 +56,8 @@ public static class SettingsLoader
             ModelRefreshInterval = ParseSeconds("MODEL_REFRESH_INTERVAL", Get("MODEL_REFRESH_INTERVAL"), defaults.ModelRefreshInterval, 1, 86400, errors),
             UpstreamIdleTimeout = ParseSeconds("UPSTREAM_TIMEOUT", Get("UPSTREAM_TIMEOUT"), defaults.UpstreamIdleTimeout, 1, 86400, errors),
             MaxRequestBodyBytes = ParseInt("MAX_REQUEST_BODY_MB", Get("MAX_REQUEST_BODY_MB"), 64, 1, 4096, "64", errors) * 1024L * 1024,
+            MinContextLength = ParseInt("MIN_CONTEXT_LENGTH", Get("MIN_CONTEXT_LENGTH"), defaults.MinContextLength, 0, 16 * 1024 * 1024, "32768", errors, " of tokens"),
+            StreamHeartbeat = ParseSeconds("STREAM_HEARTBEAT_SECONDS", Get("STREAM_HEARTBEAT_SECONDS"), defaults.StreamHeartbeat, 0, 600, errors),
             OllamaVersion = ParseVersion(Get("OLLAMA_VERSION"), defaults.OllamaVersion, errors),
             DevMode = devMode,
             HotReload = ParseBool("HOT_RELOAD", Get("HOT_RELOAD"), devMode, errors),

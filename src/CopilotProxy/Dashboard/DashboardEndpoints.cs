@@ -3,6 +3,7 @@ using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
 using CopilotProxy.Dashboard.Wire;
 using CopilotProxy.Http;
+using CopilotProxy.Loading;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
@@ -89,7 +90,7 @@ public static class DashboardEndpoints
     }
 
     private static async Task StateAsync(HttpContext context, ModelCatalog catalog, UpstreamRegistry registry, LiveTraffic traffic, ModelActions actions,
-        UpstreamProbe probe, FrontDoorBindings bindings, TimeProvider time, IHostApplicationLifetime lifetime)
+        ModelLifecycle lifecycle, UpstreamProbe probe, FrontDoorBindings bindings, TimeProvider time)
     {
         var snapshot = catalog.Current;
         string? catalogError = null;
@@ -112,9 +113,10 @@ public static class DashboardEndpoints
                 await probe.LatencyAsync(s.Upstream, context.RequestAborted))))
             : [new DashboardUpstream(PublicUrl(registry.Default), false, null, 0, null, catalogError, await probe.LatencyAsync(registry.Default, context.RequestAborted))];
 
+        var now = time.GetUtcNow();
         var models = snapshot?.Models.Select(m => new DashboardModel(
             m.Id, m.UpstreamId, m.Upstream is { } u ? PublicUrl(u) : string.Empty, m.Kind == ModelKind.Embedding ? "embedding" : "llm", Capabilities(m),
-            m.Loaded, m.LoadedContextLength, m.MaxContextLength, null, m.Source == CatalogSource.LmStudioV1)).ToList() ?? [];
+            m.Loaded, m.LoadedContextLength, m.MaxContextLength, m.ContextLength, TtlSeconds(lifecycle, m, now), m.Source == CatalogSource.LmStudioV1)).ToList() ?? [];
 
         var host = context.Request.Host.Host is { Length: > 0 } h ? h : "127.0.0.1";
         var state = new DashboardState(
@@ -124,7 +126,7 @@ public static class DashboardEndpoints
             upstreams,
             models,
             catalogError ?? catalog.LastFailure?.Message,
-            new DashboardTraffic(DashboardEvents.InFlightNow(traffic, time.GetUtcNow()), traffic.Recent(), traffic.Totals()),
+            new DashboardTraffic(DashboardEvents.InFlightNow(traffic, now), traffic.Recent(), traffic.Totals()),
             actions.Jobs,
             new FrontDoorUrls(HostUrl(context, host, bindings.OllamaPort), HostUrl(context, host, bindings.GatewayPort)));
         context.Response.Headers.CacheControl = "no-store";
@@ -271,6 +273,10 @@ public static class DashboardEndpoints
         context.Response.StatusCode = StatusCodes.Status202Accepted;
         await ReadableJson.WriteAsync(context.Response, job, DashboardJsonContext.Default.ModelJob, context.RequestAborted);
     }
+
+    /// <summary>Seconds until LM Studio unloads an idle loaded model, when a client's keep_alive set its TTL; null when the upstream's own TTL applies.</summary>
+    private static int? TtlSeconds(ModelLifecycle lifecycle, CatalogModel model, DateTimeOffset now) =>
+        model.Loaded && lifecycle.ExpiresAt(model) is { } at ? (int)Math.Max(0, Math.Ceiling((at - now).TotalSeconds)) : null;
 
     private static List<string> Capabilities(CatalogModel model)
     {

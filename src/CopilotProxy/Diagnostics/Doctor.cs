@@ -115,7 +115,7 @@ public sealed class Doctor(ProxySettings settings, TextWriter output, TimeProvid
     private async Task<IReadOnlyList<Check>> UpstreamAsync()
     {
         using var upstreams = new UpstreamRegistry(settings);
-        var catalog = new ModelCatalog(upstreams, new GatewayConfigHolder(Config ?? GatewayConfig.Empty), time, NullLogger<ModelCatalog>.Instance);
+        var catalog = new ModelCatalog(upstreams, new GatewayConfigHolder(Config ?? GatewayConfig.Empty), settings, time, NullLogger<ModelCatalog>.Instance);
         try
         {
             var snapshot = await catalog.RefreshAsync();

@@ -9,7 +9,7 @@ namespace CopilotProxy.Diagnostics;
 public static class UpstreamChecks
 {
     /// <summary>Copilot reserves 4096 tokens for the answer; below 8192 its system prompt and tool schemas leave almost no room for the chat.</summary>
-    public const int MinContextLength = 8192;
+    public const int MinUsableContext = 8192;
 
     public const int CopilotOutputReserve = 4096;
 
@@ -61,7 +61,7 @@ public static class UpstreamChecks
                 "Download a model trained for tool use (LM Studio marks them with a hammer icon), e.g. `lms get qwen/qwen3-8b`."));
         }
 
-        checks.AddRange(ContextChecks(tools.Count > 0 ? tools : chat));
+        checks.AddRange(ContextChecks(settings, tools.Count > 0 ? tools : chat));
         return checks;
     }
 
@@ -72,37 +72,79 @@ public static class UpstreamChecks
         return $"VS Code: Copilot Chat > Manage Models > Ollama, URL {url} (older Copilot versions: \"github.copilot.chat.byok.ollamaEndpoint\": \"{url}\")";
     }
 
-    private static IEnumerable<Check> ContextChecks(List<CatalogModel> models)
+    /// <summary>Copilot's budget for a context (protocol.md §8.1): 4096 output tokens, or half the context below 4096; input gets the rest.</summary>
+    public static (int Input, int Output) CopilotBudget(int context)
+    {
+        var output = context < CopilotOutputReserve ? context / 2 : CopilotOutputReserve;
+        return (context - output, output);
+    }
+
+    /// <summary>One line per model: the context it has against MIN_CONTEXT_LENGTH, what the proxy will do about it, and Copilot's budget.</summary>
+    private static IEnumerable<Check> ContextChecks(ProxySettings settings, List<CatalogModel> models)
     {
         foreach (var model in models)
         {
-            // A loaded model is judged by the context it was loaded with: that is what Copilot gets. An unloaded one
-            // by its maximum, since LM Studio can still load it with enough.
-            if (model.ContextLength is not { } context)
+            var floor = model.MinContextLength ?? settings.MinContextLength;
+            var loaded = model.Loaded ? model.LoadedContextLength : null;
+            var has = loaded is { } l ? string.Create(CultureInfo.InvariantCulture, $"loaded with a {l}-token context") : "not loaded";
+            var against = floor > 0 ? string.Create(CultureInfo.InvariantCulture, $", MIN_CONTEXT_LENGTH {floor}") : string.Empty;
+            if (model.TargetContextLength is { } target)
+            {
+                var action = loaded is { } current && current >= target ? "nothing to do"
+                    : loaded is not null ? string.Create(CultureInfo.InvariantCulture, $"the proxy reloads it with {target} tokens before its first request")
+                    : string.Create(CultureInfo.InvariantCulture, $"the proxy loads it with {target} tokens on its first request");
+                var context = Math.Max(loaded ?? 0, target);
+                var line = string.Create(CultureInfo.InvariantCulture, $"{model.Id}: {has}{against}: {action}; {Budget(context)}");
+                yield return context >= MinUsableContext
+                    ? Check.Pass(line)
+                    : Check.Fail(line + string.Create(CultureInfo.InvariantCulture, $", below {MinUsableContext}, too little for Copilot"),
+                        string.Create(CultureInfo.InvariantCulture, $"{model.Id} supports at most {model.MaxContextLength} tokens: pick a model with a larger context window for Copilot."));
+                continue;
+            }
+
+            // The proxy leaves loading to the upstream: a loaded model is judged by the context it has, an unloaded one by
+            // its maximum, since the upstream may still load it with enough.
+            if (model.ContextLength is not { } known)
             {
                 continue;
             }
 
-            if (context >= MinContextLength)
+            var lowForFloor = floor > 0 && loaded is { } have && have < floor;
+            var note = model.Source switch
             {
-                continue;
+                CatalogSource.LmStudioV1 => "the proxy leaves loading to LM Studio (MIN_CONTEXT_LENGTH=0)",
+                CatalogSource.LmStudioV0 => "LM Studio before 0.4 can't be told a context by the proxy",
+                _ => "the upstream sets its context at start-up; the proxy can't change it",
+            };
+            var summary = string.Create(CultureInfo.InvariantCulture, $"{model.Id}: {(loaded is null ? $"not loaded, supports at most {known} tokens" : has)}{against}: {note}; {Budget(known)}");
+            if (known >= MinUsableContext && !lowForFloor)
+            {
+                yield return Check.Pass(summary);
             }
-
-            var which = model.Loaded ? "is loaded with" : "supports at most";
-            yield return Check.Fail(
-                string.Create(CultureInfo.InvariantCulture,
-                    $"{model.Id} {which} a {context}-token context, below {MinContextLength}: Copilot reserves {CopilotOutputReserve} tokens for the answer, leaving {Math.Max(0, context - CopilotOutputReserve)} for its system prompt, tools and your chat"),
-                model.Loaded
-                    ? $"Reload it with a larger context: LM Studio > Developer > {model.Id} > Context Length ≥ {MinContextLength}, or `lms load {model.Id} --context-length 16384`."
-                    : "Pick a model with a larger context window for Copilot.");
-        }
-
-        var sized = models.Where(m => m.ContextLength is not null).ToList();
-        if (sized.Count > 0 && sized.Any(m => m.ContextLength >= MinContextLength))
-        {
-            yield return Check.Pass($"Context length ≥ {MinContextLength} (Copilot reserves {CopilotOutputReserve} output tokens): {string.Join(", ", sized.Where(m => m.ContextLength >= MinContextLength).Select(m => m.Id))}");
+            else
+            {
+                yield return Check.Fail(summary + (known < MinUsableContext ? string.Create(CultureInfo.InvariantCulture, $", below {MinUsableContext}, too little for Copilot") : string.Empty),
+                    Fix(model, Math.Max(floor, 32768)));
+            }
         }
     }
+
+    private static string Budget(int context)
+    {
+        var (input, output) = CopilotBudget(context);
+        return string.Create(CultureInfo.InvariantCulture, $"Copilot reserves {output} tokens for the answer, leaving {input} for its system prompt, tools and your chat");
+    }
+
+    /// <summary>How to give a model more context on the upstream the proxy can't load it through.</summary>
+    private static string Fix(CatalogModel model, int wanted) => model.Source switch
+    {
+        CatalogSource.LmStudioV1 => string.Create(CultureInfo.InvariantCulture,
+            $"Set MIN_CONTEXT_LENGTH={wanted} and the proxy reloads it, or reload it yourself: `lms load {model.UpstreamId} --context-length {wanted}` (LM Studio > Developer > Context Length), then reload the VS Code window."),
+        CatalogSource.LmStudioV0 => string.Create(CultureInfo.InvariantCulture,
+            $"Reload it with a larger context: `lms load {model.UpstreamId} --context-length {wanted}` (LM Studio > Developer > Context Length), then reload the VS Code window; LM Studio 0.4 lets the proxy do this itself."),
+        _ => string.Create(CultureInfo.InvariantCulture,
+            $"Restart the upstream with a larger context. llama.cpp's llama-server: `-c` is the total and each of the `-np` slots gets -c/-np, so `-c {wanted * 2} -np 2` gives {wanted} per request; then reload the VS Code window."),
+    };
 
     private static string Describe(CatalogModel model)
     {
@@ -116,7 +158,8 @@ public static class UpstreamChecks
             traits.Add(model.Tools ? "tools" : "no tools");
         }
 
-        if (model.ContextLength is { } context)
+        // What LM Studio reports; the context checks say what the proxy will make of it.
+        if (((model.Loaded ? model.LoadedContextLength : null) ?? model.MaxContextLength) is { } context)
         {
             traits.Add(string.Create(CultureInfo.InvariantCulture, $"context {context}"));
         }

@@ -5,6 +5,7 @@ using CopilotProxy.Dashboard;
 using CopilotProxy.Diagnostics;
 using CopilotProxy.Health;
 using CopilotProxy.Http;
+using CopilotProxy.Loading;
 using CopilotProxy.Ollama;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Routing;
@@ -70,7 +71,7 @@ public static class ProxyApp
         builder.Services.AddSingleton<DeploymentCooldowns>();
         builder.Services.AddSingleton<DeploymentRouter>();
         builder.Services.AddSingleton<OpenAIRelay>();
-        builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<OllamaTranslator>();
+        builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<ModelDownloads>().AddSingleton<OllamaTranslator>();
         builder.Services.AddSingleton<ModelActions>().AddSingleton<UpstreamProbe>().AddSingleton<DashboardEvents>();
 
         var app = builder.Build();

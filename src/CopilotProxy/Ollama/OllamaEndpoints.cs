@@ -1,6 +1,7 @@
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
 using CopilotProxy.Http;
+using CopilotProxy.Loading;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
@@ -52,37 +53,121 @@ public static class OllamaEndpoints
 
     /// <summary>
     /// A model LM Studio already has is "pulled": the answer is the progress of an up-to-date pull, so scripts that pull
-    /// before use keep working. The proxy can't download: Ollama names don't map to LM Studio's catalog keys.
+    /// before use keep working. Any other model is downloaded through LM Studio's download API (0.4 and newer), with its
+    /// progress as Ollama's pull progress; the name must be one LM Studio's catalog knows (e.g. <c>qwen/qwen3-8b</c>).
     /// </summary>
-    private static async Task Pull(HttpContext context, ModelCatalog catalog)
+    private static async Task Pull(HttpContext context, ModelCatalog catalog, ModelDownloads downloads)
     {
-        if (await OllamaTranslator.ReadAsync(context, OllamaJsonContext.Default.ModelRequest) is not { } request
-            || await RequireModelAsync(context, catalog, request.ModelName,
-                name => $"model '{name}' is not in LM Studio, and the proxy can't download models: download it in LM Studio (Discover tab, or `lms get {name}`) and it appears here") is null)
+        if (await OllamaTranslator.ReadAsync(context, OllamaJsonContext.Default.ModelRequest) is not { } request)
         {
             return;
         }
 
-        if (request.Stream == false)
+        if (string.IsNullOrEmpty(request.ModelName))
+        {
+            await OllamaErrors.WriteAsync(context, StatusCodes.Status400BadRequest, "model is required");
+            return;
+        }
+
+        var name = request.ModelName;
+        CatalogModel? known;
+        try
+        {
+            known = await catalog.FindAsync(name, context.RequestAborted);
+        }
+        catch (UpstreamException failure)
+        {
+            await OllamaErrors.WriteAsync(context, failure);
+            return;
+        }
+
+        if (known is null && !downloads.Supported)
+        {
+            await OllamaErrors.WriteAsync(context, StatusCodes.Status404NotFound,
+                $"model '{name}' is not in LM Studio, and LM Studio at {downloads.UpstreamUrl} has no download API (it needs LM Studio 0.4 or newer): download it in LM Studio (Discover tab, or `lms get {name}`) and it appears here");
+            return;
+        }
+
+        var key = name.EndsWith(":latest", StringComparison.OrdinalIgnoreCase) ? name[..^":latest".Length] : name;
+        var stream = request.Stream != false;
+        var output = context.Response.BodyWriter;
+        var started = false;
+        using var lines = new NdjsonWriter(output);
+
+        async ValueTask WriteStatusAsync(string status, long? total = null, long? completed = null)
+        {
+            if (!started)
+            {
+                started = true;
+                context.Response.ContentType = "application/x-ndjson";
+                context.Response.Headers.CacheControl = "no-cache";
+                WriteStatus("pulling manifest");
+            }
+
+            WriteStatus(status, total, completed);
+            await output.FlushAsync(context.RequestAborted);
+        }
+
+        void WriteStatus(string status, long? total = null, long? completed = null)
+        {
+            var json = lines.BeginLine();
+            json.WriteStartObject();
+            json.WriteString("status"u8, status);
+            if (total is { } t)
+            {
+                json.WriteString("digest"u8, "sha256:" + OllamaModelProjection.Digest(key));
+                json.WriteNumber("total"u8, t);
+                json.WriteNumber("completed"u8, completed ?? 0);
+            }
+
+            json.WriteEndObject();
+            lines.EndLine();
+        }
+
+        if (known is null)
+        {
+            try
+            {
+                await downloads.PullAsync(key, progress => stream ? WriteStatusAsync($"downloading {key}", progress.Total, progress.Completed) : ValueTask.CompletedTask,
+                    context.RequestAborted);
+            }
+            catch (UpstreamException failure)
+            {
+                if (!started)
+                {
+                    await OllamaErrors.WriteAsync(context, failure);
+                    return;
+                }
+
+                // The 200 and the progress are on the wire: Ollama's final {"error"} line is all that is left.
+                lines.WriteError(failure.Message);
+                await output.FlushAsync(CancellationToken.None);
+                return;
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                // The client left; LM Studio keeps downloading, and the model appears in the catalog when it is done.
+                return;
+            }
+        }
+
+        if (!stream)
         {
             await context.Response.WriteAsJsonAsync(new StatusResponse("success"), OllamaJsonContext.Default.StatusResponse, contentType: null, context.RequestAborted);
             return;
         }
 
-        context.Response.ContentType = "application/x-ndjson";
-        var output = context.Response.BodyWriter;
-        using (var lines = new NdjsonWriter(output))
+        if (!started)
         {
-            foreach (var status in (ReadOnlySpan<string>)["pulling manifest", "verifying sha256 digest", "writing manifest", "success"])
-            {
-                var json = lines.BeginLine();
-                json.WriteStartObject();
-                json.WriteString("status"u8, status);
-                json.WriteEndObject();
-                lines.EndLine();
-            }
+            await WriteStatusAsync("verifying sha256 digest");
+        }
+        else
+        {
+            WriteStatus("verifying sha256 digest");
         }
 
+        WriteStatus("writing manifest");
+        WriteStatus("success");
         await output.FlushAsync(context.RequestAborted);
     }
 
@@ -182,14 +267,14 @@ public static class OllamaEndpoints
         await context.Response.WriteAsJsonAsync(OllamaModelProjection.ToShowResponse(found), OllamaJsonContext.Default.ShowResponse, contentType: null, context.RequestAborted);
     }
 
-    private static async Task Ps(HttpContext context, ModelCatalog catalog)
+    private static async Task Ps(HttpContext context, ModelCatalog catalog, ModelLifecycle lifecycle)
     {
         if (await SnapshotAsync(context, catalog) is not { } snapshot)
         {
             return;
         }
 
-        var loaded = snapshot.Models.Where(m => m.Loaded).Select(OllamaModelProjection.ToProcessModel).ToList();
+        var loaded = snapshot.Models.Where(m => m.Loaded).Select(m => OllamaModelProjection.ToProcessModel(m, lifecycle.ExpiresAt(m))).ToList();
         await context.Response.WriteAsJsonAsync(new PsResponse(loaded), OllamaJsonContext.Default.PsResponse, contentType: null, context.RequestAborted);
     }
 

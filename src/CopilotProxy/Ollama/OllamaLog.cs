@@ -11,12 +11,6 @@ internal static partial class OllamaLog
     [LoggerMessage(801, LogLevel.Debug, "{Route}: field {Field} was ignored: {Reason}")]
     public static partial void IgnoredField(ILogger logger, string route, string field, string reason);
 
-    [LoggerMessage(802, LogLevel.Information, "{Action} {Model} through LM Studio's /api/v1 ({Milliseconds:0} ms)")]
-    public static partial void Lifecycle(ILogger logger, string action, string model, double milliseconds);
-
-    [LoggerMessage(803, LogLevel.Debug, "{Model}: nothing to {Action}: {Reason}")]
-    public static partial void LifecycleSkipped(ILogger logger, string model, string action, string reason);
-
     [LoggerMessage(804, LogLevel.Warning, "Unloading {Model} after the request (keep_alive 0) failed: {Message}")]
     public static partial void UnloadAfterRequestFailed(ILogger logger, string model, string message);
 }

@@ -28,9 +28,12 @@ public static class OllamaModelProjection
             ModifiedAt: model.FirstSeen);
     }
 
-    public static ProcessModel ToProcessModel(CatalogModel model) =>
-        // LM Studio doesn't report the GPU/CPU split or its TTL; the model counts as fully offloaded and kept loaded.
-        new(model.OllamaName, model.OllamaName, model.SizeBytes, Digest(model), Details(model), DateTimeOffset.MaxValue, model.SizeBytes, model.ContextLength);
+    /// <param name="model">A loaded model.</param>
+    /// <param name="expiresAt">When LM Studio unloads it, if the proxy knows its TTL (the last request's keep_alive).</param>
+    public static ProcessModel ToProcessModel(CatalogModel model, DateTimeOffset? expiresAt = null) =>
+        // LM Studio doesn't report the GPU/CPU split, nor a TTL the proxy did not send; the model then counts as fully
+        // offloaded and kept loaded.
+        new(model.OllamaName, model.OllamaName, model.SizeBytes, Digest(model), Details(model), expiresAt ?? DateTimeOffset.MaxValue, model.SizeBytes, model.ContextLength);
 
     public static IReadOnlyList<string> Capabilities(CatalogModel model)
     {
@@ -75,9 +78,12 @@ public static class OllamaModelProjection
     /// to look like Ollama's 64 hex digits and never change for a name, so two seeded XxHash128s do; SHA-256 would load
     /// OpenSSL into an otherwise plain-HTTP process and cost about 3 MB of resident memory for an identifier.
     /// </summary>
-    private static string Digest(CatalogModel model)
+    private static string Digest(CatalogModel model) => Digest(model.Id);
+
+    /// <summary>The digest a model of this name gets once it is in the model catalog, so a pull's progress names the same one.</summary>
+    internal static string Digest(string id)
     {
-        var name = Encoding.UTF8.GetBytes(model.Id);
+        var name = Encoding.UTF8.GetBytes(id);
         Span<byte> digest = stackalloc byte[32];
         XxHash128.Hash(name, digest[..16], seed: 0);
         XxHash128.Hash(name, digest[16..], seed: 0x6f6c6c616d61);

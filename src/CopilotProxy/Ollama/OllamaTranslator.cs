@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CopilotProxy.Catalog;
 using CopilotProxy.Http;
+using CopilotProxy.Loading;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Routing;
@@ -45,7 +46,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
 
         if (messages.Count == 0)
         {
-            await LoadOrUnloadAsync(context, clientModel, model, common.KeepAlive, OllamaAnswerShape.Chat, started);
+            await LoadOrUnloadAsync(context, clientModel, model, common.KeepAlive, OllamaAnswerShape.Chat, started, NumCtx(request.Options));
             return;
         }
 
@@ -59,7 +60,8 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         var settings = Settings(model, common);
         await TranslateAsync(context, model, GenerateTranslation.ChatPath,
             (deployment, body) => ChatTranslation.WriteRequest(request, settings with { UpstreamModel = deployment.UpstreamModel, Defaults = deployment.Defaults }, body),
-            clientModel, OllamaAnswerShape.Chat, request.Stream ?? true, common.Think != ThinkSetting.Off, started);
+            clientModel, OllamaAnswerShape.Chat, request.Stream ?? true, common.Think != ThinkSetting.Off, started, NumCtx(request.Options));
+        lifecycle.RecordUse(model, common.KeepAlive);
         await UnloadAfterRequestAsync(model, common.KeepAlive);
     }
 
@@ -82,7 +84,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
 
         if (string.IsNullOrEmpty(request.Prompt) && request.Images is not { Count: > 0 })
         {
-            await LoadOrUnloadAsync(context, clientModel, model, common.KeepAlive, OllamaAnswerShape.Generate, started);
+            await LoadOrUnloadAsync(context, clientModel, model, common.KeepAlive, OllamaAnswerShape.Generate, started, NumCtx(request.Options));
             return;
         }
 
@@ -100,7 +102,8 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         var settings = Settings(model, common);
         await TranslateAsync(context, model, GenerateTranslation.UpstreamPath(request),
             (deployment, body) => GenerateTranslation.WriteRequest(request, settings with { UpstreamModel = deployment.UpstreamModel, Defaults = deployment.Defaults }, body),
-            clientModel, OllamaAnswerShape.Generate, request.Stream ?? true, common.Think != ThinkSetting.Off, started);
+            clientModel, OllamaAnswerShape.Generate, request.Stream ?? true, common.Think != ThinkSetting.Off, started, NumCtx(request.Options));
+        lifecycle.RecordUse(model, common.KeepAlive);
         await UnloadAfterRequestAsync(model, common.KeepAlive);
     }
 
@@ -277,6 +280,14 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         // Only LM Studio's v1 catalog says whether a model reasons; elsewhere the setting is sent and the upstream decides.
         new(model.UpstreamId, common.Think, model.Source != CatalogSource.LmStudioV1 || model.Thinking, ChatTranslation.TtlSeconds(common.KeepAlive));
 
+    /// <summary>
+    /// Ollama's <c>options.num_ctx</c>: Ollama reloads a model for a new one, and so does the proxy (through LM Studio's
+    /// load API), so an Ollama client gets the context it asks for. Null when absent or not a positive whole number.
+    /// </summary>
+    internal static int? NumCtx(GenerationOptions? options) =>
+        options?.Unmapped is { } unmapped && unmapped.TryGetValue("num_ctx", out var value) && value.ValueKind == JsonValueKind.Number
+            && value.TryGetInt32(out var numCtx) && numCtx > 0 ? numCtx : null;
+
     private void LogIgnoredOptions(string route, GenerationOptions? options)
     {
         if (ChatTranslation.IgnoredOptions(options) is { } ignored)
@@ -297,7 +308,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
     /// The idle timeout is linked to RequestAborted, so a client that disconnects cancels the upstream request.
     /// </remarks>
     private async Task TranslateAsync(HttpContext context, CatalogModel model, string path, Action<Deployment, PooledBufferWriter> writeBody,
-        string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long started)
+        string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long started, int? numCtx)
     {
         var route = context.Request.Path.Value ?? path;
         var output = context.Response.BodyWriter;
@@ -308,11 +319,13 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         // Step 1: the router picks the deployment and retries connect failures and 5xx on the next one; nothing has
         // reached the client yet, so a retry is invisible to it.
         RoutedResponse routed;
+        ContextOutcome? loaded = null;
         var sent = Stopwatch.GetTimestamp();
         translator.MarkUpstreamSent(sent);
         try
         {
-            routed = await router.SendAsync(model, path, writeBody, stream, context.RequestAborted);
+            routed = await router.SendAsync(model, path, writeBody, stream, context.RequestAborted,
+                async (group, deployment, cancellationToken) => loaded = await lifecycle.EnsureContextAsync(group, deployment, numCtx, cancellationToken));
         }
         catch (UpstreamException failure)
         {
@@ -327,15 +340,14 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         using (routed)
         {
             var response = routed.Response;
-            var timeout = routed.Timeout;
             var url = routed.Url;
             telemetry.UpstreamModel = routed.Deployment.UpstreamModel;
             telemetry.MarkUpstreamHeaders(sent);
-            if (!response.IsSuccessStatusCode)
+            if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } status)
             {
-                var failure = await UpstreamErrors.FromStatusAsync(response, url, timeout.Token);
-                FailureReporting.Report(context, logger, Door, route, failure);
-                await OllamaErrors.WriteAsync(context, failure);
+                status = ContextOverflow.Explain(status, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: true)) ?? status;
+                FailureReporting.Report(context, logger, Door, route, status);
+                await OllamaErrors.WriteAsync(context, status);
                 return;
             }
 
@@ -351,63 +363,27 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
                 await context.Response.StartAsync(context.RequestAborted);
             }
 
-            UpstreamFailure? broken = null;
-            string? message = null;
-            try
+            var failure = await UpstreamPipeline.ReadEventsAsync(routed.Answer, translator, stream ? output : null, stream ? telemetry.MarkFirstToken : null);
+            if (failure is { Failure: UpstreamFailure.ClientCanceled })
             {
-                await using var upstreamBody = await response.Content.ReadAsStreamAsync(timeout.Token);
-                if (response.Content.Headers.ContentType?.MediaType is "application/json")
-                {
-                    // An upstream that ignored stream:true answers one completion; it goes through the same translator.
-                    using var whole = new PooledBufferWriter();
-                    int read;
-                    while ((read = await upstreamBody.ReadAsync(whole.GetMemory(16 * 1024), timeout.Token)) > 0)
-                    {
-                        whole.Advance(read);
-                        timeout.Touch();
-                    }
-
-                    translator.HandleEvent(whole.WrittenSpan);
-                    translator.HandleEvent("[DONE]"u8);
-                }
-                else
-                {
-                    var parser = SseParser.Create(upstreamBody, (_, data) => translator.HandleEvent(data));
-                    await foreach (var item in parser.EnumerateAsync(timeout.Token))
-                    {
-                        timeout.Touch();
-                        if (item.Data && stream)
-                        {
-                            await output.FlushAsync(timeout.Token);
-                            telemetry.MarkFirstToken();
-                        }
-
-                        if (translator.SawDone || translator.UpstreamError is not null)
-                        {
-                            break;
-                        }
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (timeout.ClientAborted)
-            {
-                FailureReporting.Report(context, logger, Door, route, UpstreamFailure.ClientCanceled, string.Empty);
+                FailureReporting.Report(context, logger, Door, route, failure);
                 return;
             }
-            catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException or JsonException)
+
+            if (failure is null && UpstreamPipeline.IsJson(response))
             {
-                broken = ex is not OperationCanceledException ? UpstreamFailure.MidStream
-                    : timeout.DrainExpired ? UpstreamFailure.ShuttingDown : UpstreamFailure.Timeout;
-                message = broken switch
-                {
-                    UpstreamFailure.Timeout => UpstreamClient.TimedOut(url, timeout.Idle).Message,
-                    UpstreamFailure.ShuttingDown => UpstreamClient.ShuttingDown(url).Message,
-                    _ => $"the connection to LM Studio at {url} broke mid-answer ({ex.Message}); the answer is incomplete, retry the request",
-                };
+                // An upstream that ignored stream:true answered one completion; it ends like a stream.
+                translator.HandleEvent("[DONE]"u8);
             }
 
-
-            if (broken is null && translator.UpstreamError is { } upstreamError)
+            UpstreamFailure? broken = failure?.Failure;
+            var message = failure?.Message;
+            if (broken is null && translator.UnreadableEvent is { } unreadable)
+            {
+                broken = UpstreamFailure.InvalidResponse;
+                message = $"LM Studio at {url} sent an event that is not JSON ({unreadable}); the answer is incomplete. Check LM Studio's server log, or whether LMSTUDIO_URL points at an OpenAI-compatible server";
+            }
+            else if (broken is null && translator.UpstreamError is { } upstreamError)
             {
                 broken = UpstreamFailure.Status;
                 message = $"LM Studio at {url} reported an error: {upstreamError}";
@@ -451,9 +427,9 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
     }
 
     /// <summary>Answers an empty chat/generate: Ollama's "load" (or, with keep_alive 0, "unload") call.</summary>
-    private async Task LoadOrUnloadAsync(HttpContext context, string clientModel, CatalogModel model, TimeSpan? keepAlive, OllamaAnswerShape shape, long started)
+    private async Task LoadOrUnloadAsync(HttpContext context, string clientModel, CatalogModel model, TimeSpan? keepAlive, OllamaAnswerShape shape, long started, int? numCtx)
     {
-        if (await LifecycleAsync(context, model, keepAlive) is not { } outcome)
+        if (await LifecycleAsync(context, model, keepAlive, numCtx) is not { } outcome)
         {
             return;
         }
@@ -496,7 +472,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
     private readonly record struct LifecycleOutcome(bool Unloaded, TimeSpan? LoadDuration);
 
     /// <summary>Loads, or unloads for keep_alive 0; writes the error and returns null when that fails.</summary>
-    private async Task<LifecycleOutcome?> LifecycleAsync(HttpContext context, CatalogModel model, TimeSpan? keepAlive)
+    private async Task<LifecycleOutcome?> LifecycleAsync(HttpContext context, CatalogModel model, TimeSpan? keepAlive, int? numCtx = null)
     {
         using var timeout = new ActivityTimeout(upstream.IdleTimeout, context.RequestAborted);
         try
@@ -513,7 +489,9 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
                 return new LifecycleOutcome(true, null);
             }
 
-            return new LifecycleOutcome(false, await lifecycle.LoadAsync(model, timeout));
+            var duration = await lifecycle.LoadAsync(model, timeout, numCtx);
+            lifecycle.RecordUse(model, keepAlive);
+            return new LifecycleOutcome(false, duration);
         }
         catch (UpstreamException failure)
         {
@@ -552,29 +530,13 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         try
         {
             routed = await router.SendAsync(model, EmbedTranslation.UpstreamPath, writeBody, streaming: false, context.RequestAborted);
-            var (response, timeout, url) = (routed.Response, routed.Timeout, routed.Url);
-            if (!response.IsSuccessStatusCode)
+            if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } status)
             {
-                throw await UpstreamErrors.FromStatusAsync(response, url, timeout.Token);
+                throw status;
             }
 
-            try
-            {
-                await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
-                return await JsonSerializer.DeserializeAsync(stream, OllamaJsonContext.Default.OpenAIEmbeddingList, timeout.Token)
-                    ?? throw new JsonException("empty body");
-            }
-            catch (OperationCanceledException) when (timeout.ClientAborted)
-            {
-                FailureReporting.Report(context, logger, Door, route, UpstreamFailure.ClientCanceled, string.Empty);
-                return null;
-            }
-            catch (Exception ex) when (ex is JsonException or IOException or HttpRequestException or OperationCanceledException)
-            {
-                throw ex is OperationCanceledException
-                    ? UpstreamClient.TimedOut(url, timeout.Idle, ex)
-                    : new UpstreamException(UpstreamFailure.InvalidResponse, $"The upstream at {url} sent unreadable embeddings ({ex.Message}).", url, 200, ex);
-            }
+            var (answer, failure) = await UpstreamPipeline.ReadJsonAsync(routed.Answer, OllamaJsonContext.Default.OpenAIEmbeddingList);
+            return answer ?? throw failure!;
         }
         catch (UpstreamException failure)
         {

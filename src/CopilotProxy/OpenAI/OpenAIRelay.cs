@@ -5,6 +5,7 @@ using System.Text.Json;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
 using CopilotProxy.Http;
+using CopilotProxy.Loading;
 using CopilotProxy.Routing;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
@@ -28,7 +29,7 @@ public enum OpenAIOperation
 /// The relay behind the OpenAI routes on both front doors: resolve the model in the model catalog, route it to a
 /// deployment (rewriting the model and applying the entry's defaults), and stream the answer back.
 /// </summary>
-public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, ILogger<OpenAIRelay> logger)
+public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, ModelLifecycle lifecycle, ProxySettings settings, TimeProvider time, ILogger<OpenAIRelay> logger)
 {
     /// <summary>The header LiteLLM uses to say which deployment answered; handy when a group spans several upstreams.</summary>
     public const string ApiBaseHeader = "x-litellm-model-api-base";
@@ -94,17 +95,30 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
                 // Floats are asked for and encoded here when needed: upstreams differ in whether they honour base64.
                 omit: operation == OpenAIOperation.Embeddings ? "encoding_format" : null);
 
+        // Generation needs the model loaded with enough context (MIN_CONTEXT_LENGTH); embeddings don't.
+        ContextOutcome? loaded = null;
+        var generates = operation != OpenAIOperation.Embeddings;
+        async Task PrepareAsync(CatalogModel group, Deployment deployment, CancellationToken cancellationToken) =>
+            loaded = await lifecycle.EnsureContextAsync(group, deployment, null, cancellationToken);
+
+        // A model load plus a long prompt can keep the upstream from answering for minutes; Copilot gives up after 2.
+        var heartbeat = streaming && operation is OpenAIOperation.ChatCompletions or OpenAIOperation.Completions or OpenAIOperation.Responses
+            && settings.StreamHeartbeat > TimeSpan.Zero
+            ? new SseHeartbeat(context.Response.BodyWriter, settings.StreamHeartbeat, time) { BeforeFirst = () => StartStreamAsync(context) }
+            : null;
+
         var sent = Stopwatch.GetTimestamp();
         RoutedResponse routed;
         try
         {
-            routed = await router.SendAsync(model, path, WriteBody, streaming, context.RequestAborted);
+            var sending = router.SendAsync(model, path, WriteBody, streaming, context.RequestAborted, generates ? PrepareAsync : null);
+            routed = heartbeat is null ? await sending : await heartbeat.WhileWaitingAsync(sending, context.RequestAborted);
         }
         catch (UpstreamException failure)
         {
             if (FailureReporting.Report(context, logger, door, path, failure))
             {
-                await OpenAIErrors.WriteAsync(context, failure);
+                await WriteFailureAsync(context, operation, failure);
             }
 
             return;
@@ -114,40 +128,93 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         {
             telemetry.UpstreamModel = routed.Deployment.UpstreamModel;
             telemetry.MarkUpstreamHeaders(sent);
-            SetServerTiming(context.Response, started, sent);
-            context.Response.Headers[ApiBaseHeader] = routed.Deployment.Upstream.Target.ToString();
-            await RelayAnswerAsync(context, door, operation, path, clientModel, streaming, base64, routed);
+            if (!context.Response.HasStarted)
+            {
+                SetServerTiming(context.Response, started, sent);
+                context.Response.Headers[ApiBaseHeader] = routed.Deployment.Upstream.Target.ToString();
+            }
+
+            await RelayAnswerAsync(context, door, operation, path, clientModel, streaming, base64, routed, model, loaded, heartbeat);
+        }
+    }
+
+    /// <summary>
+    /// Answers a failure before any upstream byte: with a status and the error body, or, once heartbeats have committed the
+    /// 200, as the protocol's in-band error (an SSE error event, then <c>[DONE]</c> for chat and completions).
+    /// </summary>
+    private static async Task WriteFailureAsync(HttpContext context, OpenAIOperation operation, UpstreamException failure)
+    {
+        if (!context.Response.HasStarted)
+        {
+            await OpenAIErrors.WriteAsync(context, failure);
+            return;
+        }
+
+        context.GetRequestTelemetry().Failure ??= failure.Failure;
+        var output = context.Response.BodyWriter;
+        var code = failure.UpstreamCode ?? OpenAIErrors.CodeFor(failure.Failure);
+        if (operation == OpenAIOperation.Responses)
+        {
+            // The Responses API's own stream error event.
+            using var json = new PooledBufferWriter(512);
+            using (var writer = new Utf8JsonWriter(json, RelayJson.WriterOptions))
+            {
+                writer.WriteStartObject();
+                writer.WriteString("type"u8, "error"u8);
+                writer.WriteString("code"u8, code);
+                writer.WriteString("message"u8, failure.Message);
+                writer.WriteNull("param"u8);
+                writer.WriteEndObject();
+            }
+
+            output.Write("event: error\ndata: "u8);
+            output.Write(json.WrittenSpan);
+            output.Write("\n\n"u8);
+        }
+        else
+        {
+            output.Write(OpenAIErrors.SseEvent(failure.Message, code));
+            output.Write("data: [DONE]\n\n"u8);
+        }
+
+        try
+        {
+            await output.FlushAsync(CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // The client is gone; there is nobody left to tell.
         }
     }
 
     private async Task RelayAnswerAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool streaming, bool base64,
-        RoutedResponse routed)
+        RoutedResponse routed, CatalogModel model, ContextOutcome? loaded, SseHeartbeat? heartbeat)
     {
         var response = routed.Response;
-        var timeout = routed.Timeout;
-        if (!response.IsSuccessStatusCode)
+        if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } failure)
         {
-            var failure = await UpstreamErrors.FromStatusAsync(response, routed.Url, timeout.Token);
-            if (operation is OpenAIOperation.Responses or OpenAIOperation.Messages && failure.UpstreamStatus is 404 or 405 or 501)
+            if (operation is OpenAIOperation.Responses or OpenAIOperation.Messages && failure.UpstreamStatus is 404 or 405 or 501 && !context.Response.HasStarted)
             {
                 await WriteUnsupportedAsync(context, operation, routed.Url);
                 return;
             }
 
+            failure = ContextOverflow.Explain(failure, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: false)) ?? failure;
             FailureReporting.Report(context, logger, door, path, failure);
-            await OpenAIErrors.WriteAsync(context, failure);
+            await WriteFailureAsync(context, operation, failure);
             return;
         }
 
         var mediaType = response.Content.Headers.ContentType?.MediaType;
-        var isStream = mediaType == "text/event-stream" || (streaming && mediaType is null);
+        // Once heartbeats committed an event stream, the answer has to be one, whatever the upstream chose.
+        var isStream = mediaType == "text/event-stream" || (streaming && mediaType is null) || context.Response.HasStarted;
         switch (operation)
         {
             case OpenAIOperation.ChatCompletions or OpenAIOperation.Completions when isStream:
-                await RelayStreamAsync(context, door, path, clientModel, routed);
+                await RelayStreamAsync(context, door, path, clientModel, routed, heartbeat);
                 break;
             case OpenAIOperation.Responses or OpenAIOperation.Messages when isStream:
-                await PassThroughStreamAsync(context, door, path, routed);
+                await PassThroughStreamAsync(context, door, path, routed, heartbeat);
                 break;
             default:
                 await RelayJsonAsync(context, door, operation, path, clientModel, base64, routed);
@@ -164,17 +231,16 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
             code: "unsupported_endpoint");
     }
 
-    private async Task RelayStreamAsync(HttpContext context, string door, string path, string clientModel, RoutedResponse routed)
+    private async Task RelayStreamAsync(HttpContext context, string door, string path, string clientModel, RoutedResponse routed, SseHeartbeat? heartbeat)
     {
         var telemetry = context.GetRequestTelemetry();
         await StartStreamAsync(context);
-        await using var stream = await routed.Response.Content.ReadAsStreamAsync(routed.Timeout.Token);
         using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry);
-        var outcome = await relay.RunAsync(stream, routed.Timeout, routed.Url);
+        var outcome = await relay.RunAsync(routed.Answer, heartbeat);
         telemetry.Record(outcome.Failure, outcome.FinishReason, outcome.PromptTokens, outcome.CompletionTokens);
         if (outcome.Failure is { } failure)
         {
-            FailureReporting.Report(context, logger, door, path, failure, "stream ended with an in-band error event");
+            FailureReporting.Report(context, logger, door, path, failure, relay.FailureMessage ?? "the upstream sent an error event, relayed in band");
         }
     }
 
@@ -182,36 +248,26 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
     /// Responses and Messages streams carry typed <c>event:</c> lines whose shapes the Copilot rules in <see cref="SseRelay"/>
     /// don't apply to, so their bytes pass through as they arrive.
     /// </summary>
-    private async Task PassThroughStreamAsync(HttpContext context, string door, string path, RoutedResponse routed)
+    private async Task PassThroughStreamAsync(HttpContext context, string door, string path, RoutedResponse routed, SseHeartbeat? heartbeat)
     {
         await StartStreamAsync(context);
-        var timeout = routed.Timeout;
-        try
+        if (await UpstreamPipeline.CopyAsync(routed.Answer, context.Response.BodyWriter, heartbeat) is { } failure
+            && FailureReporting.Report(context, logger, door, path, failure))
         {
-            await using var stream = await routed.Response.Content.ReadAsStreamAsync(timeout.Token);
-            var buffer = new byte[16 * 1024];
-            int read;
-            while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
-            {
-                timeout.Touch();
-                await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), timeout.Token);
-                await context.Response.Body.FlushAsync(timeout.Token);
-            }
-        }
-        catch (OperationCanceledException) when (timeout.ClientAborted)
-        {
-            FailureReporting.Report(context, logger, door, path, UpstreamFailure.ClientCanceled, string.Empty);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
-        {
-            // Headers are gone; cutting the connection is the only way left to say the answer is incomplete.
-            FailureReporting.Report(context, logger, door, path, UpstreamFailure.MidStream, ex.Message);
+            // Headers are gone and these protocols have no in-band error the relay may add; cutting the connection is
+            // the only way left to say the answer is incomplete.
             context.Abort();
         }
     }
 
+    /// <summary>Commits 200 and the SSE headers; does nothing when a heartbeat already did.</summary>
     private static Task StartStreamAsync(HttpContext context)
     {
+        if (context.Response.HasStarted)
+        {
+            return Task.CompletedTask;
+        }
+
         context.GetRequestTelemetry().MarkStreaming();
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "text/event-stream";
@@ -223,26 +279,15 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
 
     private async Task RelayJsonAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool base64, RoutedResponse routed)
     {
-        var timeout = routed.Timeout;
         var url = routed.Url;
-        JsonDocument answer;
-        try
+        var (answer, failure) = await UpstreamPipeline.ReadJsonAsync(routed.Answer);
+        if (answer is null)
         {
-            await using var stream = await routed.Response.Content.ReadAsStreamAsync(timeout.Token);
-            answer = await JsonDocument.ParseAsync(stream, default, timeout.Token);
-        }
-        catch (OperationCanceledException) when (timeout.ClientAborted)
-        {
-            FailureReporting.Report(context, logger, door, path, UpstreamFailure.ClientCanceled, string.Empty);
-            return;
-        }
-        catch (Exception ex) when (ex is JsonException or IOException or HttpRequestException or OperationCanceledException)
-        {
-            var failure = ex is not OperationCanceledException
-                ? new UpstreamException(UpstreamFailure.InvalidResponse, $"The upstream at {url} sent an unreadable answer ({ex.Message}).", url, 200, ex)
-                : timeout.DrainExpired ? UpstreamClient.ShuttingDown(url, ex) : UpstreamClient.TimedOut(url, timeout.Idle, ex);
-            FailureReporting.Report(context, logger, door, path, failure);
-            await OpenAIErrors.WriteAsync(context, failure);
+            if (FailureReporting.Report(context, logger, door, path, failure!))
+            {
+                await OpenAIErrors.WriteAsync(context, failure!);
+            }
+
             return;
         }
 

@@ -25,6 +25,7 @@ public sealed class RoutedResponse : IDisposable
         Response = response;
         Timeout = timeout;
         Url = url;
+        Answer = new UpstreamAnswer(response, timeout, url, deployment.Upstream);
         _owned.Add(response);
         _owned.Add(timeout);
     }
@@ -33,6 +34,9 @@ public sealed class RoutedResponse : IDisposable
     public HttpResponseMessage Response { get; }
     public ActivityTimeout Timeout { get; }
     public Uri Url { get; }
+
+    /// <summary>The answer as <see cref="UpstreamPipeline"/> reads it.</summary>
+    public UpstreamAnswer Answer { get; }
 
     internal bool IsRetryable => (int)Response.StatusCode >= 500;
 
@@ -76,8 +80,12 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
     /// <see cref="UpstreamException"/> of the first group when nothing answered at all.
     /// </summary>
     /// <param name="writeBody">Writes the request body for one deployment (its model id and defaults) into the buffer.</param>
+    /// <param name="prepare">
+    /// Runs for the chosen deployment before its request is sent (making sure the model is loaded with enough context);
+    /// its time is not upstream silence, and its failure is the request's answer, not retried.
+    /// </param>
     public async Task<RoutedResponse> SendAsync(CatalogModel model, string path, Action<Deployment, PooledBufferWriter> writeBody, bool streaming,
-        CancellationToken clientAborted)
+        CancellationToken clientAborted, Func<CatalogModel, Deployment, CancellationToken, Task>? prepare = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(writeBody);
@@ -96,7 +104,7 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
 
             try
             {
-                var answer = await SendToGroupAsync(candidate, path, writeBody, streaming, router, current, clientAborted);
+                var answer = await SendToGroupAsync(candidate, path, writeBody, streaming, router, current, prepare, clientAborted);
                 if (!answer.IsRetryable)
                 {
                     firstAnswer?.Dispose();
@@ -148,7 +156,7 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
     }
 
     private async Task<RoutedResponse> SendToGroupAsync(CatalogModel group, string path, Action<Deployment, PooledBufferWriter> writeBody, bool streaming,
-        RouterSettings router, GatewayConfig current, CancellationToken clientAborted)
+        RouterSettings router, GatewayConfig current, Func<CatalogModel, Deployment, CancellationToken, Task>? prepare, CancellationToken clientAborted)
     {
         var deployments = group.Deployments;
         // Cooling a lone deployment with nowhere else to go would only turn one failure into several refused requests.
@@ -159,6 +167,11 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
         return await PipelineFor(router).ExecuteAsync(async _ =>
         {
             var deployment = Pick(group, start + attempt++);
+            if (prepare is not null)
+            {
+                await prepare(group, deployment, clientAborted);
+            }
+
             return await SendToDeploymentAsync(deployment, path, writeBody, streaming, router, canCool, clientAborted);
         }, clientAborted);
     }

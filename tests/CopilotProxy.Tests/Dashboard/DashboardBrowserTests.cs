@@ -93,6 +93,29 @@ public sealed class DashboardBrowserTests
     }
 
     [Fact]
+    public async Task ADownloadStartedByOllamaPull_ShowsItsProgress_ThenTheModel()
+    {
+        await using var proxy = await ProxyFixture.StartAsync([FakeModel.Llm(Chat, loadedContextLength: 16384)]);
+        proxy.Upstream.Downloadable.Add(FakeModel.Llm(Idle, loadedContextLength: null));
+        // Twenty status polls, half a second apart: the download runs long enough to be watched.
+        proxy.Upstream.DownloadSteps = 20;
+        using var browser = Browser.Start();
+        browser.Open(Page(proxy));
+        browser.WaitFor("#live[data-state='live']", because: "(the event stream connected)");
+
+        var pull = proxy.Ollama.PostAsync("api/pull", new StringContent($$"""{"model":"{{Idle}}"}""", Encoding.UTF8, "application/json"));
+        var running = browser.WaitFor($"#downloads [data-download='{Idle}'][data-job='running']", e => e.Text.Contains('%', StringComparison.Ordinal),
+            "(the download with its percentage)");
+        Assert.Contains(Idle, running.Text, StringComparison.Ordinal);
+
+        using var pulled = await pull;
+        Assert.Equal(HttpStatusCode.OK, pulled.StatusCode);
+        Assert.Contains("success", await pulled.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        browser.WaitFor($"#downloads [data-download='{Idle}'][data-job='done']", because: "(the finished download)");
+        browser.WaitFor($"#models tr[data-model='{Idle}']", because: "(the downloaded model among the models)");
+    }
+
+    [Fact]
     public async Task WithAGatewayKey_ThePageAsksForIt_RefusesAWrongOne_AndNeverShowsIt()
     {
         const string key = "sk-dashboard-test-key-4242";

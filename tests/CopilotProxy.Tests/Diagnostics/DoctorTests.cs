@@ -22,7 +22,7 @@ public class DoctorTests
         Assert.Contains("✓ LM Studio reachable at", output, StringComparison.Ordinal);
         Assert.Contains("qwen/qwen3-8b: loaded, tools, context 16384", output, StringComparison.Ordinal);
         Assert.Contains("✓ Tool-capable model(s) for agent mode: qwen/qwen3-8b", output, StringComparison.Ordinal);
-        Assert.Contains("✓ Context length ≥ 8192", output, StringComparison.Ordinal);
+        Assert.Contains("✓ qwen/qwen3-8b: loaded with a 16384-token context, MIN_CONTEXT_LENGTH 32768: the proxy reloads it with 32768 tokens before its first request; Copilot reserves 4096 tokens for the answer, leaving 28672", output, StringComparison.Ordinal);
         Assert.Contains("is free", output, StringComparison.Ordinal);
         Assert.Contains("Manage Models > Ollama, URL http://localhost:", output, StringComparison.Ordinal);
         Assert.EndsWith("No problems found." + Environment.NewLine, output, StringComparison.Ordinal);
@@ -53,17 +53,52 @@ public class DoctorTests
     }
 
     [Fact]
-    public async Task SmallContext_FailsWithReason()
+    public async Task SmallContext_WithTheFloorOff_FailsWithLmStudiosFix()
     {
         await using var upstream = await FakeLmStudio.StartAsync();
         upstream.Models.Add(FakeModel.Llm("qwen/qwen3-8b", loadedContextLength: 4096));
 
+        var (code, output) = await RunAsync(Settings(upstream.BaseUrl) with { MinContextLength = 0 });
+
+        Assert.Equal(1, code);
+        Assert.Contains("✗ qwen/qwen3-8b: loaded with a 4096-token context: the proxy leaves loading to LM Studio (MIN_CONTEXT_LENGTH=0); Copilot reserves 4096 tokens for the answer, leaving 0", output, StringComparison.Ordinal);
+        Assert.Contains("fix: Set MIN_CONTEXT_LENGTH=32768 and the proxy reloads it, or reload it yourself: `lms load qwen/qwen3-8b --context-length 32768`", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SmallContext_WithTheFloor_SaysTheProxyReloadsIt()
+    {
+        await using var upstream = await FakeLmStudio.StartAsync();
+        upstream.Models.Add(FakeModel.Llm("qwen/qwen3-8b", loadedContextLength: 4096) with { MaxContextLength = 131072 });
+        upstream.Models.Add(FakeModel.Llm("qwen/qwen3-4b", loadedContextLength: null) with { MaxContextLength = 131072 });
+
+        var (code, output) = await RunAsync(Settings(upstream.BaseUrl));
+
+        Assert.Equal(0, code);
+        Assert.Contains("✓ qwen/qwen3-8b: loaded with a 4096-token context, MIN_CONTEXT_LENGTH 32768: the proxy reloads it with 32768 tokens before its first request; Copilot reserves 4096 tokens for the answer, leaving 28672", output, StringComparison.Ordinal);
+        Assert.Contains("✓ qwen/qwen3-4b: not loaded, MIN_CONTEXT_LENGTH 32768: the proxy loads it with 32768 tokens on its first request", output, StringComparison.Ordinal);
+        Assert.DoesNotContain(upstream.CallLog(includeDiscovery: false), l => l.Contains("/load", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task SmallContext_OnLlamaCpp_GivesTheServerFlags()
+    {
+        await using var upstream = await FakeLmStudio.StartAsync(FakeApiLevel.OpenAIOnly);
+        upstream.Models.Add(FakeModel.Llm("qwen3-8b", loadedContextLength: 4096));
+
         var (code, output) = await RunAsync(Settings(upstream.BaseUrl));
 
         Assert.Equal(1, code);
-        Assert.Contains("✗ qwen/qwen3-8b is loaded with a 4096-token context, below 8192: Copilot reserves 4096 tokens for the answer, leaving 0", output, StringComparison.Ordinal);
-        Assert.Contains("lms load qwen/qwen3-8b --context-length 16384", output, StringComparison.Ordinal);
+        Assert.Contains("✗ qwen3-8b: loaded with a 4096-token context, MIN_CONTEXT_LENGTH 32768: the upstream sets its context at start-up; the proxy can't change it; Copilot reserves 4096 tokens for the answer, leaving 0", output, StringComparison.Ordinal);
+        Assert.Contains("`-c 65536 -np 2` gives 32768 per request", output, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(2048, 1024, 1024)]
+    [InlineData(4096, 0, 4096)]
+    [InlineData(32768, 28672, 4096)]
+    public void CopilotBudget_OutputIs4096_OrHalfTheContextBelowThat(int context, int input, int output) =>
+        Assert.Equal((input, output), UpstreamChecks.CopilotBudget(context));
 
     [Fact]
     public async Task PortHeldByAnotherProgram_Fails()

@@ -57,6 +57,21 @@ public sealed class FakeLmStudio : IAsyncDisposable
     /// </summary>
     public int? JitContextLength { get; set; } = 4096;
 
+    /// <summary>How long a load takes, as LM Studio's load of a large model does: <c>/api/v1/models/load</c> and just-in-time loads both wait this long.</summary>
+    public TimeSpan LoadDelay { get; set; }
+
+    /// <summary>When set, <c>/api/v1/models/load</c> fails with this message (LM Studio's answer when the model does not fit in memory).</summary>
+    public string? LoadFailure { get; set; }
+
+    /// <summary>Models LM Studio's catalog offers for <c>/api/v1/models/download</c>; a finished download moves the model to <see cref="Models"/>.</summary>
+    public List<FakeModel> Downloadable { get; } = [];
+
+    /// <summary>Status polls a download takes to finish (each reports a further share of the bytes).</summary>
+    public int DownloadSteps { get; set; } = 3;
+
+    /// <summary>When set, a download fails after its first status poll with this message.</summary>
+    public string? DownloadFailure { get; set; }
+
     /// <summary>The text the default responder streams or returns, split into word tokens.</summary>
     public string DefaultReply { get; set; } = "Hello! How can I help you today?";
 
@@ -73,6 +88,32 @@ public sealed class FakeLmStudio : IAsyncDisposable
 
     /// <summary>Requests per path (query excluded), including ones answered 404 or "Unexpected endpoint".</summary>
     public IReadOnlyDictionary<string, int> RequestCounts => new Dictionary<string, int>(_counts, StringComparer.Ordinal);
+
+    /// <summary>
+    /// The upstream calls in order, one line each, with the fields that tell model-management calls apart
+    /// (e.g. <c>POST /api/v1/models/load {"model":"m","context_length":32768}</c>); printed by tests to show a sequence.
+    /// </summary>
+    public IReadOnlyList<string> CallLog(bool includeDiscovery = true) =>
+        [.. Requests.Where(r => includeDiscovery || r.Path != "/api/v1/models").Select(Describe)];
+
+    private static string Describe(RecordedRequest r)
+    {
+        if (r.Json is not JsonObject body)
+        {
+            return $"{r.Method} {r.Path}";
+        }
+
+        var fields = new JsonObject();
+        foreach (var name in (ReadOnlySpan<string>)["model", "context_length", "instance_id", "stream"])
+        {
+            if (body[name] is { } value)
+            {
+                fields[name] = value.DeepClone();
+            }
+        }
+
+        return $"{r.Method} {r.Path} {fields.ToJsonString()}";
+    }
 
     /// <summary>Scripted responses not yet used.</summary>
     public int PendingResponses => _script.Count;
@@ -151,6 +192,11 @@ public sealed class FakeLmStudio : IAsyncDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _stopping.Token);
         try
         {
+            if (LoadDelay > TimeSpan.Zero && NeedsLoad(request))
+            {
+                await Task.Delay(LoadDelay, linked.Token);
+            }
+
             var response = Route(context.Request.Method, request);
             selfAborted = await WriteAsync(context, response, linked.Token);
         }
@@ -227,6 +273,8 @@ public sealed class FakeLmStudio : IAsyncDisposable
                 return Load(request);
             case ("POST", "/api/v1/models/unload"):
                 return Unload(request);
+            case ("POST", "/api/v1/models/download"):
+                return Download(request);
             case ("POST", "/v1/chat/completions"):
             case ("POST", "/v1/completions"):
             case ("POST", "/v1/embeddings"):
@@ -242,6 +290,11 @@ public sealed class FakeLmStudio : IAsyncDisposable
                 break;
             default:
                 break;
+        }
+
+        if (method == "GET" && path.StartsWith("/api/v1/models/download/status/", StringComparison.Ordinal))
+        {
+            return DownloadStatus(Uri.UnescapeDataString(path["/api/v1/models/download/status/".Length..]));
         }
 
         if (method == "GET" && path.StartsWith("/api/v0/models/", StringComparison.Ordinal))
@@ -312,6 +365,15 @@ public sealed class FakeLmStudio : IAsyncDisposable
         var stream = body["stream"] is JsonValue s && s.TryGetValue<bool>(out var b) && b;
         var includeUsage = body["stream_options"] is JsonObject so && so["include_usage"] is JsonValue iu && iu.TryGetValue<bool>(out var u) && u;
         var promptTokens = Math.Max(1, request.Body.Length / 4);
+        if (request.Path != "/v1/embeddings" && ModelsSnapshot().FirstOrDefault(m => m.Key == modelKey)?.LoadedContextLength is { } loadedContext && promptTokens > loadedContext)
+        {
+            // What each engine says when the prompt does not fit (protocol.md §8.6; LM Studio's own wording otherwise).
+            return ApiLevel == FakeApiLevel.OpenAIOnly
+                ? FakeResponse.Json(400, "{\"error\":{\"code\":400,\"type\":\"exceed_context_size_error\",\"message\":\"request (" + JsJson.Number(promptTokens)
+                    + " tokens) exceeds the available context size (" + JsJson.Number(loadedContext) + " tokens), try increasing it\",\"n_prompt_tokens\":"
+                    + JsJson.Number(promptTokens) + ",\"n_ctx\":" + JsJson.Number(loadedContext) + "}}")
+                : FakeResponse.ErrorString(400, $"Trying to keep the first {promptTokens} tokens when context the overflows. However, the model is loaded with context length of only {loadedContext} tokens, which is not enough. Try to load the model with a larger context length, or provide a shorter input");
+        }
         var tokens = Tokenize(DefaultReply);
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
@@ -404,10 +466,15 @@ public sealed class FakeLmStudio : IAsyncDisposable
                 return FakeResponse.ErrorString(404, $"Model \"{key}\" not found");
             }
 
+            if (LoadFailure is { } failure)
+            {
+                return FakeResponse.ErrorObject(400, failure, "model_load_failed", null, null);
+            }
+
             var ctx = Math.Min(requested ?? JitContextLength ?? 4096, Models[i].MaxContextLength);
             Models[i] = Models[i] with { LoadedContextLength = ctx };
             return FakeResponse.Json(200, "{\"type\":" + JsJson.Quote(Models[i].IsEmbedding ? "embedding" : "llm") + ",\"instance_id\":"
-                + JsJson.Quote(key) + ",\"load_time_seconds\":0.5,\"status\":\"loaded\"}");
+                + JsJson.Quote(key) + ",\"load_time_seconds\":" + JsJson.Number(Math.Round(LoadDelay.TotalSeconds, 3)) + ",\"status\":\"loaded\"}");
         }
     }
 
@@ -426,6 +493,96 @@ public sealed class FakeLmStudio : IAsyncDisposable
         }
 
         return FakeResponse.Json(200, "{\"instance_id\":" + JsJson.Quote(id) + "}");
+    }
+
+    /// <summary>Whether answering this request loads a model: an explicit load, or a request for a downloaded model that is not loaded (JIT).</summary>
+    private bool NeedsLoad(RecordedRequest request)
+    {
+        if (request.Method != "POST")
+        {
+            return false;
+        }
+
+        if (request.Path == "/api/v1/models/load")
+        {
+            return LoadFailure is null;
+        }
+
+        return request.Path is "/v1/chat/completions" or "/v1/completions" or "/v1/responses" && JitContextLength is not null
+            && ModelsSnapshot().FirstOrDefault(m => m.Key == request.Model) is { IsLoaded: false };
+    }
+
+    private readonly Dictionary<string, (FakeModel Model, int Polls)> _downloads = new(StringComparer.Ordinal);
+
+    private FakeResponse Download(RecordedRequest request)
+    {
+        var key = request.Model ?? "";
+        if (ModelsSnapshot().Any(m => m.Key == key))
+        {
+            return FakeResponse.Json(200, "{\"status\":\"already_downloaded\"}");
+        }
+
+        FakeModel? offered;
+        lock (Downloadable)
+        {
+            offered = Downloadable.FirstOrDefault(m => m.Key == key);
+        }
+
+        if (offered is null)
+        {
+            return FakeResponse.ErrorObject(404, $"Could not find model \"{key}\" in the LM Studio catalog.", "invalid_request_error", "model", "model_not_found");
+        }
+
+        var jobId = "job_" + LmStudioSse.RandomAlnum(12);
+        lock (_downloads)
+        {
+            _downloads[jobId] = (offered, 0);
+        }
+
+        return FakeResponse.Json(200, "{\"job_id\":" + JsJson.Quote(jobId) + ",\"status\":\"downloading\",\"total_size_bytes\":"
+            + JsJson.Number(offered.SizeBytes) + ",\"started_at\":\"2026-11-30T00:00:00.000Z\"}");
+    }
+
+    private FakeResponse DownloadStatus(string jobId)
+    {
+        FakeModel model;
+        int polls;
+        lock (_downloads)
+        {
+            if (!_downloads.TryGetValue(jobId, out var job))
+            {
+                return FakeResponse.ErrorObject(404, $"No download job with id \"{jobId}\"", "invalid_request_error", "job_id", null);
+            }
+
+            polls = job.Polls + 1;
+            model = job.Model;
+            _downloads[jobId] = (model, polls);
+        }
+
+        var total = model.SizeBytes;
+        if (DownloadFailure is { } failure && polls > 1)
+        {
+            return FakeResponse.Json(200, "{\"status\":\"failed\",\"downloaded_bytes\":" + JsJson.Number(total / DownloadSteps) + ",\"total_size_bytes\":"
+                + JsJson.Number(total) + ",\"error\":" + JsJson.Quote(failure) + "}");
+        }
+
+        if (polls >= DownloadSteps)
+        {
+            lock (Models)
+            {
+                if (!Models.Any(m => m.Key == model.Key))
+                {
+                    Models.Add(model with { LoadedContextLength = null });
+                }
+            }
+
+            return FakeResponse.Json(200, "{\"status\":\"completed\",\"downloaded_bytes\":" + JsJson.Number(total) + ",\"total_size_bytes\":"
+                + JsJson.Number(total) + ",\"bytes_per_second\":0,\"completed_at\":\"2026-11-30T00:00:05.000Z\"}");
+        }
+
+        var done = total * polls / DownloadSteps;
+        return FakeResponse.Json(200, "{\"status\":\"downloading\",\"downloaded_bytes\":" + JsJson.Number(done) + ",\"total_size_bytes\":"
+            + JsJson.Number(total) + ",\"bytes_per_second\":52428800,\"estimated_completion\":\"2026-11-30T00:00:05.000Z\"}");
     }
 
     private static async Task<bool> WriteAsync(HttpContext context, FakeResponse response, CancellationToken cancel)
@@ -508,7 +665,14 @@ public sealed class FakeLmStudio : IAsyncDisposable
         var data = new JsonArray();
         foreach (var m in ModelsSnapshot())
         {
-            data.Add(new JsonObject { ["id"] = m.Key, ["object"] = "model", ["owned_by"] = "organization_owner" });
+            var entry = new JsonObject { ["id"] = m.Key, ["object"] = "model", ["owned_by"] = "organization_owner" };
+            if (ApiLevel == FakeApiLevel.OpenAIOnly)
+            {
+                // llama.cpp's server: n_ctx is one slot's context (-c / -np), n_ctx_train the model's maximum (protocol.md §8.6).
+                entry["meta"] = new JsonObject { ["n_ctx"] = m.LoadedContextLength ?? JitContextLength ?? 4096, ["n_ctx_train"] = m.MaxContextLength, ["size"] = m.SizeBytes };
+            }
+
+            data.Add(entry);
         }
 
         return JsJson.Write(new JsonObject { ["data"] = data, ["object"] = "list" });

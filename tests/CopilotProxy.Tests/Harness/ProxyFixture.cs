@@ -62,6 +62,9 @@ public sealed class ProxyFixture : IAsyncDisposable
             Host = "127.0.0.1",
             LogLevel = LogLevel.Warning,
             DevMode = true,
+            // Off unless a test turns it on: most tests are about other features and assert LM Studio's numbers as the
+            // fake reports them; tests/CopilotProxy.Tests/Loading covers the floor.
+            MinContextLength = 0,
         };
         settings = configure?.Invoke(settings) ?? settings;
         var app = ProxyApp.Build(settings, config);

@@ -50,6 +50,8 @@ internal sealed class OllamaProxy : IAsyncDisposable
             LogLevel = LogLevel.Warning,
             DevMode = true,
             UpstreamIdleTimeout = TimeSpan.FromSeconds(20),
+            // The context floor has its own tests (tests/CopilotProxy.Tests/Loading); here LM Studio's numbers stay as the fake reports them.
+            MinContextLength = 0,
         };
         var app = ProxyApp.Build(settings);
         await app.StartAsync();

@@ -137,7 +137,20 @@ function renderUpstreams(state) {
   err.textContent = state.catalogError || "";
 }
 
+// Downloads come from /api/pull (e.g. `ollama pull`); the model has no row until LM Studio has it.
+function renderDownloads() {
+  const list = [...jobs.values()].filter((j) => j.action === "download");
+  $("downloads").replaceChildren(...list.map((j) =>
+    el("div", { class: "download", "data-download": j.model, "data-job": j.state.toLowerCase() },
+      el("span", { class: "dot " + (j.state === "Running" ? "busy" : j.state === "Done" ? "ok" : "bad") }),
+      "Download of ", el("strong", { text: j.model }), ": ",
+      j.state === "Running" && j.progress !== null && j.progress !== undefined ? Math.round(j.progress * 100) + "% " : "",
+      j.state === "Running" ? el("progress", j.progress === null || j.progress === undefined ? { "aria-label": "download" } : { max: 1, value: j.progress, "aria-label": "download" }) : null,
+      el("span", { class: j.state === "Failed" ? "job failed" : "job", text: " " + (j.message || "") }))));
+}
+
 function renderModels(state) {
+  renderDownloads();
   const body = $("models").tBodies[0];
   if (state.models.length === 0) {
     body.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "muted", text: "No models: start LM Studio, or download a model in it." })));
@@ -170,7 +183,9 @@ function modelRow(m) {
     el("td", { class: "wrap" }, el("strong", { text: m.id }), m.upstreamId !== m.id ? el("div", { class: "muted small", text: m.upstreamId }) : null),
     el("td", {}, ...(m.capabilities.length ? m.capabilities.map((c) => el("span", { class: "chip", text: c })) : [el("span", { class: "muted", text: "chat" })])),
     stateCell,
-    el("td", { class: "num" }, m.loaded ? fmtCtx(m.loadedContextLength) : "–", el("span", { class: "muted" }, " / " + fmtCtx(m.maxContextLength))),
+    el("td", { class: "num" }, m.loaded ? fmtCtx(m.loadedContextLength) : "–", el("span", { class: "muted" }, " / " + fmtCtx(m.maxContextLength)),
+      m.contextLength && m.contextLength !== (m.loaded ? m.loadedContextLength : m.maxContextLength)
+        ? el("div", { class: "muted small", text: (m.loaded ? "reloads with " : "loads with ") + fmtCtx(m.contextLength) }) : null),
     el("td", { class: "num", text: fmtTtl(m.ttlSeconds) }),
     el("td", {}, actions));
 }

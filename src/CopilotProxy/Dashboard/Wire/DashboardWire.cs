@@ -22,7 +22,10 @@ public sealed record FrontDoorUrls(string Ollama, string Gateway);
 /// <summary>One upstream: its URL (never credentials), whether its last discovery worked, and how long a model list took.</summary>
 public sealed record DashboardUpstream(string Url, bool Healthy, string? Discovery, int Models, DateTimeOffset? LastSuccess, string? Error, double? LatencyMs);
 
-/// <summary>One model of the model catalog with what a person picks it by: capabilities, context, load state.</summary>
+/// <summary>
+/// One model of the model catalog with what a person picks it by: capabilities, load state, the loaded and maximum
+/// context, the context clients budget for (what it will be loaded with), and the seconds left of its idle TTL when known.
+/// </summary>
 public sealed record DashboardModel(
     string Id,
     string UpstreamId,
@@ -32,6 +35,7 @@ public sealed record DashboardModel(
     bool Loaded,
     int? LoadedContextLength,
     int? MaxContextLength,
+    int? ContextLength,
     int? TtlSeconds,
     bool CanLoad);
 
