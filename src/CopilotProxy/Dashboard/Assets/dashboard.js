@@ -362,7 +362,7 @@ async function loadSetups() {
   try {
     const res = await api("/clients");
     if (res.status === 404) {
-      box.replaceChildren(el("p", { class: "muted", text: "Client setups are not available from this proxy build. Run `copilot-proxy doctor` for the VS Code setting." }));
+      box.replaceChildren(el("p", { class: "muted", text: "Client setups are not available from this proxy build; copilot-proxy doctor prints the VS Code setting." }));
       return;
     }
     if (!res.ok) throw new Error("HTTP " + res.status);
