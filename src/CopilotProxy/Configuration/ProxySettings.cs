@@ -37,6 +37,9 @@ public sealed record ProxySettings
     /// <summary>The version /api/version reports; Copilot refuses anything below 0.6.4.</summary>
     public string OllamaVersion { get; init; } = "0.12.10";
 
+    /// <summary>The console's form: JSON lines, a person's text lines, or (auto) text at a terminal outside a container.</summary>
+    public LogFormat LogFormat { get; init; } = LogFormat.Auto;
+
     /// <summary>
     /// The smallest context an LM Studio model is loaded with before a chat, generate or completion request is sent to it
     /// (capped at the model's maximum); 0 leaves loading to LM Studio, whose default of about 4096 tokens is too small for
@@ -56,4 +59,12 @@ public sealed record ProxySettings
     public bool DebugLogging { get; init; }
 
     public IPAddress? BindAddress => Host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ? null : IPAddress.Parse(Host);
+}
+
+/// <summary>LOG_FORMAT.</summary>
+public enum LogFormat
+{
+    Auto,
+    Json,
+    Text,
 }

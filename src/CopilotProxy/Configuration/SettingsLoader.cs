@@ -13,7 +13,7 @@ public static class SettingsLoader
     /// <summary>Every variable the proxy reads, in the order the docs list them.</summary>
     public static readonly IReadOnlyList<string> VariableNames =
     [
-        "LMSTUDIO_URL", "LMSTUDIO_API_KEY", "LITELLM_PORT", "OLLAMA_PORT", "HOST", "API_KEY", "CONFIG_FILE", "LOG_LEVEL", "LOG_DIR", "LOG_MAX_FILE_MB", "LOG_MAX_FILES",
+        "LMSTUDIO_URL", "LMSTUDIO_API_KEY", "LITELLM_PORT", "OLLAMA_PORT", "HOST", "API_KEY", "CONFIG_FILE", "LOG_LEVEL", "LOG_FORMAT", "LOG_DIR", "LOG_MAX_FILE_MB", "LOG_MAX_FILES",
         "HEALTH_CHECK_INTERVAL", "GRACEFUL_SHUTDOWN_TIMEOUT", "MODEL_REFRESH_INTERVAL", "UPSTREAM_TIMEOUT", "MAX_REQUEST_BODY_MB",
         "MIN_CONTEXT_LENGTH", "STREAM_HEARTBEAT_SECONDS", "OLLAMA_VERSION", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
     ];
@@ -47,6 +47,7 @@ public static class SettingsLoader
             ApiKey = Get("API_KEY"),
             ConfigFile = Get("CONFIG_FILE"),
             LogLevel = ParseLogLevel(Get("LOG_LEVEL"), defaults.LogLevel, errors),
+            LogFormat = ParseLogFormat(Get("LOG_FORMAT"), errors),
             LogDir = ParseLogDir(Get("LOG_DIR"), errors),
             LogFileSizeBytes = ParseInt("LOG_MAX_FILE_MB", Get("LOG_MAX_FILE_MB"), 10, 1, 1024, "10", errors, " of megabytes") * 1024L * 1024,
             LogFileCount = ParseInt("LOG_MAX_FILES", Get("LOG_MAX_FILES"), defaults.LogFileCount, 1, 1000, "5", errors, " of files"),
@@ -156,6 +157,19 @@ public static class SettingsLoader
         {
             errors.Add($"LOG_DIR='{value}' is not valid: expected a directory the proxy can create and write to ({ex.Message}). Example: LOG_DIR=/app/logs (in the container, mount a writable volume there)");
             return null;
+        }
+    }
+
+    private static LogFormat ParseLogFormat(string? value, List<string> errors)
+    {
+        switch (value?.ToUpperInvariant())
+        {
+            case null or "AUTO": return LogFormat.Auto;
+            case "JSON": return LogFormat.Json;
+            case "TEXT": return LogFormat.Text;
+            default:
+                errors.Add($"LOG_FORMAT='{value}' is not valid: expected auto (text at a terminal, JSON lines otherwise), json or text. Example: LOG_FORMAT=json");
+                return LogFormat.Auto;
         }
     }
 

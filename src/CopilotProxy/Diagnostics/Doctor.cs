@@ -12,7 +12,7 @@ namespace CopilotProxy.Diagnostics;
 
 /// <summary>
 /// <c>copilot-proxy doctor</c>: the pre-flight checks plus ports, config file and, when a proxy is already running, its own
-/// endpoints as Copilot calls them. Prints one ✓/✗ line per finding with a fix under each ✗.
+/// endpoints as Copilot calls them. Prints one ✓/✗ line per finding with a fix under each ✗, each as soon as it is known.
 /// </summary>
 public sealed class Doctor(ProxySettings settings, TextWriter output, TimeProvider time)
 {
@@ -37,6 +37,8 @@ public sealed class Doctor(ProxySettings settings, TextWriter output, TimeProvid
         var ollamaOurs = await CheckPortAsync(http, "OLLAMA_PORT", settings.OllamaPort, cancellationToken);
         var gatewayOurs = await CheckPortAsync(http, "LITELLM_PORT", settings.GatewayPort, cancellationToken);
 
+        // Discovery may wait seconds for a busy or absent LM Studio: say what is happening rather than sit silent.
+        Progress($"asking LM Studio at {settings.LmStudioUrl} for its models");
         foreach (var check in await UpstreamAsync())
         {
             Report(check);
@@ -44,6 +46,7 @@ public sealed class Doctor(ProxySettings settings, TextWriter output, TimeProvid
 
         if (ollamaOurs)
         {
+            Progress(string.Create(CultureInfo.InvariantCulture, $"calling the running proxy on port {settings.OllamaPort} as Copilot does"));
             await CheckCopilotHandshakeAsync(http, cancellationToken);
         }
 
@@ -85,6 +88,15 @@ public sealed class Doctor(ProxySettings settings, TextWriter output, TimeProvid
         {
             output.WriteLine($"    fix: {fix}");
         }
+
+        output.Flush();
+    }
+
+    /// <summary>A line before a step that may take a while; each check's own line follows as soon as it is known.</summary>
+    private void Progress(string what)
+    {
+        output.WriteLine($"… {what}");
+        output.Flush();
     }
 
     private void CheckConfigFile()

@@ -1,6 +1,7 @@
 using System.Net;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
+using CopilotProxy.Dashboard;
 using CopilotProxy.Diagnostics;
 using CopilotProxy.Health;
 using CopilotProxy.Http;
@@ -17,8 +18,10 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Matching;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry.Metrics;
 
 namespace CopilotProxy.Hosting;
@@ -51,6 +54,7 @@ public static class ProxyApp
 
         builder.Services.AddMetrics();
         builder.Services.AddSingleton<ProxyMetrics>();
+        builder.Services.AddSingleton<LiveTraffic>();
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ProxyMetrics.MeterName).AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
 
         builder.Services.AddSingleton(settings);
@@ -70,6 +74,7 @@ public static class ProxyApp
         builder.Services.AddSingleton<OpenAIRelay>().AddSingleton<EventApiRelay>();
         builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<ModelDownloads>().AddSingleton<ModelResolution>().AddSingleton<StreamTranslation>()
             .AddSingleton<ChatHandler>().AddSingleton<GenerateHandler>().AddSingleton<EmbedHandler>();
+        builder.Services.AddSingleton<ModelActions>().AddSingleton<UpstreamProbe>().AddSingleton<DashboardEvents>();
 
         var app = builder.Build();
         var metrics = app.Services.GetRequiredService<ProxyMetrics>();
@@ -84,6 +89,7 @@ public static class ProxyApp
         app.MapOpenAIApi(FrontDoor.OpenAI);
         app.MapHealth();
         app.MapClientSetups();
+        app.MapDashboard();
         app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI));
         app.MapUnknownRoutes();
 
@@ -147,19 +153,13 @@ public static class ProxyApp
         // ASP.NET Core's per-request chatter drowns the proxy's own lines; it stays available under DEBUG_LOGGING.
         logging.AddFilter("Microsoft", settings.DebugLogging ? LogLevel.Debug : LogLevel.Warning);
         logging.AddFilter("System.Net.Http", settings.DebugLogging ? LogLevel.Debug : LogLevel.Warning);
-        if (settings.DevMode)
-        {
-            logging.AddSimpleConsole(o => o.SingleLine = true);
-        }
-        else
-        {
-            // Relaxed escaping keeps apostrophes, quotes and '>' readable in the messages people grep for.
-            logging.AddJsonConsole(o =>
-            {
-                o.UseUtcTimestamp = true;
-                o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-            });
-        }
+        // The container sets DOTNET_RUNNING_IN_CONTAINER; its log driver wants JSON even when `docker run -t` gives a terminal.
+        var inContainer = string.Equals(Environment.GetEnvironmentVariable("DOTNET_RUNNING_IN_CONTAINER"), "true", StringComparison.OrdinalIgnoreCase);
+        var format = ConsoleFormats.Choose(settings.LogFormat, settings.DevMode, !Console.IsOutputRedirected, inContainer);
+        logging.AddConsole(o => o.FormatterName = format == LogFormat.Text ? ConsoleFormats.TextName : ConsoleFormats.JsonName);
+        // Registered as plain services: AddConsoleFormatter binds options from configuration by reflection, which AOT forbids.
+        logging.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ConsoleFormatter, ProxyJsonConsoleFormatter>());
+        logging.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ConsoleFormatter, ProxyTextConsoleFormatter>());
 
         if (settings.LogDir is { } directory)
         {

@@ -40,12 +40,12 @@ internal static class GatewayAuth
         const string message = "Authentication error: the gateway needs its key, sent as \"Authorization: Bearer <key>\" or \"x-api-key: <key>\" (API_KEY, or general_settings.master_key in config.yaml).";
         if (context.Request.Path.Value?.EndsWith("/messages", StringComparison.Ordinal) == true)
         {
-            return context.Response.WriteAsJsonAsync(new AnthropicErrorResponse(new AnthropicError("authentication_error", message)),
-                OpenAIJsonContext.Default.AnthropicErrorResponse, contentType: null, context.RequestAborted);
+            return ReadableJson.WriteAsync(context.Response, new AnthropicErrorResponse(new AnthropicError("authentication_error", message)),
+                OpenAIJsonContext.Default.AnthropicErrorResponse, context.RequestAborted);
         }
 
         var error = new OpenAIError(message, "authentication_error", null, "invalid_api_key");
-        return context.Response.WriteAsJsonAsync(new OpenAIErrorResponse(error), OpenAIJsonContext.Default.OpenAIErrorResponse, contentType: null, context.RequestAborted);
+        return ReadableJson.WriteAsync(context.Response, new OpenAIErrorResponse(error), OpenAIJsonContext.Default.OpenAIErrorResponse, context.RequestAborted);
     }
 
     /// <summary>The key in force, read per request so a reloaded config.yaml takes effect; null or empty means the gateway is open.</summary>

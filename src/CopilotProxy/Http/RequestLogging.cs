@@ -22,16 +22,19 @@ public sealed class RequestLogging
     private readonly ShutdownDrain _drain;
     private readonly FrontDoorBindings _bindings;
     private readonly ProxySettings _settings;
+    private readonly LiveTraffic _traffic;
     private readonly Redaction _redaction;
     private readonly ILogger _logger;
 
-    public RequestLogging(RequestDelegate next, ProxyMetrics metrics, ShutdownDrain drain, FrontDoorBindings bindings, ProxySettings settings, ILoggerFactory loggerFactory)
+    public RequestLogging(RequestDelegate next, ProxyMetrics metrics, ShutdownDrain drain, FrontDoorBindings bindings, ProxySettings settings, LiveTraffic traffic,
+        ILoggerFactory loggerFactory)
     {
         _next = next;
         _metrics = metrics;
         _drain = drain;
         _bindings = bindings;
         _settings = settings;
+        _traffic = traffic;
         _redaction = new Redaction([settings.ApiKey, settings.LmStudioApiKey]);
         _logger = loggerFactory.CreateLogger("CopilotProxy.Requests");
     }
@@ -59,6 +62,10 @@ public sealed class RequestLogging
             return Task.CompletedTask;
         });
 
+        // The dashboard's own calls and health probes would drown the traffic people want to watch.
+        var inFlight = IsHousekeeping(context.Request) ? null
+            : _traffic.Start(DoorOf(context), context.Request.Method, context.Request.Path.Value ?? "/", context.Request.Headers.UserAgent, telemetry);
+
         ResponseCapture? capture = null;
         if (_settings.DebugLogging)
         {
@@ -84,19 +91,26 @@ public sealed class RequestLogging
                 telemetry.Failure ??= Upstream.UpstreamFailure.ClientCanceled;
             }
 
-            var door = (context.GetFrontDoor() ?? _bindings.Resolve(context.Connection.LocalPort))?.ToString() ?? "unknown";
+            var door = DoorOf(context);
             var route = RouteOf(context);
             _metrics.RecordRequest(door, route, telemetry, status, total);
+            if (inFlight is not null)
+            {
+                // Unmatched paths are bounded by the ring, so the dashboard shows what was asked for rather than "unmatched".
+                _traffic.Finish(inFlight, door, route == "unmatched" ? inFlight.Path : route, status, total);
+            }
 
-            // Health checks and scrapes arrive every few seconds; at Information they would bury the requests people care about.
-            var level = route.StartsWith("/health", StringComparison.Ordinal) || route == "/metrics" ? LogLevel.Debug : LogLevel.Information;
+            // Health checks, scrapes and the dashboard's polls arrive every few seconds; at Information they would bury the requests people care about.
+            var level = IsHousekeeping(context.Request) || route == "/metrics" ? LogLevel.Debug : LogLevel.Information;
             if (_logger.IsEnabled(level))
             {
                 double? ttfbMs = timeToFirstByte is { } ttfb ? Math.Round(ttfb.TotalMilliseconds, 2) : null;
+                double? ttftMs = telemetry.TimeToFirstToken is { } ttft ? Math.Round(ttft.TotalMilliseconds, 2) : null;
                 var totalMs = Math.Round(total.TotalMilliseconds, 2);
                 var failureClass = telemetry.Failure is { } failure ? ProxyMetrics.FailureClass(failure) : "none";
+                var tokensPerSecond = LiveTraffic.TokensPerSecond(telemetry, total);
                 RequestLog.Completed(_logger, level, door, context.Request.Method, route, telemetry.ClientModel ?? "-", telemetry.UpstreamModel ?? "-", status,
-                    ttfbMs, totalMs, telemetry.PromptTokens, telemetry.CompletionTokens, failureClass, telemetry.Initiator, telemetry.InteractionId ?? "-");
+                    ttfbMs, ttftMs, tokensPerSecond, totalMs, telemetry.PromptTokens, telemetry.CompletionTokens, failureClass, telemetry.Initiator, telemetry.InteractionId ?? "-");
             }
 
             if (capture is not null)
@@ -118,6 +132,15 @@ public sealed class RequestLogging
             telemetry.InteractionId = interaction.Length > Initiators.MaxInteractionIdLength ? interaction[..Initiators.MaxInteractionIdLength] : interaction;
         }
     }
+
+    private string DoorOf(HttpContext context) =>
+        (context.GetFrontDoor() ?? _bindings.Resolve(context.Connection.LocalPort))?.ToString() ?? "unknown";
+
+    /// <summary>Probes, scrapes and the dashboard's own calls (its page, API and client setups).</summary>
+    private static bool IsHousekeeping(HttpRequest request) =>
+        request.Path.StartsWithSegments("/health", StringComparison.Ordinal) || request.Path == "/metrics"
+        || (request.Path.StartsWithSegments("/ui", StringComparison.Ordinal) && !HttpMethods.IsPost(request.Method))
+        || (request.Path == "/clients" && HttpMethods.IsGet(request.Method));
 
     /// <summary>The route pattern, not the path: paths carry model names and typos, which would explode metrics labels.</summary>
     private static string RouteOf(HttpContext context)

@@ -22,9 +22,37 @@ public sealed class ModelDownloads(UpstreamClient defaultUpstream, ModelCatalog 
 
     public Uri UpstreamUrl => defaultUpstream.BaseUrl;
 
+    /// <summary>Each progress report of any download, whoever started it (the dashboard shows them).</summary>
+    public event Action<string, DownloadProgress>? Progressed;
+
+    /// <summary>A download that ended without completing, with the reason.</summary>
+    public event Action<string, string>? Stopped;
+
     /// <summary>Downloads <paramref name="model"/>, reporting progress as LM Studio reports it.</summary>
     /// <exception cref="UpstreamException">LM Studio refused the download, or it failed or was paused; the message names the fix.</exception>
     public async Task PullAsync(string model, Func<DownloadProgress, ValueTask> progress, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await PullCoreAsync(model, p =>
+            {
+                Progressed?.Invoke(model, p);
+                return progress(p);
+            }, cancellationToken);
+        }
+        catch (UpstreamException failure)
+        {
+            Stopped?.Invoke(model, failure.Message);
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            Stopped?.Invoke(model, "the client stopped following the download; LM Studio's Downloads panel shows whether it goes on");
+            throw;
+        }
+    }
+
+    private async Task PullCoreAsync(string model, Func<DownloadProgress, ValueTask> progress, CancellationToken cancellationToken)
     {
         using var timeout = new ActivityTimeout(defaultUpstream.IdleTimeout, cancellationToken);
         LmStudioDownloadJob job;

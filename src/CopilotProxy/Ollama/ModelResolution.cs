@@ -53,6 +53,9 @@ public sealed class ModelResolution(ModelCatalog catalog, UpstreamClient upstrea
             return null;
         }
 
+        // Named before the lookup, so the request log names the model on every outcome: embeddings, load and unload included.
+        var telemetry = context.GetRequestTelemetry();
+        telemetry.ClientModel = name;
         CatalogModel? model;
         try
         {
@@ -74,6 +77,7 @@ public sealed class ModelResolution(ModelCatalog catalog, UpstreamClient upstrea
             return null;
         }
 
+        telemetry.UpstreamModel = model.UpstreamId;
         var embeddingRoute = operation is "embed" or "embeddings";
         if (!embeddingRoute && model.Kind == ModelKind.Embedding)
         {

@@ -3,6 +3,7 @@ using CopilotProxy.Configuration;
 using CopilotProxy.Http;
 using CopilotProxy.Loading;
 using CopilotProxy.Ollama.Wire;
+using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -220,10 +221,13 @@ public static class OllamaEndpoints
             return null;
         }
 
+        var telemetry = context.GetRequestTelemetry();
+        telemetry.ClientModel = name;
         try
         {
             if (await catalog.FindAsync(name, context.RequestAborted) is { } model)
             {
+                telemetry.UpstreamModel = model.UpstreamId;
                 return model;
             }
         }

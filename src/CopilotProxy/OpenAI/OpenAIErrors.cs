@@ -1,3 +1,4 @@
+using CopilotProxy.Http;
 using CopilotProxy.OpenAI.Wire;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
@@ -12,7 +13,7 @@ public static class OpenAIErrors
     {
         context.Response.StatusCode = status;
         var error = new OpenAIError(message, TypeFor(status), param, code);
-        return context.Response.WriteAsJsonAsync(new OpenAIErrorResponse(error), OpenAIJsonContext.Default.OpenAIErrorResponse, contentType: null, context.RequestAborted);
+        return ReadableJson.WriteAsync(context.Response, new OpenAIErrorResponse(error), OpenAIJsonContext.Default.OpenAIErrorResponse, context.RequestAborted);
     }
 
     /// <summary>Answers with an upstream failure, and records its class for the request log line and metrics.</summary>
@@ -31,7 +32,7 @@ public static class OpenAIErrors
     public static byte[] SseEvent(string message, string code)
     {
         var error = new OpenAIErrorResponse(new OpenAIError(message, "upstream_error", null, code));
-        var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(error, OpenAIJsonContext.Default.OpenAIErrorResponse);
+        var json = ReadableJson.SerializeToUtf8Bytes(error, OpenAIJsonContext.Default.OpenAIErrorResponse);
         return [.. "data: "u8, .. json, .. "\n\n"u8];
     }
 

@@ -13,6 +13,7 @@ public class SettingsValidationTests
         { "OLLAMA_PORT", "abc", "expected a whole number from 1 to 65535. Example: OLLAMA_PORT=11434" },
         { "HOST", "my-laptop", "expected an IP address to bind (127.0.0.1, 0.0.0.0, ::) or localhost. Example: HOST=0.0.0.0" },
         { "LOG_LEVEL", "verbose", "expected one of TRACE, DEBUG, INFO, WARNING, ERROR, CRITICAL (any case). Example: LOG_LEVEL=INFO" },
+        { "LOG_FORMAT", "pretty", "expected auto (text at a terminal, JSON lines otherwise), json or text. Example: LOG_FORMAT=json" },
         { "LOG_DIR", "/proc/copilot-proxy-logs", "expected a directory the proxy can create and write to" },
         { "LOG_MAX_FILE_MB", "0", "expected a whole number of megabytes from 1 to 1024. Example: LOG_MAX_FILE_MB=10" },
         { "LOG_MAX_FILES", "-3", "expected a whole number of files from 1 to 1000. Example: LOG_MAX_FILES=5" },

@@ -145,6 +145,68 @@ public class DoctorTests
     private static ProxySettings Settings(Uri upstream) =>
         new() { LmStudioUrl = upstream, OllamaPort = FreePort(), GatewayPort = FreePort(), Host = "127.0.0.1" };
 
+    [Fact]
+    public async Task Output_ComesAsTheChecksRun_NotAllAtTheEnd()
+    {
+        await using var upstream = await FakeLmStudio.StartAsync();
+        upstream.Models.Add(FakeModel.Llm("qwen/qwen3-8b", loadedContextLength: 16384));
+        // Notes, for every line, how many requests LM Studio had seen when the line was written.
+        using var output = new LineClock(() => upstream.Requests.Count);
+
+        await new Doctor(Settings(upstream.BaseUrl), output, TimeProvider.System).RunAsync();
+
+        var asking = Assert.Single(output.Lines, l => l.Line.StartsWith("… asking LM Studio at " + upstream.BaseUrl, StringComparison.Ordinal));
+        Assert.Equal(0, asking.RequestsSeen);
+        Assert.All(output.Lines.Where(l => l.Line.Contains("is free", StringComparison.Ordinal)), l => Assert.Equal(0, l.RequestsSeen));
+        var reachable = Assert.Single(output.Lines, l => l.Line.StartsWith("✓ LM Studio reachable at", StringComparison.Ordinal));
+        Assert.True(reachable.RequestsSeen > 0);
+        Assert.True(output.Flushes >= output.Lines.Count(l => l.Line.StartsWith('✓') || l.Line.StartsWith('✗')), "every check is flushed as it is written");
+    }
+
+    private sealed class LineClock(Func<int> requestsSeen) : StringWriter
+    {
+        private readonly System.Text.StringBuilder _pending = new();
+
+        public List<(string Line, int RequestsSeen)> Lines { get; } = [];
+
+        public int Flushes { get; private set; }
+
+        public override void Write(char value)
+        {
+            if (value == '\n')
+            {
+                Lines.Add((_pending.ToString().TrimEnd('\r'), requestsSeen()));
+                _pending.Clear();
+            }
+            else
+            {
+                _pending.Append(value);
+            }
+        }
+
+        public override void Write(string? value)
+        {
+            foreach (var c in value ?? string.Empty)
+            {
+                Write(c);
+            }
+        }
+
+        public override void WriteLine(string? value)
+        {
+            Write(value);
+            Write('\n');
+        }
+
+        public override void Flush() => Flushes++;
+
+        public override Task WriteLineAsync(string? value)
+        {
+            WriteLine(value);
+            return Task.CompletedTask;
+        }
+    }
+
     private static async Task<(int Code, string Output)> RunAsync(ProxySettings settings)
     {
         using var output = new StringWriter();

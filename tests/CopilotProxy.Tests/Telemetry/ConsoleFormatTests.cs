@@ -1,0 +1,173 @@
+using System.Text;
+using System.Text.Json;
+using CopilotProxy.Configuration;
+using CopilotProxy.Dashboard;
+using CopilotProxy.Http;
+using CopilotProxy.Telemetry;
+using CopilotProxy.Tests.Harness;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Console;
+
+namespace CopilotProxy.Tests.Telemetry;
+
+/// <summary>The console's two forms: a person's line at a terminal, JSON lines for machines, chosen by LOG_FORMAT.</summary>
+public sealed class ConsoleFormatTests : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "copilot-proxy-logs-" + Guid.NewGuid().ToString("N"));
+
+    [Theory]
+    [InlineData(LogFormat.Auto, false, true, false, LogFormat.Text)]
+    [InlineData(LogFormat.Auto, false, false, false, LogFormat.Json)]
+    [InlineData(LogFormat.Auto, false, true, true, LogFormat.Json)]
+    [InlineData(LogFormat.Auto, true, false, false, LogFormat.Text)]
+    [InlineData(LogFormat.Json, true, true, false, LogFormat.Json)]
+    [InlineData(LogFormat.Text, false, false, true, LogFormat.Text)]
+    public void Format_FollowsTheSetting_ThenTheTerminal(LogFormat setting, bool devMode, bool terminal, bool container, LogFormat expected) =>
+        Assert.Equal(expected, ConsoleFormats.Choose(setting, devMode, terminal, container));
+
+    [Theory]
+    [InlineData("json", LogFormat.Json)]
+    [InlineData("TEXT", LogFormat.Text)]
+    [InlineData(null, LogFormat.Auto)]
+    public void LogFormatSetting_IsRead(string? value, LogFormat expected)
+    {
+        var result = SettingsLoader.Load(name => name == "LOG_FORMAT" ? value : null);
+        Assert.Equal(expected, result.Settings!.LogFormat);
+    }
+
+    [Fact]
+    public void LogFormatSetting_RejectsOtherValues_SayingWhatIsAllowed()
+    {
+        var result = SettingsLoader.Load(name => name == "LOG_FORMAT" ? "pretty" : null);
+        Assert.Null(result.Settings);
+        Assert.Contains(result.Errors, e => e.StartsWith("LOG_FORMAT='pretty' is not valid", StringComparison.Ordinal) && e.Contains("json", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void TextForm_RequestLine_IsOneCompactHumanLine()
+    {
+        var output = Capture(new ProxyTextConsoleFormatter(colors: false), "CopilotProxy.Requests", logger =>
+            RequestLog.Completed(logger, LogLevel.Information, "Ollama", "POST", "/v1/chat/completions", "qwen3-8b", "qwen/qwen3-8b", 200, 380.5, 412.3, 38.2, 12_345.6, 1200, 460, "none", "none", "-"));
+        Assert.Matches(@"^\d\d:\d\d:\d\d POST /v1/chat/completions qwen3-8b 200 ttft 412 ms 38 tok/s 12\.3 s\r?\n$", output);
+    }
+
+    [Fact]
+    public void TextForm_FailedRequest_SaysItsFailureClass_AndLeavesOutUnknownFigures()
+    {
+        var output = Capture(new ProxyTextConsoleFormatter(colors: false), "CopilotProxy.Requests", logger =>
+            RequestLog.Completed(logger, LogLevel.Information, "OpenAI", "POST", "/v1/chat/completions", "qwen3-8b", "-", 502, 3.2, null, null, 3.4, null, null, "connect", "none", "-"));
+        Assert.Matches(@"^\d\d:\d\d:\d\d POST /v1/chat/completions qwen3-8b 502 3 ms failed: connect\r?\n$", output);
+    }
+
+    [Fact]
+    public void TextForm_Warning_IsTimeLevelAndTheMessageAsWritten()
+    {
+        var output = Capture(new ProxyTextConsoleFormatter(colors: false), "CopilotProxy.Dashboard.ModelActions", logger =>
+            DashboardLog.ActionFailed(logger, "load", "qwen/qwen3-8b", "LM Studio at http://127.0.0.1:1234/ can't load \"it\""));
+        Assert.Matches(@"^\d\d:\d\d:\d\d warn  The dashboard's load of qwen/qwen3-8b failed: LM Studio at http://127\.0\.0\.1:1234/ can't load ""it""\r?\n$", output);
+    }
+
+    [Fact]
+    public void JsonForm_CarriesEachFieldOnce_WithoutAStateCopy_AndUnescapedApostrophes()
+    {
+        var output = Capture(new ProxyJsonConsoleFormatter(), "CopilotProxy.Dashboard.ModelActions", logger =>
+            DashboardLog.ActionFailed(logger, "load", "qwen/qwen3-8b", "the model 'x' can't load"));
+
+        Assert.DoesNotContain("\\u0027", output, StringComparison.Ordinal);
+        Assert.Contains("the model 'x' can't load", output, StringComparison.Ordinal);
+        var names = PropertyNames(output);
+        Assert.Equal(names.Distinct(StringComparer.Ordinal).Count(), names.Count);
+        Assert.DoesNotContain("State", names);
+        Assert.Equal(["time", "level", "category", "event_id", "message", "Action", "Model", "Reason"], names);
+        using var document = JsonDocument.Parse(output);
+        Assert.Equal("Warning", document.RootElement.GetProperty("level").GetString());
+        Assert.Equal("qwen/qwen3-8b", document.RootElement.GetProperty("Model").GetString());
+    }
+
+    [Fact]
+    public void JsonForm_RequestLine_KeepsNumbersAsNumbers()
+    {
+        var output = Capture(new ProxyJsonConsoleFormatter(), "CopilotProxy.Requests", logger =>
+            RequestLog.Completed(logger, LogLevel.Information, "Ollama", "POST", "/api/embed", "nomic", "nomic-embed", 200, 5.5, null, null, 7.25, 12, null, "none", "none", "-"));
+        using var document = JsonDocument.Parse(output);
+        var root = document.RootElement;
+        Assert.Equal(200, root.GetProperty("Status").GetInt32());
+        Assert.Equal(7.25, root.GetProperty("TotalMs").GetDouble());
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("TimeToFirstTokenMs").ValueKind);
+        Assert.Equal("nomic", root.GetProperty("ClientModel").GetString());
+    }
+
+    /// <summary>Every request line names its model, the embedding and lifecycle routes included (they used to say model=-).</summary>
+    [Fact]
+    public async Task RequestLines_NameTheModel_ForEmbeddingsLoadsAndUnloads()
+    {
+        const string embed = "text-embedding-nomic-embed-text-v1.5";
+        const string chat = "qwen/qwen3-8b";
+        await using (var proxy = await ProxyFixture.StartAsync(
+            [FakeModel.Llm(chat, loadedContextLength: null), FakeModel.Embedding(embed)],
+            configure: s => s with { LogDir = _directory, LogLevel = LogLevel.Information }))
+        {
+            using var vectors = await proxy.Ollama.PostAsync("api/embed", Json($$"""{"model":"{{embed}}","input":"hello"}"""));
+            Assert.True(vectors.IsSuccessStatusCode);
+            using var load = await proxy.Ollama.PostAsync("api/generate", Json($$"""{"model":"{{chat}}:latest"}"""));
+            Assert.True(load.IsSuccessStatusCode);
+            using var unload = await proxy.Ollama.PostAsync("api/chat", Json($$"""{"model":"{{chat}}:latest","messages":[],"keep_alive":0}"""));
+            Assert.True(unload.IsSuccessStatusCode);
+            Assert.Equal(1, proxy.Upstream.CountOf("/api/v1/models/load"));
+            Assert.Equal(1, proxy.Upstream.CountOf("/api/v1/models/unload"));
+        }
+
+        var lines = Directory.GetFiles(_directory).SelectMany(File.ReadAllLines)
+            .Select(l => JsonDocument.Parse(l).RootElement).Where(e => e.TryGetProperty("Route", out _)).ToList();
+        string ModelOf(string route) => lines.Single(e => e.GetProperty("Route").GetString() == route).GetProperty("ClientModel").GetString()!;
+        Assert.Equal(embed, ModelOf("/api/embed"));
+        Assert.Equal(chat + ":latest", ModelOf("/api/generate"));
+        Assert.Equal(chat + ":latest", ModelOf("/api/chat"));
+        Assert.Equal(embed, lines.Single(e => e.GetProperty("Route").GetString() == "/api/embed").GetProperty("UpstreamModel").GetString());
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
+    private static List<string> PropertyNames(string json)
+    {
+        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(json));
+        var names = new List<string>();
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1)
+            {
+                names.Add(reader.GetString()!);
+            }
+        }
+
+        return names;
+    }
+
+    /// <summary>Runs a log call through the formatter exactly as the console logger would, and returns what it wrote.</summary>
+    private static string Capture(ConsoleFormatter formatter, string category, Action<ILogger> log)
+    {
+        var writer = new StringWriter();
+        log(new FormattingLogger(formatter, category, writer));
+        return writer.ToString();
+    }
+
+    private sealed class FormattingLogger(ConsoleFormatter formatter, string category, TextWriter writer) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter1) =>
+            formatter.Write(new LogEntry<TState>(logLevel, category, eventId, state, exception, formatter1), null, writer);
+    }
+}
