@@ -11,7 +11,7 @@
 #
 # A candidate is label=command; the command may start with `env NAME=value ...` (env execs, so the pid is the proxy's).
 # Settings (environment): ROUNDS (default 5), SECONDS_PER_CELL (3), CONCURRENCY ("1 16 64"), PATHS ("relay translation"),
-# IDLE (60; 0 skips the idle RSS). Needs wrk and nginx; run bench/load/run.sh once first, or this publishes the fake
+# IDLE (60; 0 skips the idle RSS; ROUNDS=0 measures idle RSS only). Needs wrk and nginx; run bench/load/run.sh once first, or this publishes the fake
 # upstream itself. Results: bench/load/results/<time>-compare/ (results.md, cells.tsv, logs).
 set -euo pipefail
 
@@ -48,9 +48,10 @@ fi
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 next_port=18600
+# Sets $port to the next free port (not echoed: a $(...) subshell would lose the counter).
 take_port() {
   while port_busy "$next_port"; do next_port=$((next_port + 1)); done
-  echo "$next_port"; next_port=$((next_port + 1))
+  port=$next_port; next_port=$((next_port + 1))
 }
 out="$here/results/$(date -u +%Y%m%dT%H%M%SZ)-compare"
 mkdir -p "$out"
@@ -66,11 +67,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 wait_port() { local i; for i in $(seq 1 200); do port_busy "$1" && return 0; kill -0 "$2" 2>/dev/null || die "$3 exited at start; see $out/$3.log"; sleep 0.05; done; die "$3 did not listen on :$1"; }
 
-upstream_port=$(take_port)
+take_port; upstream_port=$port
 FAKE_PORT=$upstream_port "$fake" >"$out/fake-upstream.log" 2>&1 &
 pids+=($!); wait_port "$upstream_port" "${pids[-1]}" fake-upstream
 
-nginx_port=$(take_port)
+take_port; nginx_port=$port
 # shellcheck source=bench/load/nginx.sh
 source "$here/nginx.sh"
 write_nginx_conf "$work/nginx" "$upstream_port" "$nginx_port"
@@ -83,7 +84,7 @@ hop_pid[nginx]=$nginx_pid; hop_port[nginx]=$nginx_port
 for i in "${!labels[@]}"; do
   label=${labels[$i]}
   read -ra cmd <<<"${commands[$i]}"
-  ollama_port=$(take_port); litellm_port=$(take_port)
+  take_port; ollama_port=$port; take_port; litellm_port=$port
   env -u API_KEY -u LMSTUDIO_API_KEY -u CONFIG_FILE -u LOG_DIR \
     LMSTUDIO_URL="http://127.0.0.1:$upstream_port" OLLAMA_PORT="$ollama_port" LITELLM_PORT="$litellm_port" \
     HOST=127.0.0.1 LOG_LEVEL=WARNING "${cmd[@]}" >"$out/$label.log" 2>&1 &
@@ -93,11 +94,15 @@ for i in "${!labels[@]}"; do
 done
 curl -sf -X POST "http://127.0.0.1:$upstream_port/_bench/config?tokens=32&delay_ms=0" >/dev/null || die "the fake upstream refused its config"
 
-rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
+rss_kb() { awk '/^(VmRSS|RssAnon|RssFile|Threads):/{printf "%s ", $2}' "/proc/$1/status"; }
 if [ "$idle" -gt 0 ]; then
   log "idling $idle s (all candidates at once) for idle RSS"
   sleep "$idle"
-  for label in "${labels[@]}"; do echo "$label $(rss_kb "${hop_pid[$label]}")"; done >"$out/idle-rss.txt"
+  for label in "${labels[@]}"; do
+    echo "$label $(rss_kb "${hop_pid[$label]}")"
+    # The largest mappings, to tell the GC heap, thread stacks and the binary's own pages apart.
+    awk '/^[0-9a-f]+-[0-9a-f]+ /{m = $2 " " $6} /^Rss:/{ if ($2 >= 256) print "  " $2 " kB " m }' "/proc/${hop_pid[$label]}/smaps" | sort -rn >"$out/$label.smaps.txt"
+  done >"$out/idle-rss.txt"
 fi
 
 # CPU seconds of a process and, for nginx, its workers.
@@ -133,7 +138,7 @@ for round in $(seq 1 "$rounds"); do
         rps=$(awk '/^Requests\/sec:/{print $2}' <<<"$result")
         total=$(awk '/ requests in /{print $1}' <<<"$result")
         if grep -qE 'Non-2xx|Socket errors' <<<"$result"; then log "errors in $hop $path c=$c: $result"; echo "$result" >>"$out/errors.log"; fi
-        cpu_us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$total" 'BEGIN { printf "%.0f", n > 0 ? t / hz * 1e6 / n : 0 }')
+        cpu_us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$total" 'BEGIN { printf "%.0f", (n > 0 ? t / hz * 1e6 / n : 0) }')
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$path" "$c" "$hop" "$rps" "$cpu_us" >>"$out/cells.tsv"
       done
     done
@@ -147,6 +152,7 @@ done
   echo
   for i in "${!labels[@]}"; do echo "- \`${labels[$i]}\`: \`${commands[$i]}\`"; done
   echo
+  if [ "$rounds" -gt 0 ]; then
   echo "$rounds rounds of ${seconds} s per cell, wrk -t1, 32-token streams, hop order rotated each round."
   echo
   echo "| path | c | hop | streams/s (median) | vs nginx (median of per-round ratios) [range] | CPU µs/stream (median) |"
@@ -166,11 +172,14 @@ done
       done
     done
   done
+  fi
   if [ -f "$out/idle-rss.txt" ]; then
     echo
     echo "Idle RSS (VmRSS after $idle s, before any load):"
     echo
-    while read -r label kb; do awk -v l="$label" -v kb="$kb" 'BEGIN { printf "- `%s`: %.1f MB\n", l, kb * 1024 / 1e6 }'; done <"$out/idle-rss.txt"
+    while read -r label kb anon file threads; do
+      awk -v l="$label" -v kb="$kb" -v a="$anon" -v f="$file" -v t="$threads" 'BEGIN { printf "- `%s`: %.1f MB (anonymous %.1f MB, file-backed %.1f MB; %d threads)\n", l, kb * 1024 / 1e6, a * 1024 / 1e6, f * 1024 / 1e6, t }'
+    done <"$out/idle-rss.txt"
   fi
 } >"$out/results.md"
 cat "$out/results.md"

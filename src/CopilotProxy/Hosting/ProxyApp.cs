@@ -17,7 +17,6 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using OpenTelemetry.Metrics;
 
 namespace CopilotProxy.Hosting;
 
@@ -48,7 +47,7 @@ public static class ProxyApp
 
         builder.Services.AddMetrics();
         builder.Services.AddSingleton<ProxyMetrics>();
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ProxyMetrics.MeterName).AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+        builder.Services.AddSingleton<PrometheusExporter>();
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(bindings);
@@ -69,6 +68,8 @@ public static class ProxyApp
 
         var app = builder.Build();
         var metrics = app.Services.GetRequiredService<ProxyMetrics>();
+        // Listening before the hosted services start, so the first catalog refresh is counted.
+        var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         app.Services.GetRequiredService<ModelCatalog>().Refreshed += (_, failure) => metrics.RecordCatalogRefresh(failure is null);
 
         app.UseMiddleware<RequestLogging>();
@@ -79,7 +80,7 @@ public static class ProxyApp
         app.MapOpenAIApi(FrontDoor.Ollama);
         app.MapOpenAIApi(FrontDoor.OpenAI);
         app.MapHealth();
-        app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI));
+        app.MapGet("/metrics", new RequestDelegate(exporter.WriteAsync)).WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI));
         app.MapUnknownRoutes();
 
         app.Lifetime.ApplicationStarted.Register(() =>
