@@ -47,13 +47,14 @@ if [ ! -x "$fake" ]; then
 fi
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-next_port=18600
+# Two runs at once (or run.sh beside this) must not pick the same ports or results folder.
+next_port=$((18600 + ($$ % 400) * 16))
 # Sets $port to the next free port (not echoed: a $(...) subshell would lose the counter).
 take_port() {
   while port_busy "$next_port"; do next_port=$((next_port + 1)); done
   port=$next_port; next_port=$((next_port + 1))
 }
-out="$here/results/$(date -u +%Y%m%dT%H%M%SZ)-compare"
+out="$here/results/$(date -u +%Y%m%dT%H%M%SZ)-compare-$$"
 mkdir -p "$out"
 work="$(mktemp -d)"; chmod 755 "$work"
 pids=()
