@@ -2,6 +2,7 @@ using CopilotProxy.Configuration;
 using CopilotProxy.Diagnostics;
 using CopilotProxy.Health;
 using CopilotProxy.Hosting;
+using CopilotProxy.Http;
 using Microsoft.AspNetCore.Connections;
 
 // `copilot-proxy --check-config FILE` validates a config.yaml and lists what it ignores, without starting anything.

@@ -1,4 +1,3 @@
-using CopilotProxy.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -59,7 +58,7 @@ public sealed class ConfigReloader(GatewayConfigHolder holder, ProxySettings set
 
         foreach (var ignored in next.Ignored.Where(i => !previous.Ignored.Contains(i)))
         {
-            StartupLog.ConfigKeyIgnored(logger, path, ignored.Line, ignored.KeyPath, ignored.Reason);
+            ConfigLog.ConfigKeyIgnored(logger, path, ignored.Line, ignored.KeyPath, ignored.Reason);
         }
 
         if (!SameVariables(previous.EnvironmentVariables, next.EnvironmentVariables))

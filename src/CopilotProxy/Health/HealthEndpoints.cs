@@ -1,7 +1,7 @@
 using System.Text.Json.Serialization;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
-using CopilotProxy.Hosting;
+using CopilotProxy.Http;
 using CopilotProxy.Routing;
 using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Builder;

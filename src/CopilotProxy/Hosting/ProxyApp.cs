@@ -3,6 +3,7 @@ using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
 using CopilotProxy.Diagnostics;
 using CopilotProxy.Health;
+using CopilotProxy.Http;
 using CopilotProxy.Ollama;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Routing;
@@ -25,7 +26,8 @@ public static class ProxyApp
 {
     /// <param name="settings">The validated settings.</param>
     /// <param name="config">config.yaml as loaded; null for zero configuration.</param>
-    public static WebApplication Build(ProxySettings settings, GatewayConfig? config = null)
+    /// <param name="time">The clock for timers, retries, cooldowns and reloads; null for the system clock (tests pass a fake one).</param>
+    public static WebApplication Build(ProxySettings settings, GatewayConfig? config = null, TimeProvider? time = null)
     {
         config ??= GatewayConfig.Empty;
         var builder = WebApplication.CreateSlimBuilder();
@@ -51,7 +53,7 @@ public static class ProxyApp
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(bindings);
-        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(time ?? TimeProvider.System);
         builder.Services.AddSingleton<MatcherPolicy, FrontDoorMatcherPolicy>();
         builder.Services.AddSingleton(new GatewayConfigHolder(config));
         builder.Services.AddSingleton<UpstreamRegistry>();
@@ -104,7 +106,7 @@ public static class ProxyApp
 
         foreach (var ignored in config.Ignored)
         {
-            StartupLog.ConfigKeyIgnored(logger, source, ignored.Line, ignored.KeyPath, ignored.Reason);
+            ConfigLog.ConfigKeyIgnored(logger, source, ignored.Line, ignored.KeyPath, ignored.Reason);
         }
 
         foreach (var entry in config.Models.Where(UpstreamTarget.IsLmStudioDefaultAddress))

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using CopilotProxy.OpenAI;
 using CopilotProxy.Upstream;
 
 namespace CopilotProxy.Ollama;
@@ -26,7 +27,7 @@ public enum OllamaAnswerShape
 /// 4. Usage and llama.cpp's <c>timings</c> are kept for the final line.
 /// The final line (<see cref="WriteDone"/>) carries <c>done:true</c>, <c>done_reason</c>, the token counts and the durations.
 /// </remarks>
-public sealed class ChunkTranslator : IDisposable
+public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
 {
     private readonly NdjsonWriter _lines;
     private readonly string _clientModel;
@@ -75,6 +76,15 @@ public sealed class ChunkTranslator : IDisposable
     /// <summary>The upstream's in-band error, when it sent one instead of (or in the middle of) an answer.</summary>
     public string? UpstreamError { get; private set; }
 
+    /// <summary>The start of an event that was not JSON, when the upstream sent one; the translation stops there.</summary>
+    public string? UnreadableEvent { get; private set; }
+
+    bool IUpstreamEventSink.OnEvent(ReadOnlySpan<byte> data)
+    {
+        HandleEvent(data);
+        return !SawDone && UpstreamError is null && UnreadableEvent is null;
+    }
+
     public int ToolCallCount => _completedCalls?.Count ?? _toolCalls.Count;
 
     /// <summary>Marks when the upstream request left, so time to first token can be told apart from the proxy's own work.</summary>
@@ -100,7 +110,13 @@ public sealed class ChunkTranslator : IDisposable
         }
         catch (JsonException)
         {
-            // A keep-alive comment or a stray non-JSON line carries no tokens; nothing to translate.
+            // An empty data line carries nothing; anything else that is not JSON means the answer can't be trusted, and
+            // dropping it would end the answer quietly with done_reason "stop".
+            if (!trimmed.IsEmpty)
+            {
+                UnreadableEvent = Encoding.UTF8.GetString(trimmed[..Math.Min(trimmed.Length, 200)]);
+            }
+
             return false;
         }
 
@@ -112,19 +128,19 @@ public sealed class ChunkTranslator : IDisposable
                 return false;
             }
 
-            if (root.TryGetProperty("error"u8, out _) && !root.TryGetProperty("choices"u8, out _))
+            if (root.TryGetProperty(OpenAIChunk.Error, out _) && !root.TryGetProperty(OpenAIChunk.Choices, out _))
             {
                 UpstreamError = UpstreamErrors.ParseErrorBody(trimmed).Message ?? "the upstream reported an error";
                 return false;
             }
 
             ObserveUsage(root);
-            if (root.TryGetProperty("choices"u8, out var choices) && choices.ValueKind == JsonValueKind.Array)
+            if (root.TryGetProperty(OpenAIChunk.Choices, out var choices) && choices.ValueKind == JsonValueKind.Array)
             {
                 foreach (var choice in choices.EnumerateArray())
                 {
                     // Ollama has one answer per request; further choices (n > 1) have nowhere to go.
-                    if (choice.ValueKind == JsonValueKind.Object && (!choice.TryGetProperty("index"u8, out var index) || (index.TryGetInt32(out var i) && i == 0)))
+                    if (choice.ValueKind == JsonValueKind.Object && (!choice.TryGetProperty(OpenAIChunk.Index, out var index) || (index.TryGetInt32(out var i) && i == 0)))
                     {
                         HandleChoice(choice);
                         break;
@@ -203,8 +219,8 @@ public sealed class ChunkTranslator : IDisposable
     private void HandleChoice(JsonElement choice)
     {
         // Streaming chunks carry "delta"; a whole completion (an upstream that ignored stream:true) carries "message".
-        var delta = choice.TryGetProperty("delta"u8, out var d) && d.ValueKind == JsonValueKind.Object ? d
-            : choice.TryGetProperty("message"u8, out var m) && m.ValueKind == JsonValueKind.Object ? m
+        var delta = choice.TryGetProperty(OpenAIChunk.Delta, out var d) && d.ValueKind == JsonValueKind.Object ? d
+            : choice.TryGetProperty(OpenAIChunk.Message, out var m) && m.ValueKind == JsonValueKind.Object ? m
             : default;
 
         JsonElement text = default;
@@ -218,7 +234,7 @@ public sealed class ChunkTranslator : IDisposable
                 reasoning = NonEmptyString(delta, "reasoning"u8);
             }
 
-            if (delta.TryGetProperty("tool_calls"u8, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
+            if (delta.TryGetProperty(OpenAIChunk.ToolCalls, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
             {
                 MarkToken();
                 _toolCalls.Add(calls);
@@ -242,7 +258,7 @@ public sealed class ChunkTranslator : IDisposable
             EmitText(text, reasoning);
         }
 
-        if (choice.TryGetProperty("finish_reason"u8, out var finish) && finish.ValueKind == JsonValueKind.String)
+        if (choice.TryGetProperty(OpenAIChunk.FinishReason, out var finish) && finish.ValueKind == JsonValueKind.String)
         {
             _finishReason = finish.GetString();
             Finished = true;
@@ -463,18 +479,7 @@ public sealed class ChunkTranslator : IDisposable
     private void ObserveUsage(JsonElement root)
     {
         // LM Studio may send usage on its own choices:[] chunk or on the finish chunk (protocol.md §3.1): both are read.
-        if (root.TryGetProperty("usage"u8, out var usage) && usage.ValueKind == JsonValueKind.Object)
-        {
-            if (usage.TryGetProperty("prompt_tokens"u8, out var p) && p.TryGetInt32(out var pv))
-            {
-                _promptTokens = pv;
-            }
-
-            if (usage.TryGetProperty("completion_tokens"u8, out var c) && c.TryGetInt32(out var cv))
-            {
-                _completionTokens = cv;
-            }
-        }
+        OpenAIChunk.ReadUsage(root, ref _promptTokens, ref _completionTokens);
 
         if (root.TryGetProperty("timings"u8, out var timings) && timings.ValueKind == JsonValueKind.Object)
         {

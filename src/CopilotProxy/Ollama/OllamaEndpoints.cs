@@ -1,6 +1,6 @@
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
-using CopilotProxy.Hosting;
+using CopilotProxy.Http;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Builder;

@@ -1,5 +1,5 @@
 using CopilotProxy.Catalog;
-using CopilotProxy.Hosting;
+using CopilotProxy.Http;
 using CopilotProxy.OpenAI.Wire;
 using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Builder;

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net.ServerSentEvents;
 using System.Text;
 using System.Text.Json;
+using CopilotProxy.Http;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
 using Microsoft.Extensions.Logging;
@@ -29,7 +30,7 @@ public readonly record struct RelayOutcome(UpstreamFailure? Failure, string? Fin
 ///    <c>[DONE]</c> when the upstream sent none: Copilot only runs tool calls after a finish reason.
 /// 7. Write <c>data: …\n\n</c> and flush, so tokens and tool-call fragments reach the client as they arrive (nothing is buffered).
 /// </remarks>
-public sealed class SseRelay : IDisposable
+public sealed class SseRelay : IUpstreamEventSink, IDisposable
 {
     private enum DeltaPart
     {
@@ -73,24 +74,24 @@ public sealed class SseRelay : IDisposable
     /// Relays until <c>[DONE]</c>, the end of the upstream body, or a failure; never leaves the client hanging. Every
     /// in-band error event is followed by <c>[DONE]</c> so Copilot reports the error instead of a quietly truncated answer.
     /// </summary>
-    public async Task<RelayOutcome> RunAsync(Stream upstream, ActivityTimeout timeout, Uri upstreamUrl)
+    public async Task<RelayOutcome> RunAsync(UpstreamAnswer answer)
     {
-        UpstreamFailure? failure = null;
+        ArgumentNullException.ThrowIfNull(answer);
+        var failure = await UpstreamPipeline.ReadEventsAsync(answer, this, _output, _telemetry is { } telemetry ? telemetry.MarkFirstToken : null);
         try
         {
-            var parser = SseParser.Create(upstream, (_, data) => HandleEvent(data));
-            await foreach (var _ in parser.EnumerateAsync(timeout.Token))
+            if (failure is { Failure: UpstreamFailure.ClientCanceled })
             {
-                timeout.Touch();
-                await _output.FlushAsync(timeout.Token);
-                _telemetry?.MarkFirstToken();
-                if (_sawDone)
-                {
-                    break;
-                }
+                return Outcome(failure.Failure);
             }
 
-            if (!_sawDone && !_sawError)
+            if (failure is not null)
+            {
+                // Headers and a 200 are already on the wire, so the status can't say it; the protocol's in-band error event
+                // is the only way left to tell the client this answer is incomplete.
+                WriteFailure(OpenAIErrors.SseEvent(failure.Message, OpenAIErrors.CodeFor(failure.Failure)));
+            }
+            else if (!_sawDone && !_sawError)
             {
                 if (_sawFinish)
                 {
@@ -99,51 +100,40 @@ public sealed class SseRelay : IDisposable
                 }
                 else
                 {
-                    failure = UpstreamFailure.MidStream;
-                    WriteFailure(OpenAIErrors.SseEvent(
-                        $"The upstream at {upstreamUrl} closed the stream before the answer finished (no finish_reason, no [DONE]). Check LM Studio's server log; the model may have crashed or been unloaded.",
-                        OpenAIErrors.CodeFor(UpstreamFailure.MidStream)));
+                    failure = new UpstreamException(UpstreamFailure.MidStream,
+                        $"The upstream at {answer.Url} closed the stream before the answer finished (no finish_reason, no [DONE]). Check LM Studio's server log; the model may have crashed or been unloaded.",
+                        answer.Url);
+                    WriteFailure(OpenAIErrors.SseEvent(failure.Message, OpenAIErrors.CodeFor(failure.Failure)));
                 }
-
-                await _output.FlushAsync(CancellationToken.None);
             }
-        }
-        catch (OperationCanceledException) when (timeout.ClientAborted)
-        {
-            failure = UpstreamFailure.ClientCanceled;
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
-        {
-            // Headers and a 200 are already on the wire, so the status can't say it; the protocol's in-band error event
-            // is the only way left to tell the client this answer is incomplete.
-            failure = ex is not OperationCanceledException ? UpstreamFailure.MidStream
-                : timeout.DrainExpired ? UpstreamFailure.ShuttingDown : UpstreamFailure.Timeout;
-            var message = failure switch
-            {
-                UpstreamFailure.Timeout => UpstreamClient.TimedOut(upstreamUrl, timeout.Idle).Message,
-                UpstreamFailure.ShuttingDown => UpstreamClient.ShuttingDown(upstreamUrl).Message,
-                _ => $"The connection to the upstream at {upstreamUrl} broke mid-stream ({ex.Message}). The answer is incomplete; retry the request.",
-            };
-            await TryWriteFailureAsync(OpenAIErrors.SseEvent(message, OpenAIErrors.CodeFor(failure.Value)));
-        }
 
-        return new RelayOutcome(failure ?? (_sawError ? UpstreamFailure.Status : null), _finishReason, _promptTokens, _completionTokens, _toolCallIds.Count);
-    }
-
-    public void Dispose() => _writer.Dispose();
-
-    private async Task TryWriteFailureAsync(byte[] errorEvent)
-    {
-        try
-        {
-            WriteFailure(errorEvent);
             await _output.FlushAsync(CancellationToken.None);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
         {
             // The client is gone as well; there is nobody left to tell.
         }
+
+        FailureMessage = failure?.Message;
+        return Outcome(failure?.Failure);
     }
+
+    /// <summary>The failure the relay ended with, if any, for the request log; its message is what the client was sent.</summary>
+    public string? FailureMessage { get; private set; }
+
+    private RelayOutcome Outcome(UpstreamFailure? failure) =>
+        new(failure ?? (_sawError ? UpstreamFailure.Status : null), _finishReason, _promptTokens, _completionTokens, _toolCallIds.Count);
+
+    bool IUpstreamEventSink.OnEvent(ReadOnlySpan<byte> data)
+    {
+        HandleEvent(data);
+        return !_sawDone;
+    }
+
+    /// <summary>Every event takes the document path; tests compare it with the fast path, which must produce the same bytes.</summary>
+    internal bool DocumentPathOnly { get; init; }
+
+    public void Dispose() => _writer.Dispose();
 
     /// <summary>Relays one event's data (the bytes after <c>data: </c>) into the output without flushing; the per-event hot path.</summary>
     internal bool HandleEvent(ReadOnlySpan<byte> data)
@@ -184,7 +174,7 @@ public sealed class SseRelay : IDisposable
                 return true;
             }
 
-            if (root.TryGetProperty("error", out var error) && !HasChoices(root))
+            if (root.TryGetProperty(OpenAIChunk.Error, out var error) && !HasChoices(root))
             {
                 WriteFailure(NormalizedErrorEvent(error));
                 _sawDone = true;
@@ -215,7 +205,7 @@ public sealed class SseRelay : IDisposable
     /// </summary>
     private bool TryRelayPlainEvent(ReadOnlySpan<byte> data)
     {
-        if (_chunkId is null)
+        if (_chunkId is null || DocumentPathOnly || !OpenAIChunk.IsCompact(data))
         {
             return false;
         }
@@ -236,7 +226,7 @@ public sealed class SseRelay : IDisposable
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("model"u8))
+                if (reader.ValueTextEquals(OpenAIChunk.Model))
                 {
                     if (!reader.Read() || reader.TokenType != JsonTokenType.String)
                     {
@@ -246,21 +236,21 @@ public sealed class SseRelay : IDisposable
                     modelStart = (int)reader.TokenStartIndex;
                     modelEnd = (int)reader.BytesConsumed;
                 }
-                else if (reader.ValueTextEquals("choices"u8))
+                else if (reader.ValueTextEquals(OpenAIChunk.Choices))
                 {
                     if (!ScanPlainChoices(ref reader, ref finish, ref choiceSeen))
                     {
                         return false;
                     }
                 }
-                else if (reader.ValueTextEquals("usage"u8))
+                else if (reader.ValueTextEquals(OpenAIChunk.Usage))
                 {
-                    if (!ScanUsage(ref reader, ref promptTokens, ref completionTokens))
+                    if (!OpenAIChunk.ReadUsage(ref reader, ref promptTokens, ref completionTokens))
                     {
                         return false;
                     }
                 }
-                else if (reader.ValueTextEquals("error"u8))
+                else if (reader.ValueTextEquals(OpenAIChunk.Error))
                 {
                     return false;
                 }
@@ -328,7 +318,7 @@ public sealed class SseRelay : IDisposable
             choiceSeen = true;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("delta"u8))
+                if (reader.ValueTextEquals(OpenAIChunk.Delta))
                 {
                     if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
                     {
@@ -337,7 +327,7 @@ public sealed class SseRelay : IDisposable
 
                     while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                     {
-                        if (!reader.ValueTextEquals("role"u8) && !reader.ValueTextEquals("content"u8))
+                        if (!reader.ValueTextEquals(OpenAIChunk.Role) && !reader.ValueTextEquals(OpenAIChunk.Content))
                         {
                             return false;
                         }
@@ -348,14 +338,14 @@ public sealed class SseRelay : IDisposable
                         }
                     }
                 }
-                else if (reader.ValueTextEquals("finish_reason"u8))
+                else if (reader.ValueTextEquals(OpenAIChunk.FinishReason))
                 {
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.String)
                     {
                         finish = reader.ValueTextEquals("stop"u8) ? "stop"
                             : reader.ValueTextEquals("length"u8) ? "length"
-                            : reader.ValueTextEquals("tool_calls"u8) ? "tool_calls"
+                            : reader.ValueTextEquals(OpenAIChunk.ToolCalls) ? "tool_calls"
                             : reader.ValueTextEquals("content_filter"u8) ? "content_filter"
                             : null;
                         if (finish is null)
@@ -379,60 +369,18 @@ public sealed class SseRelay : IDisposable
         return true;
     }
 
-    private static bool ScanUsage(ref Utf8JsonReader reader, ref int? promptTokens, ref int? completionTokens)
-    {
-        reader.Read();
-        if (reader.TokenType == JsonTokenType.Null)
-        {
-            return true;
-        }
-
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            return false;
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var isPrompt = reader.ValueTextEquals("prompt_tokens"u8);
-            var isCompletion = !isPrompt && reader.ValueTextEquals("completion_tokens"u8);
-            reader.Read();
-            if ((isPrompt || isCompletion) && reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var value))
-            {
-                if (isPrompt)
-                {
-                    promptTokens = value;
-                }
-                else
-                {
-                    completionTokens = value;
-                }
-            }
-            else
-            {
-                reader.Skip();
-            }
-        }
-
-        return true;
-    }
-
     /// <summary>Records what the chunk tells us before writing it: llama.cpp puts finish_reason before delta, so order can't be relied on.</summary>
     private void Observe(JsonElement root)
     {
-        if (_chunkId is null && root.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+        if (_chunkId is null && root.TryGetProperty(OpenAIChunk.Id, out var id) && id.ValueKind == JsonValueKind.String)
         {
             _chunkId = id.GetString();
-            _created = root.TryGetProperty("created", out var created) && created.TryGetInt64(out var c) ? c : 0;
+            _created = root.TryGetProperty(OpenAIChunk.Created, out var created) && created.TryGetInt64(out var c) ? c : 0;
         }
 
-        if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
-        {
-            _promptTokens = usage.TryGetProperty("prompt_tokens", out var p) && p.TryGetInt32(out var pv) ? pv : _promptTokens;
-            _completionTokens = usage.TryGetProperty("completion_tokens", out var ct) && ct.TryGetInt32(out var cv) ? cv : _completionTokens;
-        }
+        OpenAIChunk.ReadUsage(root, ref _promptTokens, ref _completionTokens);
 
-        if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array)
+        if (!root.TryGetProperty(OpenAIChunk.Choices, out var choices) || choices.ValueKind != JsonValueKind.Array)
         {
             return;
         }
@@ -440,26 +388,19 @@ public sealed class SseRelay : IDisposable
         foreach (var choice in choices.EnumerateArray())
         {
             _choiceOpen |= choice.ValueKind == JsonValueKind.Object;
-            if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object
-                && delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
+            if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty(OpenAIChunk.Delta, out var delta) && delta.ValueKind == JsonValueKind.Object
+                && delta.TryGetProperty(OpenAIChunk.ToolCalls, out var calls) && calls.ValueKind == JsonValueKind.Array)
             {
                 var position = 0;
                 foreach (var call in calls.EnumerateArray())
                 {
-                    var index = call.TryGetProperty("index", out var i) && i.TryGetInt32(out var iv) ? iv : position;
+                    var index = call.TryGetProperty(OpenAIChunk.Index, out var i) && i.TryGetInt32(out var iv) ? iv : position;
                     while (_toolCallIds.Count <= index)
                     {
                         _toolCallIds.Add(null);
                     }
 
-                    if (call.TryGetProperty("id", out var callId) && callId.ValueKind == JsonValueKind.String && callId.GetString() is { Length: > 0 } given)
-                    {
-                        _toolCallIds[index] = given;
-                    }
-                    else
-                    {
-                        _toolCallIds[index] ??= JsonRelay.NewToolCallId();
-                    }
+                    _toolCallIds[index] = OpenAIChunk.ToolCallId(call) ?? _toolCallIds[index] ?? OpenAIChunk.NewToolCallId();
 
                     position++;
                 }
@@ -468,19 +409,19 @@ public sealed class SseRelay : IDisposable
     }
 
     private static bool HasChoices(JsonElement root) =>
-        root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0;
+        root.TryGetProperty(OpenAIChunk.Choices, out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0;
 
     private static bool NeedsSplit(JsonElement root)
     {
-        if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array)
+        if (!root.TryGetProperty(OpenAIChunk.Choices, out var choices) || choices.ValueKind != JsonValueKind.Array)
         {
             return false;
         }
 
         foreach (var choice in choices.EnumerateArray())
         {
-            if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object
-                && HasText(delta) && delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
+            if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty(OpenAIChunk.Delta, out var delta) && delta.ValueKind == JsonValueKind.Object
+                && HasText(delta) && delta.TryGetProperty(OpenAIChunk.ToolCalls, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
             {
                 return true;
             }
@@ -491,7 +432,7 @@ public sealed class SseRelay : IDisposable
 
     /// <summary>Non-empty text content, tested without materialising the string (this runs for every event).</summary>
     private static bool HasText(JsonElement delta) =>
-        delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String && !content.ValueEquals(ReadOnlySpan<byte>.Empty);
+        delta.TryGetProperty(OpenAIChunk.Content, out var content) && content.ValueKind == JsonValueKind.String && !content.ValueEquals(ReadOnlySpan<byte>.Empty);
 
     private void WriteChunk(JsonElement root, DeltaPart part)
     {
@@ -500,22 +441,22 @@ public sealed class SseRelay : IDisposable
         _writer.WriteStartObject();
         foreach (var property in root.EnumerateObject())
         {
-            if (property.NameEquals("model"u8))
+            if (property.NameEquals(OpenAIChunk.Model))
             {
-                _writer.WriteString("model"u8, _clientModel);
+                _writer.WriteString(OpenAIChunk.Model, _clientModel);
             }
-            else if (property.NameEquals("choices"u8) && property.Value.ValueKind == JsonValueKind.Array)
+            else if (property.NameEquals(OpenAIChunk.Choices) && property.Value.ValueKind == JsonValueKind.Array)
             {
-                _writer.WritePropertyName("choices"u8);
+                _writer.WritePropertyName(OpenAIChunk.Choices);
                 WriteChoices(property.Value, part);
             }
-            else if (property.NameEquals("usage"u8) && part == DeltaPart.TextOnly)
+            else if (property.NameEquals(OpenAIChunk.Usage) && part == DeltaPart.TextOnly)
             {
                 // Usage belongs to the last event of a split pair only, so a client never counts it twice.
             }
             else
             {
-                property.WriteTo(_writer);
+                OpenAIChunk.CopyProperty(property, _writer);
             }
         }
 
@@ -531,25 +472,25 @@ public sealed class SseRelay : IDisposable
         {
             if (choice.ValueKind != JsonValueKind.Object)
             {
-                choice.WriteTo(_writer);
+                OpenAIChunk.CopyValue(choice, _writer);
                 continue;
             }
 
             _writer.WriteStartObject();
             foreach (var property in choice.EnumerateObject())
             {
-                if (property.NameEquals("delta"u8) && property.Value.ValueKind == JsonValueKind.Object)
+                if (property.NameEquals(OpenAIChunk.Delta) && property.Value.ValueKind == JsonValueKind.Object)
                 {
-                    _writer.WritePropertyName("delta"u8);
+                    _writer.WritePropertyName(OpenAIChunk.Delta);
                     WriteDelta(property.Value, part);
                 }
-                else if (property.NameEquals("finish_reason"u8))
+                else if (property.NameEquals(OpenAIChunk.FinishReason))
                 {
                     WriteFinishReason(property.Value, part);
                 }
                 else
                 {
-                    property.WriteTo(_writer);
+                    OpenAIChunk.CopyProperty(property, _writer);
                 }
             }
 
@@ -563,57 +504,52 @@ public sealed class SseRelay : IDisposable
     {
         if (part == DeltaPart.TextOnly || value.ValueKind != JsonValueKind.String)
         {
-            _writer.WriteNull("finish_reason"u8);
+            _writer.WriteNull(OpenAIChunk.FinishReason);
             return;
         }
 
-        var reason = value.GetString();
-        // Ollama does the same (openai.go FinishChunk): a turn that made tool calls finished *because* of them.
-        if (reason == "stop" && _toolCallIds.Count > 0)
-        {
-            reason = "tool_calls";
-        }
+        var reason = OpenAIChunk.FinishReasonFor(value.GetString(), _toolCallIds.Count > 0);
 
         _sawFinish = true;
         _finishReason = reason;
-        _writer.WriteString("finish_reason"u8, reason);
+        _writer.WriteString(OpenAIChunk.FinishReason, reason);
     }
 
     private void WriteDelta(JsonElement delta, DeltaPart part)
     {
         _writer.WriteStartObject();
-        var hasReasoningText = delta.TryGetProperty("reasoning_text", out _);
+        var hasReasoningText = delta.TryGetProperty(OpenAIChunk.ReasoningText, out _);
         foreach (var property in delta.EnumerateObject())
         {
-            if (property.NameEquals("tool_calls"u8))
+            if (property.NameEquals(OpenAIChunk.ToolCalls))
             {
                 if (part != DeltaPart.TextOnly && property.Value.ValueKind == JsonValueKind.Array)
                 {
-                    _writer.WritePropertyName("tool_calls"u8);
+                    _writer.WritePropertyName(OpenAIChunk.ToolCalls);
                     WriteToolCalls(property.Value);
                 }
                 else if (part != DeltaPart.TextOnly)
                 {
-                    property.WriteTo(_writer);
+                    OpenAIChunk.CopyProperty(property, _writer);
                 }
             }
-            else if (part == DeltaPart.ToolCallsOnly && !property.NameEquals("role"u8))
+            else if (part == DeltaPart.ToolCallsOnly && !property.NameEquals(OpenAIChunk.Role))
             {
                 // The tool-call half of a split delta carries only the calls (and the role).
             }
-            else if (property.NameEquals("reasoning_content"u8) || property.NameEquals("reasoning"u8))
+            else if (property.NameEquals(OpenAIChunk.ReasoningContent) || property.NameEquals(OpenAIChunk.Reasoning))
             {
-                property.WriteTo(_writer);
+                OpenAIChunk.CopyProperty(property, _writer);
                 if (!hasReasoningText && property.Value.ValueKind == JsonValueKind.String)
                 {
-                    _writer.WritePropertyName("reasoning_text"u8);
-                    property.Value.WriteTo(_writer);
+                    _writer.WritePropertyName(OpenAIChunk.ReasoningText);
+                    OpenAIChunk.CopyValue(property.Value, _writer);
                     hasReasoningText = true;
                 }
             }
             else
             {
-                property.WriteTo(_writer);
+                OpenAIChunk.CopyProperty(property, _writer);
             }
         }
 
@@ -628,19 +564,19 @@ public sealed class SseRelay : IDisposable
         {
             if (call.ValueKind != JsonValueKind.Object)
             {
-                call.WriteTo(_writer);
+                OpenAIChunk.CopyValue(call, _writer);
                 continue;
             }
 
-            var index = call.TryGetProperty("index", out var i) && i.TryGetInt32(out var iv) ? iv : position;
+            var index = call.TryGetProperty(OpenAIChunk.Index, out var i) && i.TryGetInt32(out var iv) ? iv : position;
             _writer.WriteStartObject();
-            _writer.WriteNumber("index"u8, index);
-            _writer.WriteString("id"u8, _toolCallIds[index]);
+            _writer.WriteNumber(OpenAIChunk.Index, index);
+            _writer.WriteString(OpenAIChunk.Id, _toolCallIds[index]);
             foreach (var property in call.EnumerateObject())
             {
-                if (!property.NameEquals("index"u8) && !property.NameEquals("id"u8))
+                if (!property.NameEquals(OpenAIChunk.Index) && !property.NameEquals(OpenAIChunk.Id))
                 {
-                    property.WriteTo(_writer);
+                    OpenAIChunk.CopyProperty(property, _writer);
                 }
             }
 
@@ -666,16 +602,16 @@ public sealed class SseRelay : IDisposable
         _output.Write(DataPrefix);
         _writer.Reset(_output);
         _writer.WriteStartObject();
-        _writer.WriteString("id"u8, _chunkId ?? "chatcmpl-proxy");
+        _writer.WriteString(OpenAIChunk.Id, _chunkId ?? "chatcmpl-proxy");
         _writer.WriteString("object"u8, "chat.completion.chunk"u8);
-        _writer.WriteNumber("created"u8, _created);
-        _writer.WriteString("model"u8, _clientModel);
-        _writer.WriteStartArray("choices"u8);
+        _writer.WriteNumber(OpenAIChunk.Created, _created);
+        _writer.WriteString(OpenAIChunk.Model, _clientModel);
+        _writer.WriteStartArray(OpenAIChunk.Choices);
         _writer.WriteStartObject();
-        _writer.WriteNumber("index"u8, 0);
-        _writer.WriteStartObject("delta"u8);
+        _writer.WriteNumber(OpenAIChunk.Index, 0);
+        _writer.WriteStartObject(OpenAIChunk.Delta);
         _writer.WriteEndObject();
-        _writer.WriteString("finish_reason"u8, _finishReason);
+        _writer.WriteString(OpenAIChunk.FinishReason, _finishReason);
         _writer.WriteEndObject();
         _writer.WriteEndArray();
         _writer.WriteEndObject();
@@ -695,7 +631,7 @@ public sealed class SseRelay : IDisposable
         using (var writer = new Utf8JsonWriter(buffer, RelayJson.WriterOptions))
         {
             writer.WriteStartObject();
-            writer.WritePropertyName("error"u8);
+            writer.WritePropertyName(OpenAIChunk.Error);
             error.WriteTo(writer);
             writer.WriteEndObject();
         }
