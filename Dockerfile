@@ -2,30 +2,23 @@
 # manager). Build:  docker build -t lmstudio-copilot-proxy .
 # Multi-arch:       see docs/docker.md ("How arm64 is built").
 
-# BuildKit sets BUILDPLATFORM itself; declaring it lets the classic builder take it from --build-arg.
-ARG BUILDPLATFORM
+# ---- build: runs on the platform it builds for, so every Docker builds it ---------------------------------------
+# No `--platform=$BUILDPLATFORM`: the classic builder (Docker 20.10, docker-compose v1) does not set that variable and
+# rejects the empty platform, and it would buy nothing, because Native AOT does not cross-compile between
+# architectures without a target sysroot, which the SDK image does not carry. The stage therefore runs on the target
+# platform: natively on a builder of that architecture (the release pipeline builds each architecture on a native
+# runner), under QEMU emulation otherwise (correct, many times slower).
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 
-# ---- build: runs on the builder's own platform and compiles for the target architecture --------------------------
-FROM --platform=$BUILDPLATFORM mcr.microsoft.com/dotnet/sdk:10.0 AS build
-ARG TARGETARCH
-ARG BUILDARCH
-
-# Native AOT links with clang and needs zlib's headers. The RID is resolved here, once, so every later layer agrees.
-# NOTE: Native AOT cannot cross-compile between architectures without a target sysroot, which the SDK image does not
-# carry; the release pipeline therefore builds each architecture on a native runner. Fail early with the reason
-# instead of an obscure linker error.
+# Native AOT links with clang and needs zlib's headers. The RID is the architecture this stage runs on, resolved here
+# once so every later layer agrees.
 RUN set -eu; \
-    arch="${TARGETARCH:-$(dpkg --print-architecture)}"; \
-    build="${BUILDARCH:-$(dpkg --print-architecture)}"; \
+    arch="$(dpkg --print-architecture)"; \
     case "$arch" in \
       amd64) rid=linux-x64 ;; \
       arm64) rid=linux-arm64 ;; \
-      *) echo "unsupported TARGETARCH '$arch' (amd64 and arm64 are supported)" >&2; exit 1 ;; \
+      *) echo "unsupported architecture '$arch' (amd64 and arm64 are supported)" >&2; exit 1 ;; \
     esac; \
-    if [ "$arch" != "$build" ]; then \
-      echo "Native AOT cannot cross-compile $build -> $arch here: build on a native $arch builder (docs/docker.md)" >&2; \
-      exit 1; \
-    fi; \
     echo "$rid" > /tmp/rid; \
     apt-get update; \
     apt-get install -y --no-install-recommends clang zlib1g-dev; \

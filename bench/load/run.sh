@@ -121,39 +121,9 @@ FAKE_PORT=$upstream_port "$bin/fake-upstream/fake-upstream" >"$out/fake-upstream
 pids+=($!)
 wait_port "$upstream_port" fake-upstream "${pids[-1]}"
 
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes auto;
-worker_rlimit_nofile 65536;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  keepalive_requests 1000000;
-  upstream fake_upstream {
-    server 127.0.0.1:$upstream_port;
-    keepalive 512;
-    keepalive_requests 1000000;
-  }
-  server {
-    listen 127.0.0.1:$nginx_port backlog=4096;
-    location / {
-      proxy_pass http://fake_upstream;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-      proxy_request_buffering off;
-      proxy_read_timeout 300s;
-    }
-  }
-}
-EOF
+# shellcheck source=bench/load/nginx.sh
+source "$here/nginx.sh"
+write_nginx_conf "$work/nginx" "$upstream_port" "$nginx_port"
 "$nginx_bin" -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' >"$out/nginx.log" 2>&1 &
 pids+=($!)
 nginx_pid="${pids[-1]}"

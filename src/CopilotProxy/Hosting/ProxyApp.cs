@@ -22,7 +22,6 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
-using OpenTelemetry.Metrics;
 
 namespace CopilotProxy.Hosting;
 
@@ -55,7 +54,7 @@ public static class ProxyApp
         builder.Services.AddMetrics();
         builder.Services.AddSingleton<ProxyMetrics>();
         builder.Services.AddSingleton<LiveTraffic>();
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ProxyMetrics.MeterName).AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+        builder.Services.AddSingleton<PrometheusExporter>();
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(bindings);
@@ -78,6 +77,8 @@ public static class ProxyApp
 
         var app = builder.Build();
         var metrics = app.Services.GetRequiredService<ProxyMetrics>();
+        // Listening before the hosted services start, so the first catalog refresh is counted.
+        var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         app.Services.GetRequiredService<ModelCatalog>().Refreshed += (_, failure) => metrics.RecordCatalogRefresh(failure is null);
 
         app.UseMiddleware<RequestLogging>();
@@ -90,7 +91,7 @@ public static class ProxyApp
         app.MapHealth();
         app.MapClientSetups();
         app.MapDashboard();
-        app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI));
+        app.MapGet("/metrics", new RequestDelegate(exporter.WriteAsync)).WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI));
         app.MapUnknownRoutes();
 
         app.Lifetime.ApplicationStarted.Register(() =>

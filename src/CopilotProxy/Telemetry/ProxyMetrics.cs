@@ -4,7 +4,7 @@ using CopilotProxy.Upstream;
 
 namespace CopilotProxy.Telemetry;
 
-/// <summary>The proxy's instruments on one <see cref="Meter"/>; the Prometheus exporter serves them at GET /metrics on the gateway port.</summary>
+/// <summary>The proxy's instruments on one <see cref="Meter"/>; <see cref="PrometheusExporter"/> serves them at GET /metrics on the gateway port.</summary>
 public sealed class ProxyMetrics
 {
     public const string MeterName = "CopilotProxy";
@@ -26,9 +26,12 @@ public sealed class ProxyMetrics
     private readonly Counter<long> _upstreamFailures;
     private readonly Counter<long> _catalogRefreshes;
 
+    /// <summary>This app's meter: one per service provider, so the exporter of one proxy never counts another's requests.</summary>
+    public Meter Meter { get; }
+
     public ProxyMetrics(IMeterFactory meterFactory)
     {
-        var meter = meterFactory.Create(MeterName);
+        var meter = Meter = meterFactory.Create(MeterName);
         _requests = meter.CreateCounter<long>("copilot_proxy.requests", "{request}", "Requests by front door, route, model, status and initiator (Copilot's X-Initiator: user, agent, other, none).");
         _duration = meter.CreateHistogram("copilot_proxy.request.duration", "s", "Total request time.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });

@@ -6,13 +6,9 @@ using CopilotProxy.Tests.Harness;
 namespace CopilotProxy.Tests.Telemetry;
 
 /// <summary>
-/// OpenTelemetry listens to every meter named CopilotProxy in the process, so proxies of other tests running at the same
-/// time would move these counters too; this collection runs alone.
+/// GET /metrics as a Prometheus server scrapes it. Each proxy's exporter counts its own meter only, so these run beside
+/// every other test; <see cref="Metrics_CountOnlyThisProxysRequests"/> proves it.
 /// </summary>
-[CollectionDefinition(nameof(MetricsEndpointTests), DisableParallelization = true)]
-public sealed class MetricsRunAlone;
-
-[Collection(nameof(MetricsEndpointTests))]
 public partial class MetricsEndpointTests
 {
     private const string Key = "qwen/qwen3-8b";
@@ -45,6 +41,55 @@ public partial class MetricsEndpointTests
         Assert.Equal(0, Series(after, "copilot_proxy_active_streams"));
         Assert.True(Series(after, "copilot_proxy_catalog_refreshes_total", "result=\"ok\"") >= 1);
         Assert.Contains("# TYPE copilot_proxy_request_duration_seconds histogram", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Histogram_BucketsAreCumulative_AndInfEqualsCount()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            using var tags = await proxy.Ollama.GetAsync("api/tags");
+            Assert.Equal(HttpStatusCode.OK, tags.StatusCode);
+        }
+
+        var text = await proxy.Gateway.GetStringAsync("metrics");
+        var samples = Parse(text);
+        const string Labels = "front_door=\"Ollama\",route=\"/api/tags\"";
+        var buckets = samples.Where(s => s.Name == "copilot_proxy_request_duration_seconds_bucket" && s.Labels.StartsWith(Labels, StringComparison.Ordinal)).ToList();
+
+        // One line per bucket boundary ProxyMetrics declares, then +Inf; counts never go down (histogram_quantile needs that).
+        Assert.Equal(17, buckets.Count);
+        Assert.EndsWith("le=\"0.005\"", buckets[0].Labels, StringComparison.Ordinal);
+        Assert.EndsWith("le=\"+Inf\"", buckets[^1].Labels, StringComparison.Ordinal);
+        for (var i = 1; i < buckets.Count; i++)
+        {
+            Assert.True(buckets[i].Value >= buckets[i - 1].Value, $"bucket {buckets[i].Labels} is below the one before it");
+        }
+
+        Assert.Equal(3, buckets[^1].Value);
+        Assert.Equal(3, Series(samples, "copilot_proxy_request_duration_seconds_count", Labels));
+        Assert.InRange(Series(samples, "copilot_proxy_request_duration_seconds_sum", Labels), double.Epsilon, 60);
+        Assert.Contains("# HELP copilot_proxy_request_duration_seconds Total request time.", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE copilot_proxy_requests_total counter", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE copilot_proxy_active_streams gauge", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Metrics_CountOnlyThisProxysRequests()
+    {
+        await using var first = await ProxyFixture.StartAsync();
+        await using var second = await ProxyFixture.StartAsync();
+        for (var i = 0; i < 2; i++)
+        {
+            using var tags = await second.Ollama.GetAsync("api/tags");
+            Assert.Equal(HttpStatusCode.OK, tags.StatusCode);
+        }
+
+        var mine = Parse(await first.Gateway.GetStringAsync("metrics"));
+        var theirs = Parse(await second.Gateway.GetStringAsync("metrics"));
+        Assert.Equal(0, Series(mine, "copilot_proxy_requests_total", "route=\"/api/tags\""));
+        Assert.Equal(2, Series(theirs, "copilot_proxy_requests_total", "route=\"/api/tags\""));
     }
 
     [Fact]

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# A/B comparison of proxy builds or settings (issue 16): every candidate runs at once beside nginx in front of the
+# benchmark's fake upstream, and wrk measures them in interleaved rounds (hop order rotated every round), so drift on a
+# shared machine hits every candidate alike. Reported per path and concurrency: the median over rounds of each
+# candidate's streams/s as a ratio of nginx's in the same round, the range of those ratios, and the CPU each hop spent
+# per stream (from /proc/<pid>/stat, which does not depend on what other processes left over). Also idle RSS (VmRSS)
+# of each candidate after IDLE seconds, measured before any load.
+#
+#   bench/load/compare.sh 'speed=artifacts/speed/copilot-proxy' 'size=artifacts/size/copilot-proxy'
+#   bench/load/compare.sh 'base=BIN' 'inline=env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 BIN'
+#
+# A candidate is label=command; the command may start with `env NAME=value ...` (env execs, so the pid is the proxy's).
+# Settings (environment): ROUNDS (default 5), SECONDS_PER_CELL (3), CONCURRENCY ("1 16 64"), PATHS ("relay translation"),
+# IDLE (60; 0 skips the idle RSS; ROUNDS=0 measures idle RSS only). Needs wrk and nginx; run bench/load/run.sh once first, or this publishes the fake
+# upstream itself. Results: bench/load/results/<time>-compare/ (results.md, cells.tsv, logs).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+rounds=${ROUNDS:-5}
+seconds=${SECONDS_PER_CELL:-3}
+concurrency=${CONCURRENCY:-1 16 64}
+paths=${PATHS:-relay translation}
+idle=${IDLE:-60}
+log() { printf '[compare.sh] %s\n' "$*" >&2; }
+die() { printf '[compare.sh] error: %s\n' "$*" >&2; exit 1; }
+
+[ $# -ge 1 ] || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 64; }
+command -v wrk >/dev/null || die "wrk is required (apt-get install wrk)"
+nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+[ -x "$nginx_bin" ] || die "nginx is required (apt-get install nginx)"
+ulimit -n 65536 2>/dev/null || true
+
+labels=(); commands=()
+for arg in "$@"; do
+  [[ $arg == *=* ]] || die "candidate '$arg' is not label=command"
+  labels+=("${arg%%=*}"); commands+=("${arg#*=}")
+done
+
+bin="$root/artifacts/bench-load"
+fake="$bin/fake-upstream/fake-upstream"
+if [ ! -x "$fake" ]; then
+  log "publishing the fake upstream (Native AOT)"
+  mkdir -p "$bin"
+  dotnet publish "$here/FakeUpstream/FakeUpstream.csproj" -c Release -r linux-x64 -o "$bin/fake-upstream" -nologo -v quiet >"$bin/publish.log" 2>&1 \
+    || { cat "$bin/publish.log" >&2; die "publishing the fake upstream failed"; }
+fi
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Two runs at once (or run.sh beside this) must not pick the same ports or results folder.
+next_port=$((18600 + ($$ % 400) * 16))
+# Sets $port to the next free port (not echoed: a $(...) subshell would lose the counter).
+take_port() {
+  while port_busy "$next_port"; do next_port=$((next_port + 1)); done
+  port=$next_port; next_port=$((next_port + 1))
+}
+out="$here/results/$(date -u +%Y%m%dT%H%M%SZ)-compare-$$"
+mkdir -p "$out"
+work="$(mktemp -d)"; chmod 755 "$work"
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+wait_port() { local i; for i in $(seq 1 200); do port_busy "$1" && return 0; kill -0 "$2" 2>/dev/null || die "$3 exited at start; see $out/$3.log"; sleep 0.05; done; die "$3 did not listen on :$1"; }
+
+take_port; upstream_port=$port
+FAKE_PORT=$upstream_port "$fake" >"$out/fake-upstream.log" 2>&1 &
+pids+=($!); wait_port "$upstream_port" "${pids[-1]}" fake-upstream
+
+take_port; nginx_port=$port
+# shellcheck source=bench/load/nginx.sh
+source "$here/nginx.sh"
+write_nginx_conf "$work/nginx" "$upstream_port" "$nginx_port"
+"$nginx_bin" -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' >"$out/nginx.log" 2>&1 &
+pids+=($!); nginx_pid=${pids[-1]}; wait_port "$nginx_port" "$nginx_pid" nginx
+
+declare -A hop_pid hop_port
+hops=(nginx)
+hop_pid[nginx]=$nginx_pid; hop_port[nginx]=$nginx_port
+for i in "${!labels[@]}"; do
+  label=${labels[$i]}
+  read -ra cmd <<<"${commands[$i]}"
+  take_port; ollama_port=$port; take_port; litellm_port=$port
+  env -u API_KEY -u LMSTUDIO_API_KEY -u CONFIG_FILE -u LOG_DIR \
+    LMSTUDIO_URL="http://127.0.0.1:$upstream_port" OLLAMA_PORT="$ollama_port" LITELLM_PORT="$litellm_port" \
+    HOST=127.0.0.1 LOG_LEVEL=WARNING "${cmd[@]}" >"$out/$label.log" 2>&1 &
+  pids+=($!); hop_pid[$label]=$!; hop_port[$label]=$ollama_port; hops+=("$label")
+  wait_port "$ollama_port" "${hop_pid[$label]}" "$label"
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$ollama_port/api/tags" | grep -q bench-model && break; sleep 0.1; done
+done
+curl -sf -X POST "http://127.0.0.1:$upstream_port/_bench/config?tokens=32&delay_ms=0" >/dev/null || die "the fake upstream refused its config"
+
+rss_kb() { awk '/^(VmRSS|RssAnon|RssFile|Threads):/{printf "%s ", $2}' "/proc/$1/status"; }
+if [ "$idle" -gt 0 ]; then
+  log "idling $idle s (all candidates at once) for idle RSS"
+  sleep "$idle"
+  for label in "${labels[@]}"; do
+    echo "$label $(rss_kb "${hop_pid[$label]}")"
+    # The largest mappings, to tell the GC heap, thread stacks and the binary's own pages apart.
+    awk '/^[0-9a-f]+-[0-9a-f]+ /{m = $2 " " $6} /^Rss:/{ if ($2 >= 256) print "  " $2 " kB " m }' "/proc/${hop_pid[$label]}/smaps" | sort -rn >"$out/$label.smaps.txt"
+  done >"$out/idle-rss.txt"
+fi
+
+# CPU seconds of a process and, for nginx, its workers.
+cpu_ticks() {
+  local pid total=0 p
+  for p in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$total"
+}
+body='{"model":"bench-model","messages":[{"role":"user","content":"Say hello in one word."}],"stream":true}'
+printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = %s\n' "'$body'" >"$work/post.lua"
+url() { # hop path
+  case "$1:$2" in
+    nginx:*) echo "http://127.0.0.1:${hop_port[nginx]}/v1/chat/completions" ;;
+    *:relay) echo "http://127.0.0.1:${hop_port[$1]}/v1/chat/completions" ;;
+    *:translation) echo "http://127.0.0.1:${hop_port[$1]}/api/chat" ;;
+  esac
+}
+hz=$(getconf CLK_TCK)
+printf 'round\tpath\tc\thop\tstreams_per_s\tcpu_us_per_stream\n' >"$out/cells.tsv"
+log "$rounds rounds x paths ($paths) x c ($concurrency) x hops (${hops[*]}), $seconds s each; results in $out"
+for round in $(seq 1 "$rounds"); do
+  for path in $paths; do
+    for c in $concurrency; do
+      # Rotate the hop order every round.
+      n=${#hops[@]}
+      for k in $(seq 0 $((n - 1))); do
+        hop=${hops[$(((k + round) % n))]}
+        before=$(cpu_ticks "${hop_pid[$hop]}")
+        result=$(wrk -t1 -c"$c" -d"${seconds}s" --timeout 10s -s "$work/post.lua" "$(url "$hop" "$path")")
+        after=$(cpu_ticks "${hop_pid[$hop]}")
+        rps=$(awk '/^Requests\/sec:/{print $2}' <<<"$result")
+        total=$(awk '/ requests in /{print $1}' <<<"$result")
+        if grep -qE 'Non-2xx|Socket errors' <<<"$result"; then log "errors in $hop $path c=$c: $result"; echo "$result" >>"$out/errors.log"; fi
+        cpu_us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$total" 'BEGIN { printf "%.0f", (n > 0 ? t / hz * 1e6 / n : 0) }')
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$path" "$c" "$hop" "$rps" "$cpu_us" >>"$out/cells.tsv"
+      done
+    done
+  done
+  log "round $round done"
+done
+
+# Per round, each candidate's rate over nginx's; then the median and range of those ratios over rounds.
+{
+  echo "# compare.sh: $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+  echo
+  for i in "${!labels[@]}"; do echo "- \`${labels[$i]}\`: \`${commands[$i]}\`"; done
+  echo
+  if [ "$rounds" -gt 0 ]; then
+  echo "$rounds rounds of ${seconds} s per cell, wrk -t1, 32-token streams, hop order rotated each round."
+  echo
+  echo "| path | c | hop | streams/s (median) | vs nginx (median of per-round ratios) [range] | CPU µs/stream (median) |"
+  echo "|---|---|---|---|---|---|"
+  for path in $paths; do
+    for c in $concurrency; do
+      for hop in "${hops[@]}"; do
+        awk -F'\t' -v p="$path" -v c="$c" -v h="$hop" '
+          function median(arr, m,   i, j, t) { for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
+            return (m % 2) ? arr[(m + 1) / 2] : (arr[m / 2] + arr[m / 2 + 1]) / 2 }
+          NR > 1 && $2 == p && $3 == c && $4 == "nginx" { base[$1] = $5 }
+          NR > 1 && $2 == p && $3 == c && $4 == h { m++; rate[m] = $5; cpu[m] = $6; round[m] = $1 }
+          END {
+            for (i = 1; i <= m; i++) { ratio[i] = base[round[i]] > 0 ? rate[i] / base[round[i]] : 0; if (i == 1 || ratio[i] < lo) lo = ratio[i]; if (i == 1 || ratio[i] > hi) hi = ratio[i] }
+            printf "| %s | %s | %s | %.0f | %.3f [%.3f .. %.3f] | %.0f |\n", p, c, h, median(rate, m), median(ratio, m), lo, hi, median(cpu, m)
+          }' "$out/cells.tsv"
+      done
+    done
+  done
+  fi
+  if [ -f "$out/idle-rss.txt" ]; then
+    echo
+    echo "Idle RSS (VmRSS after $idle s, before any load):"
+    echo
+    while read -r label kb anon file threads; do
+      awk -v l="$label" -v kb="$kb" -v a="$anon" -v f="$file" -v t="$threads" 'BEGIN { printf "- `%s`: %.1f MB (anonymous %.1f MB, file-backed %.1f MB; %d threads)\n", l, kb * 1024 / 1e6, a * 1024 / 1e6, f * 1024 / 1e6, t }'
+    done <"$out/idle-rss.txt"
+  fi
+} >"$out/results.md"
+cat "$out/results.md"
+[ ! -f "$out/errors.log" ] || die "some requests failed; see $out/errors.log"
