@@ -37,6 +37,9 @@ public sealed record ProxySettings
     /// <summary>The version /api/version reports; Copilot refuses anything below 0.6.4.</summary>
     public string OllamaVersion { get; init; } = "0.12.10";
 
+    /// <summary>Turn tool calls a model wrote as text (<c>&lt;tool_call&gt;</c> blocks, bare JSON) into structured tool calls, in requests that offer tools.</summary>
+    public bool ToolCallRepair { get; init; } = true;
+
     public bool DevMode { get; init; }
     public bool HotReload { get; init; }
     public bool DebugLogging { get; init; }

@@ -15,7 +15,7 @@ public static class SettingsLoader
     [
         "LMSTUDIO_URL", "LMSTUDIO_API_KEY", "LITELLM_PORT", "OLLAMA_PORT", "HOST", "API_KEY", "CONFIG_FILE", "LOG_LEVEL", "LOG_DIR", "LOG_MAX_FILE_MB", "LOG_MAX_FILES",
         "HEALTH_CHECK_INTERVAL", "GRACEFUL_SHUTDOWN_TIMEOUT", "MODEL_REFRESH_INTERVAL", "UPSTREAM_TIMEOUT", "MAX_REQUEST_BODY_MB",
-        "OLLAMA_VERSION", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
+        "OLLAMA_VERSION", "TOOL_CALL_REPAIR", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
     ];
 
     /// <summary>
@@ -56,6 +56,7 @@ public static class SettingsLoader
             UpstreamIdleTimeout = ParseSeconds("UPSTREAM_TIMEOUT", Get("UPSTREAM_TIMEOUT"), defaults.UpstreamIdleTimeout, 1, 86400, errors),
             MaxRequestBodyBytes = ParseInt("MAX_REQUEST_BODY_MB", Get("MAX_REQUEST_BODY_MB"), 64, 1, 4096, "64", errors) * 1024L * 1024,
             OllamaVersion = ParseVersion(Get("OLLAMA_VERSION"), defaults.OllamaVersion, errors),
+            ToolCallRepair = ParseBool("TOOL_CALL_REPAIR", Get("TOOL_CALL_REPAIR"), defaults.ToolCallRepair, errors),
             DevMode = devMode,
             HotReload = ParseBool("HOT_RELOAD", Get("HOT_RELOAD"), devMode, errors),
             DebugLogging = ParseBool("DEBUG_LOGGING", Get("DEBUG_LOGGING"), false, errors),

@@ -95,7 +95,7 @@ public sealed class RequestLogging
                 var totalMs = Math.Round(total.TotalMilliseconds, 2);
                 var failureClass = telemetry.Failure is { } failure ? ProxyMetrics.FailureClass(failure) : "none";
                 RequestLog.Completed(_logger, level, door, context.Request.Method, route, telemetry.ClientModel ?? "-", telemetry.UpstreamModel ?? "-", status,
-                    ttfbMs, totalMs, telemetry.PromptTokens, telemetry.CompletionTokens, failureClass);
+                    ttfbMs, totalMs, telemetry.PromptTokens, telemetry.CompletionTokens, failureClass, telemetry.RepairedToolCalls);
             }
 
             if (capture is not null)

@@ -60,6 +60,10 @@ public sealed class FakeLmStudio : IAsyncDisposable
     /// <summary>The text the default responder streams or returns, split into word tokens.</summary>
     public string DefaultReply { get; set; } = "Hello! How can I help you today?";
 
+    /// <summary>How the default responder splits <see cref="DefaultReply"/> into streamed tokens; null splits before spaces.
+    /// <see cref="LmStudioTokens.Split"/> splits as a BPE tokenizer does.</summary>
+    public Func<string, string[]>? ReplyTokenizer { get; set; }
+
     public IReadOnlyList<RecordedRequest> Requests
     {
         get
@@ -312,7 +316,7 @@ public sealed class FakeLmStudio : IAsyncDisposable
         var stream = body["stream"] is JsonValue s && s.TryGetValue<bool>(out var b) && b;
         var includeUsage = body["stream_options"] is JsonObject so && so["include_usage"] is JsonValue iu && iu.TryGetValue<bool>(out var u) && u;
         var promptTokens = Math.Max(1, request.Body.Length / 4);
-        var tokens = Tokenize(DefaultReply);
+        var tokens = ReplyTokenizer is { } tokenizer ? tokenizer(DefaultReply) : Tokenize(DefaultReply);
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
         switch (request.Path)
