@@ -25,6 +25,7 @@ public sealed class RoutedResponse : IDisposable
         Response = response;
         Timeout = timeout;
         Url = url;
+        Answer = new UpstreamAnswer(response, timeout, url, deployment.Upstream);
         _owned.Add(response);
         _owned.Add(timeout);
     }
@@ -33,6 +34,9 @@ public sealed class RoutedResponse : IDisposable
     public HttpResponseMessage Response { get; }
     public ActivityTimeout Timeout { get; }
     public Uri Url { get; }
+
+    /// <summary>The answer as <see cref="UpstreamPipeline"/> reads it.</summary>
+    public UpstreamAnswer Answer { get; }
 
     internal bool IsRetryable => (int)Response.StatusCode >= 500;
 
