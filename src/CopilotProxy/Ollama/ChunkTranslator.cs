@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using CopilotProxy.OpenAI;
 using CopilotProxy.Upstream;
 
 namespace CopilotProxy.Ollama;
@@ -37,6 +38,7 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
     private readonly ToolCallAccumulator _toolCalls = new();
     private readonly StringBuilder _content = new();
     private readonly StringBuilder _thinking = new();
+    private readonly ToolCallRepair? _repair;
     private List<CompletedToolCall>? _completedCalls;
     private long _upstreamSent;
     private long _firstToken;
@@ -52,8 +54,11 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
     /// <param name="stream">False aggregates everything into the one object <see cref="WriteDone"/> writes.</param>
     /// <param name="showThinking">False drops reasoning: the client said <c>think:false</c>, so it gets no <c>thinking</c> field.</param>
     /// <param name="requestStarted">Stopwatch timestamp of the request's arrival, for <c>total_duration</c>.</param>
-    public ChunkTranslator(IBufferWriter<byte> output, string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long requestStarted)
+    /// <param name="repair">Turns tool calls written as text into tool calls (TOOL_CALL_REPAIR, chat requests with tools); owned by the translator.</param>
+    public ChunkTranslator(IBufferWriter<byte> output, string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long requestStarted,
+        ToolCallRepair? repair = null)
     {
+        _repair = repair;
         _lines = new NdjsonWriter(output);
         _clientModel = clientModel;
         _shape = shape;
@@ -86,6 +91,9 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
 
     public int ToolCallCount => _completedCalls?.Count ?? _toolCalls.Count;
 
+    /// <summary>Tool calls the repair made out of text, for the request log line and metrics.</summary>
+    public int RepairedToolCalls { get; private set; }
+
     /// <summary>Marks when the upstream request left, so time to first token can be told apart from the proxy's own work.</summary>
     public void MarkUpstreamSent(long timestamp) => _upstreamSent = timestamp;
 
@@ -97,6 +105,11 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
         {
             SawDone = true;
             Finished = true;
+            if (_repair is { Active: true })
+            {
+                FinishRepair(truncated: false);
+            }
+
             EmitToolCalls();
             return _lines.TakeWritten();
         }
@@ -130,6 +143,7 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
             if (root.TryGetProperty("error"u8, out _) && !root.TryGetProperty("choices"u8, out _))
             {
                 UpstreamError = UpstreamErrors.ParseErrorBody(trimmed).Message ?? "the upstream reported an error";
+                StopRepair();
                 return false;
             }
 
@@ -162,6 +176,11 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
     /// <param name="loadDuration">How long an explicit model load took, when the proxy did one; otherwise unknown and left out.</param>
     public void WriteDone(TimeSpan? loadDuration = null)
     {
+        if (_repair is { Active: true })
+        {
+            FinishRepair(truncated: _finishReason == "length");
+        }
+
         EmitToolCalls();
         var now = Stopwatch.GetTimestamp();
         var json = _lines.BeginLine();
@@ -201,10 +220,15 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
     }
 
     /// <summary>A final <c>{"error":"…"}</c> line: the 200 is already sent, so this is how the client learns the answer broke.</summary>
-    public void WriteError(string message) => _lines.WriteError(message);
+    public void WriteError(string message)
+    {
+        StopRepair();
+        _lines.WriteError(message);
+    }
 
     public void Dispose()
     {
+        _repair?.Dispose();
         _lines.Dispose();
         foreach (var call in _completedCalls ?? [])
         {
@@ -235,6 +259,8 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
 
             if (delta.TryGetProperty("tool_calls"u8, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
             {
+                // Real tool calls after all: whatever the repair held is plain text.
+                StopRepair();
                 MarkToken();
                 _toolCalls.Add(calls);
             }
@@ -251,16 +277,59 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
             reasoning = default;
         }
 
-        if (text.ValueKind == JsonValueKind.String || reasoning.ValueKind == JsonValueKind.String)
+        var repairTookText = text.ValueKind == JsonValueKind.String && _repair is { Active: true } repair && !repair.Append(text);
+        if (repairTookText)
+        {
+            text = default;
+        }
+
+        if (text.ValueKind == JsonValueKind.String || reasoning.ValueKind == JsonValueKind.String || repairTookText)
         {
             MarkToken();
+        }
+
+        if (text.ValueKind == JsonValueKind.String || reasoning.ValueKind == JsonValueKind.String)
+        {
             EmitText(text, reasoning);
+        }
+
+        if (repairTookText)
+        {
+            EmitPlainText(_repair!.Released);
         }
 
         if (choice.TryGetProperty("finish_reason"u8, out var finish) && finish.ValueKind == JsonValueKind.String)
         {
             _finishReason = finish.GetString();
             Finished = true;
+            if (_repair is { Active: true })
+            {
+                FinishRepair(truncated: _finishReason == "length");
+            }
+        }
+    }
+
+    /// <summary>The content is complete: the text the repair still held goes out, and its calls join the upstream's.</summary>
+    private void FinishRepair(bool truncated)
+    {
+        var repair = _repair!;
+        repair.Finish(truncated);
+        EmitPlainText(repair.Released);
+        foreach (var call in repair.Calls)
+        {
+            _toolCalls.AddWhole(call.Id, call.Name, call.Arguments);
+        }
+
+        RepairedToolCalls += repair.Calls.Count;
+    }
+
+    /// <summary>Gives up on the repair (real tool calls, an error): nothing it held is lost.</summary>
+    private void StopRepair()
+    {
+        if (_repair is { Active: true } repair)
+        {
+            repair.Stop();
+            EmitPlainText(repair.Released);
         }
     }
 
@@ -361,6 +430,31 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
         json.WriteString("role"u8, "assistant"u8);
         json.WriteString("content"u8, ""u8);
         WriteToolCalls(json, _completedCalls);
+        json.WriteEndObject();
+        json.WriteBoolean("done"u8, false);
+        json.WriteEndObject();
+        _lines.EndLine();
+    }
+
+    private void EmitPlainText(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.IsEmpty)
+        {
+            return;
+        }
+
+        if (!_stream)
+        {
+            _content.Append(Encoding.UTF8.GetString(utf8));
+            return;
+        }
+
+        var json = _lines.BeginLine();
+        json.WriteStartObject();
+        WriteHeader(json);
+        json.WriteStartObject("message"u8);
+        json.WriteString("role"u8, "assistant"u8);
+        json.WriteString("content"u8, utf8);
         json.WriteEndObject();
         json.WriteBoolean("done"u8, false);
         json.WriteEndObject();

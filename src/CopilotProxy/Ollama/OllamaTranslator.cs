@@ -3,6 +3,7 @@ using System.Net.ServerSentEvents;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CopilotProxy.Catalog;
+using CopilotProxy.Configuration;
 using CopilotProxy.Http;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
@@ -20,7 +21,8 @@ namespace CopilotProxy.Ollama;
 /// <c>/api/embeddings</c>. Each reads the Ollama request, resolves the model in the model catalog, sends the translated
 /// OpenAI request upstream and translates the answer back.
 /// </summary>
-public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstream, DeploymentRouter router, ModelLifecycle lifecycle, ILogger<OllamaTranslator> logger)
+public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstream, DeploymentRouter router, ModelLifecycle lifecycle, ProxySettings proxySettings,
+    ILogger<OllamaTranslator> logger)
 {
     private const string Door = "Ollama";
 
@@ -59,7 +61,8 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         var settings = Settings(model, common);
         await TranslateAsync(context, model, GenerateTranslation.ChatPath,
             (deployment, body) => ChatTranslation.WriteRequest(request, settings with { UpstreamModel = deployment.UpstreamModel, Defaults = deployment.Defaults }, body),
-            clientModel, OllamaAnswerShape.Chat, request.Stream ?? true, common.Think != ThinkSetting.Off, started);
+            clientModel, OllamaAnswerShape.Chat, request.Stream ?? true, common.Think != ThinkSetting.Off, started,
+            proxySettings.ToolCallRepair ? ToolCallRepair.OfferedTools(request.Tools) : []);
         await UnloadAfterRequestAsync(model, common.KeepAlive);
     }
 
@@ -100,7 +103,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         var settings = Settings(model, common);
         await TranslateAsync(context, model, GenerateTranslation.UpstreamPath(request),
             (deployment, body) => GenerateTranslation.WriteRequest(request, settings with { UpstreamModel = deployment.UpstreamModel, Defaults = deployment.Defaults }, body),
-            clientModel, OllamaAnswerShape.Generate, request.Stream ?? true, common.Think != ThinkSetting.Off, started);
+            clientModel, OllamaAnswerShape.Generate, request.Stream ?? true, common.Think != ThinkSetting.Off, started, []);
         await UnloadAfterRequestAsync(model, common.KeepAlive);
     }
 
@@ -293,13 +296,14 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
     /// The idle timeout is linked to RequestAborted, so a client that disconnects cancels the upstream request.
     /// </remarks>
     private async Task TranslateAsync(HttpContext context, CatalogModel model, string path, Action<Deployment, PooledBufferWriter> writeBody,
-        string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long started)
+        string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long started, string[] tools)
     {
         var route = context.Request.Path.Value ?? path;
         var output = context.Response.BodyWriter;
         var telemetry = context.GetRequestTelemetry();
         telemetry.ClientModel = clientModel;
-        using var translator = new ChunkTranslator(output, clientModel, shape, stream, showThinking, started);
+        using var translator = new ChunkTranslator(output, clientModel, shape, stream, showThinking, started,
+            tools.Length > 0 ? new ToolCallRepair(tools, clientModel, logger) : null);
 
         // Step 1: the router picks the deployment and retries connect failures and 5xx on the next one; nothing has
         // reached the client yet, so a retry is invisible to it.
@@ -378,6 +382,7 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
 
             var (finishReason, promptTokens, completionTokens) = translator.Outcome;
             telemetry.Record(broken, finishReason, promptTokens, completionTokens);
+            telemetry.RecordRepairedToolCalls(translator.RepairedToolCalls);
 
             // Step 3
             if (broken is { } kind)

@@ -28,7 +28,7 @@ public enum OpenAIOperation
 /// The relay behind the OpenAI routes on both front doors: resolve the model in the model catalog, route it to a
 /// deployment (rewriting the model and applying the entry's defaults), and stream the answer back.
 /// </summary>
-public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, ILogger<OpenAIRelay> logger)
+public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, ProxySettings settings, ILogger<OpenAIRelay> logger)
 {
     /// <summary>The header LiteLLM uses to say which deployment answered; handy when a group spans several upstreams.</summary>
     public const string ApiBaseHeader = "x-litellm-model-api-base";
@@ -85,6 +85,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         }
 
         var streaming = ClientJsonBody.GetBool(root, "stream", false);
+        var tools = operation == OpenAIOperation.ChatCompletions && settings.ToolCallRepair ? ToolCallRepair.OfferedTools(root) : [];
         var base64 = operation == OpenAIOperation.Embeddings
             && string.Equals(ClientJsonBody.GetString(root, "encoding_format"), "base64", StringComparison.Ordinal);
         // Sampling defaults mean nothing to embeddings, and the Responses and Messages APIs spell the limits differently.
@@ -116,12 +117,12 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
             telemetry.MarkUpstreamHeaders(sent);
             SetServerTiming(context.Response, started, sent);
             context.Response.Headers[ApiBaseHeader] = routed.Deployment.Upstream.Target.ToString();
-            await RelayAnswerAsync(context, door, operation, path, clientModel, streaming, base64, routed);
+            await RelayAnswerAsync(context, door, operation, path, clientModel, streaming, base64, tools, routed);
         }
     }
 
     private async Task RelayAnswerAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool streaming, bool base64,
-        RoutedResponse routed)
+        string[] tools, RoutedResponse routed)
     {
         var response = routed.Response;
         if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } failure)
@@ -142,13 +143,13 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         switch (operation)
         {
             case OpenAIOperation.ChatCompletions or OpenAIOperation.Completions when isStream:
-                await RelayStreamAsync(context, door, path, clientModel, routed);
+                await RelayStreamAsync(context, door, path, clientModel, tools, routed);
                 break;
             case OpenAIOperation.Responses or OpenAIOperation.Messages when isStream:
                 await PassThroughStreamAsync(context, door, path, routed);
                 break;
             default:
-                await RelayJsonAsync(context, door, operation, path, clientModel, base64, routed);
+                await RelayJsonAsync(context, door, operation, path, clientModel, base64, tools, routed);
                 break;
         }
     }
@@ -162,11 +163,12 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
             code: "unsupported_endpoint");
     }
 
-    private async Task RelayStreamAsync(HttpContext context, string door, string path, string clientModel, RoutedResponse routed)
+    private async Task RelayStreamAsync(HttpContext context, string door, string path, string clientModel, string[] tools, RoutedResponse routed)
     {
         var telemetry = context.GetRequestTelemetry();
         await StartStreamAsync(context);
-        using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry);
+        var repair = tools.Length > 0 ? new ToolCallRepair(tools, clientModel, logger) : null;
+        using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry, repair);
         var outcome = await relay.RunAsync(routed.Answer);
         telemetry.Record(outcome.Failure, outcome.FinishReason, outcome.PromptTokens, outcome.CompletionTokens);
         if (outcome.Failure is { } failure)
@@ -202,7 +204,8 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         return context.Response.StartAsync(context.RequestAborted);
     }
 
-    private async Task RelayJsonAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool base64, RoutedResponse routed)
+    private async Task RelayJsonAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool base64, string[] tools,
+        RoutedResponse routed)
     {
         var url = routed.Url;
         var (answer, failure) = await UpstreamPipeline.ReadJsonAsync(routed.Answer);
@@ -236,8 +239,10 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
             }
             else
             {
-                RecordUsage(root, context.GetRequestTelemetry());
-                JsonRelay.WriteCompletion(root, clientModel, output);
+                var telemetry = context.GetRequestTelemetry();
+                RecordUsage(root, telemetry);
+                telemetry.RecordRepairedToolCalls(JsonRelay.WriteCompletion(root, clientModel, output,
+                    tools.Length > 0 ? () => new ToolCallRepair(tools, clientModel, logger) : null));
             }
 
             context.Response.StatusCode = StatusCodes.Status200OK;

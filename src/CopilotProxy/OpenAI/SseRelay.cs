@@ -39,6 +39,14 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         ToolCallsOnly,
     }
 
+    /// <summary>What the first choice's <c>content</c> becomes while the tool-call repair is deciding.</summary>
+    private enum ContentSource
+    {
+        Upstream,
+        Repair,
+        None,
+    }
+
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
@@ -59,9 +67,15 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     private string? _finishReason;
     private int? _promptTokens;
     private int? _completionTokens;
+    private readonly ToolCallRepair? _repair;
+    private bool _repairTookContent;
+    private ContentSource _content;
+    private int _repairedCalls;
 
-    public SseRelay(PipeWriter output, string clientModel, ILogger logger, RequestTelemetry? telemetry = null)
+    /// <param name="repair">Turns tool calls written as text into tool calls (TOOL_CALL_REPAIR, requests with tools); owned by the relay.</param>
+    public SseRelay(PipeWriter output, string clientModel, ILogger logger, RequestTelemetry? telemetry = null, ToolCallRepair? repair = null)
     {
+        _repair = repair;
         _telemetry = telemetry;
         _output = output;
         _clientModel = clientModel;
@@ -130,7 +144,11 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         return !_sawDone;
     }
 
-    public void Dispose() => _writer.Dispose();
+    public void Dispose()
+    {
+        _writer.Dispose();
+        _repair?.Dispose();
+    }
 
     /// <summary>Relays one event's data (the bytes after <c>data: </c>) into the output without flushing; the per-event hot path.</summary>
     internal bool HandleEvent(ReadOnlySpan<byte> data)
@@ -138,6 +156,12 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         var trimmed = data.Trim(" \r\n"u8);
         if (trimmed.SequenceEqual("[DONE]"u8))
         {
+            if (_repair is { Active: true } && !_sawError)
+            {
+                // The upstream ended without a finish reason: the content is complete, so the repair decides now.
+                FinishRepair(truncated: false);
+            }
+
             WriteSyntheticFinishIfMissing();
             _output.Write(Done);
             _sawDone = true;
@@ -179,7 +203,11 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
             }
 
             Observe(root);
-            if (NeedsSplit(root))
+            if (_repair is { Active: true } || _repairTookContent)
+            {
+                RelayWithRepair(root);
+            }
+            else if (NeedsSplit(root))
             {
                 WriteChunk(root, DeltaPart.TextOnly);
                 WriteChunk(root, DeltaPart.ToolCallsOnly);
@@ -210,7 +238,9 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         var modelStart = -1;
         var modelEnd = -1;
         string? finish = null;
-        var choiceSeen = false;
+        var choices = 0;
+        var contentStart = -1;
+        var contentEnd = -1;
         int? promptTokens = null;
         int? completionTokens = null;
         try
@@ -235,7 +265,7 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
                 }
                 else if (reader.ValueTextEquals("choices"u8))
                 {
-                    if (!ScanPlainChoices(ref reader, ref finish, ref choiceSeen))
+                    if (!ScanPlainChoices(ref reader, ref finish, ref choices, ref contentStart, ref contentEnd))
                     {
                         return false;
                     }
@@ -268,7 +298,23 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
             return false;
         }
 
-        _choiceOpen |= choiceSeen;
+        if (_repair is { Active: true } repair)
+        {
+            // The repair sees every content delta once. A delta it passes unchanged keeps the fast path; anything else
+            // (held or released text, the finish that decides, n > 1) is written by the document path.
+            if (finish is not null || choices > 1)
+            {
+                return false;
+            }
+
+            if (contentStart >= 0 && !repair.AppendJsonString(data[contentStart..contentEnd]))
+            {
+                _repairTookContent = true;
+                return false;
+            }
+        }
+
+        _choiceOpen |= choices > 0;
         if (finish is not null)
         {
             _sawFinish = true;
@@ -298,7 +344,7 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     }
 
     /// <summary>Accepts choices whose delta holds only role and text, and whose finish reason is a known one.</summary>
-    private static bool ScanPlainChoices(ref Utf8JsonReader reader, ref string? finish, ref bool choiceSeen)
+    private static bool ScanPlainChoices(ref Utf8JsonReader reader, ref string? finish, ref int choices, ref int contentStart, ref int contentEnd)
     {
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
         {
@@ -312,7 +358,7 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
                 return false;
             }
 
-            choiceSeen = true;
+            choices++;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 if (reader.ValueTextEquals("delta"u8))
@@ -324,7 +370,8 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
 
                     while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                     {
-                        if (!reader.ValueTextEquals("role"u8) && !reader.ValueTextEquals("content"u8))
+                        var isContent = reader.ValueTextEquals("content"u8);
+                        if (!isContent && !reader.ValueTextEquals("role"u8))
                         {
                             return false;
                         }
@@ -332,6 +379,12 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
                         if (!reader.Read() || reader.TokenType is not (JsonTokenType.String or JsonTokenType.Null))
                         {
                             return false;
+                        }
+
+                        if (isContent && reader.TokenType == JsonTokenType.String && choices == 1)
+                        {
+                            contentStart = (int)reader.TokenStartIndex;
+                            contentEnd = (int)reader.BytesConsumed;
                         }
                     }
                 }
@@ -514,8 +567,12 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     private void WriteChoices(JsonElement choices, DeltaPart part)
     {
         _writer.WriteStartArray();
+        var content = _content;
         foreach (var choice in choices.EnumerateArray())
         {
+            // The repair follows the first choice only (Copilot and the SDKs ask for n = 1).
+            _content = content;
+            content = ContentSource.Upstream;
             if (choice.ValueKind != JsonValueKind.Object)
             {
                 choice.WriteTo(_writer);
@@ -543,6 +600,7 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
             _writer.WriteEndObject();
         }
 
+        _content = ContentSource.Upstream;
         _writer.WriteEndArray();
     }
 
@@ -555,8 +613,9 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         }
 
         var reason = value.GetString();
-        // Ollama does the same (openai.go FinishChunk): a turn that made tool calls finished *because* of them.
-        if (reason == "stop" && _toolCallIds.Count > 0)
+        // Ollama does the same (openai.go FinishChunk): a turn that made tool calls finished *because* of them. Repaired
+        // calls are whole, so the turn ended with them even when the limit was reached right after.
+        if ((reason == "stop" && _toolCallIds.Count > 0) || _repairedCalls > 0)
         {
             reason = "tool_calls";
         }
@@ -587,6 +646,13 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
             else if (part == DeltaPart.ToolCallsOnly && !property.NameEquals("role"u8))
             {
                 // The tool-call half of a split delta carries only the calls (and the role).
+            }
+            else if (property.NameEquals("content"u8) && _content != ContentSource.Upstream)
+            {
+                if (_content == ContentSource.Repair && _repair!.Released.Length > 0)
+                {
+                    _writer.WriteString("content"u8, _repair.Released);
+                }
             }
             else if (property.NameEquals("reasoning_content"u8) || property.NameEquals("reasoning"u8))
             {
@@ -650,6 +716,14 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     {
         _finishReason = reason;
         _sawFinish = true;
+        BeginSyntheticChunk();
+        _writer.WriteEndObject();
+        EndSyntheticChunk(_finishReason);
+    }
+
+    /// <summary>A chunk of the proxy's own, in the stream's id, created and model: opens <c>choices[0].delta</c> for the caller to fill.</summary>
+    private void BeginSyntheticChunk()
+    {
         _output.Write(DataPrefix);
         _writer.Reset(_output);
         _writer.WriteStartObject();
@@ -661,13 +735,150 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         _writer.WriteStartObject();
         _writer.WriteNumber("index"u8, 0);
         _writer.WriteStartObject("delta"u8);
-        _writer.WriteEndObject();
-        _writer.WriteString("finish_reason"u8, _finishReason);
+    }
+
+    /// <summary>Closes the delta <see cref="BeginSyntheticChunk"/> opened, with this finish reason (null while the answer goes on).</summary>
+    private void EndSyntheticChunk(string? finishReason)
+    {
+        _writer.WriteString("finish_reason"u8, finishReason);
         _writer.WriteEndObject();
         _writer.WriteEndArray();
         _writer.WriteEndObject();
         _writer.Flush();
         _output.Write(EventEnd);
+    }
+
+    /// <summary>
+    /// An event while the tool-call repair is deciding: the first choice's content is what the repair lets through (the
+    /// delta as it came, the text it releases, or nothing while it holds). When the event finishes the answer, its text goes
+    /// first, then the repair's verdict (released text, or the repaired calls), then the event without its text, so text
+    /// and tool calls never share a delta and the finish reason comes last.
+    /// </summary>
+    private void RelayWithRepair(JsonElement root)
+    {
+        var repair = _repair!;
+        var tookContent = _repairTookContent;
+        _repairTookContent = false;
+        JsonElement delta = default;
+        JsonElement finish = default;
+        if (root.TryGetProperty("choices"u8, out var choices) && choices.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var choice in choices.EnumerateArray())
+            {
+                if (choice.ValueKind == JsonValueKind.Object)
+                {
+                    choice.TryGetProperty("delta"u8, out delta);
+                    choice.TryGetProperty("finish_reason"u8, out finish);
+                }
+
+                break;
+            }
+        }
+
+        var hasDelta = delta.ValueKind == JsonValueKind.Object;
+        if (!tookContent && hasDelta && delta.TryGetProperty("tool_calls"u8, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
+        {
+            // The upstream parsed real tool calls after all: whatever the repair held is plain text, and goes first.
+            repair.Stop();
+            WriteTextChunk(repair.Released);
+            WriteChunks(root);
+            return;
+        }
+
+        var source = tookContent ? ContentSource.Repair : ContentSource.Upstream;
+        if (!tookContent && hasDelta && delta.TryGetProperty("content"u8, out var content) && content.ValueKind == JsonValueKind.String
+            && !content.ValueEquals(""u8) && !repair.Append(content))
+        {
+            source = ContentSource.Repair;
+        }
+
+        if (finish.ValueKind != JsonValueKind.String)
+        {
+            _content = source;
+            WriteChunks(root);
+            return;
+        }
+
+        if (source == ContentSource.Repair)
+        {
+            WriteTextChunk(repair.Released);
+        }
+        else if (hasDelta && delta.TryGetProperty("content"u8, out var text) && text.ValueKind == JsonValueKind.String && !text.ValueEquals(""u8))
+        {
+            BeginSyntheticChunk();
+            _writer.WriteString("role"u8, "assistant"u8);
+            _writer.WritePropertyName("content"u8);
+            text.WriteTo(_writer);
+            _writer.WriteEndObject();
+            EndSyntheticChunk(null);
+        }
+
+        FinishRepair(finish.ValueEquals("length"u8));
+        _content = ContentSource.None;
+        WriteChunks(root);
+    }
+
+    private void WriteChunks(JsonElement root)
+    {
+        if (NeedsSplit(root))
+        {
+            WriteChunk(root, DeltaPart.TextOnly);
+            WriteChunk(root, DeltaPart.ToolCallsOnly);
+        }
+        else
+        {
+            WriteChunk(root, DeltaPart.All);
+        }
+    }
+
+    /// <summary>The content is complete: the repair's verdict goes out, as text it still held or as whole tool calls.</summary>
+    private void FinishRepair(bool truncated)
+    {
+        var repair = _repair!;
+        repair.Finish(truncated);
+        WriteTextChunk(repair.Released);
+        if (repair.Calls.Count == 0)
+        {
+            return;
+        }
+
+        // One delta with every call whole: each carries its id (Copilot groups by id), its name and its arguments.
+        BeginSyntheticChunk();
+        _writer.WriteString("role"u8, "assistant"u8);
+        _writer.WriteStartArray("tool_calls"u8);
+        foreach (var call in repair.Calls)
+        {
+            _writer.WriteStartObject();
+            _writer.WriteNumber("index"u8, _toolCallIds.Count);
+            _writer.WriteString("id"u8, call.Id);
+            _writer.WriteString("type"u8, "function"u8);
+            _writer.WriteStartObject("function"u8);
+            _writer.WriteString("name"u8, call.Name);
+            _writer.WriteString("arguments"u8, call.Arguments);
+            _writer.WriteEndObject();
+            _writer.WriteEndObject();
+            _toolCallIds.Add(call.Id);
+        }
+
+        _writer.WriteEndArray();
+        _writer.WriteEndObject();
+        EndSyntheticChunk(null);
+        _repairedCalls += repair.Calls.Count;
+        _telemetry?.RecordRepairedToolCalls(repair.Calls.Count);
+    }
+
+    private void WriteTextChunk(ReadOnlySpan<byte> text)
+    {
+        if (text.IsEmpty)
+        {
+            return;
+        }
+
+        BeginSyntheticChunk();
+        _writer.WriteString("role"u8, "assistant"u8);
+        _writer.WriteString("content"u8, text);
+        _writer.WriteEndObject();
+        EndSyntheticChunk(null);
     }
 
     /// <summary>Normalises <c>{"error":"text"}</c> (LM Studio) into OpenAI's object shape, which SDKs know how to raise.</summary>
@@ -698,6 +909,13 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     /// </summary>
     private void WriteFailure(byte[] errorEvent)
     {
+        if (_repair is { Active: true } repair)
+        {
+            // Nothing held back is lost: the text the repair was still deciding about goes out before the error.
+            repair.Stop();
+            WriteTextChunk(repair.Released);
+        }
+
         if (_choiceOpen && !_sawFinish)
         {
             WriteSyntheticFinish("length");

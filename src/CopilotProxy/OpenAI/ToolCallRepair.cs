@@ -112,11 +112,36 @@ public sealed class ToolCallRepair : IDisposable
     /// <summary>The repaired calls, set by <see cref="Finish"/> when the content was a tool call in text form.</summary>
     public IReadOnlyList<RepairedToolCall> Calls => _calls;
 
+    /// <summary>False once the content is decided (repaired, declined, stopped): every later delta passes through as it is.</summary>
+    public bool Active => _state != State.Off;
+
     /// <summary>True while content is held back, waiting for the form to be decided.</summary>
     public bool Holding => _len > _released;
 
     /// <summary>Why the last tool-call-like text was left alone, or null.</summary>
     public ToolCallRepairRejection? Rejection { get; private set; }
+
+    /// <summary>The function names a chat request offers in <c>tools</c> (OpenAI's and Ollama's shape are the same); empty when none.</summary>
+    public static string[] OfferedTools(IEnumerable<JsonElement>? tools)
+    {
+        List<string>? names = null;
+        foreach (var tool in tools ?? [])
+        {
+            if (tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("function"u8, out var function) && function.ValueKind == JsonValueKind.Object
+                && function.TryGetProperty("name"u8, out var name) && name.ValueKind == JsonValueKind.String && name.GetString() is { Length: > 0 } text)
+            {
+                (names ??= []).Add(text);
+            }
+        }
+
+        return names is null ? [] : [.. names];
+    }
+
+    /// <inheritdoc cref="OfferedTools(IEnumerable{JsonElement})"/>
+    public static string[] OfferedTools(JsonElement request) =>
+        request.ValueKind == JsonValueKind.Object && request.TryGetProperty("tools"u8, out var tools) && tools.ValueKind == JsonValueKind.Array
+            ? OfferedTools(tools.EnumerateArray())
+            : [];
 
     /// <summary>
     /// Takes one content delta (UTF-8, unescaped). Returns true when the delta goes to the client exactly as it came (the
@@ -162,6 +187,19 @@ public sealed class ToolCallRepair : IDisposable
         {
             ArrayPool<byte>.Shared.Return(scratch);
         }
+    }
+
+    /// <summary>Takes one content delta as its JSON string token stands in the upstream's bytes, quotes included.</summary>
+    public bool AppendJsonString(ReadOnlySpan<byte> quoted)
+    {
+        if (quoted.Length >= 2 && !quoted.Contains((byte)'\\'))
+        {
+            return Append(quoted[1..^1]);
+        }
+
+        var reader = new Utf8JsonReader(quoted);
+        reader.Read();
+        return Append(ref reader);
     }
 
     /// <summary>Takes one content delta from a parsed document (a JSON string).</summary>
