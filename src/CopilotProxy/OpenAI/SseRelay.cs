@@ -68,7 +68,6 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     private int? _promptTokens;
     private int? _completionTokens;
     private readonly ToolCallRepair? _repair;
-    private bool _repairTookContent;
     private ContentSource _content;
     private int _repairedCalls;
 
@@ -203,7 +202,7 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
             }
 
             Observe(root);
-            if (_repair is { Active: true } || _repairTookContent)
+            if (_repair is { Active: true })
             {
                 RelayWithRepair(root);
             }
@@ -298,20 +297,17 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
             return false;
         }
 
+        var repaired = false;
         if (_repair is { Active: true } repair)
         {
-            // The repair sees every content delta once. A delta it passes unchanged keeps the fast path; anything else
-            // (held or released text, the finish that decides, n > 1) is written by the document path.
+            // The repair sees every content delta once, here or in the document path. The finish that makes it decide,
+            // and n > 1, take the document path.
             if (finish is not null || choices > 1)
             {
                 return false;
             }
 
-            if (contentStart >= 0 && !repair.AppendJsonString(data[contentStart..contentEnd]))
-            {
-                _repairTookContent = true;
-                return false;
-            }
+            repaired = contentStart >= 0 && !repair.AppendJsonString(data[contentStart..contentEnd]);
         }
 
         _choiceOpen |= choices > 0;
@@ -323,6 +319,12 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
 
         _promptTokens = promptTokens ?? _promptTokens;
         _completionTokens = completionTokens ?? _completionTokens;
+
+        if (repaired)
+        {
+            WriteWithContent(data, modelStart, modelEnd, contentStart, contentEnd, _repair!.Released);
+            return true;
+        }
 
         // One GetSpan/Advance for the whole event: Kestrel's response writer takes a lock on each call.
         var model = modelStart >= 0 ? _clientModelJson : [];
@@ -341,6 +343,37 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         EventEnd.CopyTo(span[at..]);
         _output.Advance(length);
         return true;
+    }
+
+    /// <summary>
+    /// A plain event whose text the tool-call repair holds or releases: the upstream's bytes with the model name swapped and
+    /// the content replaced by <paramref name="text"/> (empty while the repair holds it).
+    /// </summary>
+    private void WriteWithContent(ReadOnlySpan<byte> data, int modelStart, int modelEnd, int contentStart, int contentEnd, ReadOnlySpan<byte> text)
+    {
+        _output.Write(DataPrefix);
+        var at = 0;
+        if (modelStart >= 0 && modelStart < contentStart)
+        {
+            _output.Write(data[..modelStart]);
+            _output.Write(_clientModelJson);
+            at = modelEnd;
+        }
+
+        _output.Write(data[at..contentStart]);
+        _writer.Reset(_output);
+        _writer.WriteStringValue(text);
+        _writer.Flush();
+        at = contentEnd;
+        if (modelStart > contentStart)
+        {
+            _output.Write(data[at..modelStart]);
+            _output.Write(_clientModelJson);
+            at = modelEnd;
+        }
+
+        _output.Write(data[at..]);
+        _output.Write(EventEnd);
     }
 
     /// <summary>Accepts choices whose delta holds only role and text, and whose finish reason is a known one.</summary>
@@ -757,8 +790,6 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     private void RelayWithRepair(JsonElement root)
     {
         var repair = _repair!;
-        var tookContent = _repairTookContent;
-        _repairTookContent = false;
         JsonElement delta = default;
         JsonElement finish = default;
         if (root.TryGetProperty("choices"u8, out var choices) && choices.ValueKind == JsonValueKind.Array)
@@ -776,7 +807,7 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         }
 
         var hasDelta = delta.ValueKind == JsonValueKind.Object;
-        if (!tookContent && hasDelta && delta.TryGetProperty("tool_calls"u8, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
+        if (hasDelta && delta.TryGetProperty("tool_calls"u8, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
         {
             // The upstream parsed real tool calls after all: whatever the repair held is plain text, and goes first.
             repair.Stop();
@@ -785,8 +816,8 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
             return;
         }
 
-        var source = tookContent ? ContentSource.Repair : ContentSource.Upstream;
-        if (!tookContent && hasDelta && delta.TryGetProperty("content"u8, out var content) && content.ValueKind == JsonValueKind.String
+        var source = ContentSource.Upstream;
+        if (hasDelta && delta.TryGetProperty("content"u8, out var content) && content.ValueKind == JsonValueKind.String
             && !content.ValueEquals(""u8) && !repair.Append(content))
         {
             source = ContentSource.Repair;
