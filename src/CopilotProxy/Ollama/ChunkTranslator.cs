@@ -140,7 +140,7 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
                 return false;
             }
 
-            if (root.TryGetProperty("error"u8, out _) && !root.TryGetProperty("choices"u8, out _))
+            if (root.TryGetProperty(OpenAIChunk.Error, out _) && !root.TryGetProperty(OpenAIChunk.Choices, out _))
             {
                 UpstreamError = UpstreamErrors.ParseErrorBody(trimmed).Message ?? "the upstream reported an error";
                 StopRepair();
@@ -148,12 +148,12 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
             }
 
             ObserveUsage(root);
-            if (root.TryGetProperty("choices"u8, out var choices) && choices.ValueKind == JsonValueKind.Array)
+            if (root.TryGetProperty(OpenAIChunk.Choices, out var choices) && choices.ValueKind == JsonValueKind.Array)
             {
                 foreach (var choice in choices.EnumerateArray())
                 {
                     // Ollama has one answer per request; further choices (n > 1) have nowhere to go.
-                    if (choice.ValueKind == JsonValueKind.Object && (!choice.TryGetProperty("index"u8, out var index) || (index.TryGetInt32(out var i) && i == 0)))
+                    if (choice.ValueKind == JsonValueKind.Object && (!choice.TryGetProperty(OpenAIChunk.Index, out var index) || (index.TryGetInt32(out var i) && i == 0)))
                     {
                         HandleChoice(choice);
                         break;
@@ -242,8 +242,8 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
     private void HandleChoice(JsonElement choice)
     {
         // Streaming chunks carry "delta"; a whole completion (an upstream that ignored stream:true) carries "message".
-        var delta = choice.TryGetProperty("delta"u8, out var d) && d.ValueKind == JsonValueKind.Object ? d
-            : choice.TryGetProperty("message"u8, out var m) && m.ValueKind == JsonValueKind.Object ? m
+        var delta = choice.TryGetProperty(OpenAIChunk.Delta, out var d) && d.ValueKind == JsonValueKind.Object ? d
+            : choice.TryGetProperty(OpenAIChunk.Message, out var m) && m.ValueKind == JsonValueKind.Object ? m
             : default;
 
         JsonElement text = default;
@@ -257,7 +257,7 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
                 reasoning = NonEmptyString(delta, "reasoning"u8);
             }
 
-            if (delta.TryGetProperty("tool_calls"u8, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
+            if (delta.TryGetProperty(OpenAIChunk.ToolCalls, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
             {
                 // Real tool calls after all: whatever the repair held is plain text.
                 StopRepair();
@@ -298,7 +298,7 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
             EmitPlainText(_repair!.Released);
         }
 
-        if (choice.TryGetProperty("finish_reason"u8, out var finish) && finish.ValueKind == JsonValueKind.String)
+        if (choice.TryGetProperty(OpenAIChunk.FinishReason, out var finish) && finish.ValueKind == JsonValueKind.String)
         {
             _finishReason = finish.GetString();
             Finished = true;
@@ -572,18 +572,7 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
     private void ObserveUsage(JsonElement root)
     {
         // LM Studio may send usage on its own choices:[] chunk or on the finish chunk (protocol.md §3.1): both are read.
-        if (root.TryGetProperty("usage"u8, out var usage) && usage.ValueKind == JsonValueKind.Object)
-        {
-            if (usage.TryGetProperty("prompt_tokens"u8, out var p) && p.TryGetInt32(out var pv))
-            {
-                _promptTokens = pv;
-            }
-
-            if (usage.TryGetProperty("completion_tokens"u8, out var c) && c.TryGetInt32(out var cv))
-            {
-                _completionTokens = cv;
-            }
-        }
+        OpenAIChunk.ReadUsage(root, ref _promptTokens, ref _completionTokens);
 
         if (root.TryGetProperty("timings"u8, out var timings) && timings.ValueKind == JsonValueKind.Object)
         {

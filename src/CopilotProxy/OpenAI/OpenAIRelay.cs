@@ -254,11 +254,10 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, P
 
     private static void RecordUsage(JsonElement completion, RequestTelemetry telemetry)
     {
-        if (completion.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
-        {
-            telemetry.PromptTokens = usage.TryGetProperty("prompt_tokens", out var p) && p.TryGetInt32(out var pv) ? pv : null;
-            telemetry.CompletionTokens = usage.TryGetProperty("completion_tokens", out var c) && c.TryGetInt32(out var cv) ? cv : null;
-        }
+        int? promptTokens = null, completionTokens = null;
+        OpenAIChunk.ReadUsage(completion, ref promptTokens, ref completionTokens);
+        telemetry.PromptTokens = promptTokens;
+        telemetry.CompletionTokens = completionTokens;
     }
 
     /// <summary>LM Studio answers routes it lacks with 200 and <c>{"error":"Unexpected endpoint or method. …"}</c> (protocol.md §3.2).</summary>

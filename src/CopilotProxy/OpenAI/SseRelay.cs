@@ -143,6 +143,9 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         return !_sawDone;
     }
 
+    /// <summary>Every event takes the document path; tests compare it with the fast path, which must produce the same bytes.</summary>
+    internal bool DocumentPathOnly { get; init; }
+
     public void Dispose()
     {
         _writer.Dispose();
@@ -194,7 +197,7 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
                 return true;
             }
 
-            if (root.TryGetProperty("error", out var error) && !HasChoices(root))
+            if (root.TryGetProperty(OpenAIChunk.Error, out var error) && !HasChoices(root))
             {
                 WriteFailure(NormalizedErrorEvent(error));
                 _sawDone = true;
@@ -229,7 +232,7 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     /// </summary>
     private bool TryRelayPlainEvent(ReadOnlySpan<byte> data)
     {
-        if (_chunkId is null)
+        if (_chunkId is null || DocumentPathOnly || !OpenAIChunk.IsCompact(data))
         {
             return false;
         }
@@ -252,7 +255,7 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("model"u8))
+                if (reader.ValueTextEquals(OpenAIChunk.Model))
                 {
                     if (!reader.Read() || reader.TokenType != JsonTokenType.String)
                     {
@@ -262,21 +265,21 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
                     modelStart = (int)reader.TokenStartIndex;
                     modelEnd = (int)reader.BytesConsumed;
                 }
-                else if (reader.ValueTextEquals("choices"u8))
+                else if (reader.ValueTextEquals(OpenAIChunk.Choices))
                 {
                     if (!ScanPlainChoices(ref reader, ref finish, ref choices, ref contentStart, ref contentEnd))
                     {
                         return false;
                     }
                 }
-                else if (reader.ValueTextEquals("usage"u8))
+                else if (reader.ValueTextEquals(OpenAIChunk.Usage))
                 {
-                    if (!ScanUsage(ref reader, ref promptTokens, ref completionTokens))
+                    if (!OpenAIChunk.ReadUsage(ref reader, ref promptTokens, ref completionTokens))
                     {
                         return false;
                     }
                 }
-                else if (reader.ValueTextEquals("error"u8))
+                else if (reader.ValueTextEquals(OpenAIChunk.Error))
                 {
                     return false;
                 }
@@ -394,7 +397,7 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
             choices++;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("delta"u8))
+                if (reader.ValueTextEquals(OpenAIChunk.Delta))
                 {
                     if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
                     {
@@ -403,8 +406,8 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
 
                     while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                     {
-                        var isContent = reader.ValueTextEquals("content"u8);
-                        if (!isContent && !reader.ValueTextEquals("role"u8))
+                        var isContent = reader.ValueTextEquals(OpenAIChunk.Content);
+                        if (!isContent && !reader.ValueTextEquals(OpenAIChunk.Role))
                         {
                             return false;
                         }
@@ -421,14 +424,14 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
                         }
                     }
                 }
-                else if (reader.ValueTextEquals("finish_reason"u8))
+                else if (reader.ValueTextEquals(OpenAIChunk.FinishReason))
                 {
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.String)
                     {
                         finish = reader.ValueTextEquals("stop"u8) ? "stop"
                             : reader.ValueTextEquals("length"u8) ? "length"
-                            : reader.ValueTextEquals("tool_calls"u8) ? "tool_calls"
+                            : reader.ValueTextEquals(OpenAIChunk.ToolCalls) ? "tool_calls"
                             : reader.ValueTextEquals("content_filter"u8) ? "content_filter"
                             : null;
                         if (finish is null)
@@ -452,60 +455,18 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         return true;
     }
 
-    private static bool ScanUsage(ref Utf8JsonReader reader, ref int? promptTokens, ref int? completionTokens)
-    {
-        reader.Read();
-        if (reader.TokenType == JsonTokenType.Null)
-        {
-            return true;
-        }
-
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            return false;
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var isPrompt = reader.ValueTextEquals("prompt_tokens"u8);
-            var isCompletion = !isPrompt && reader.ValueTextEquals("completion_tokens"u8);
-            reader.Read();
-            if ((isPrompt || isCompletion) && reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var value))
-            {
-                if (isPrompt)
-                {
-                    promptTokens = value;
-                }
-                else
-                {
-                    completionTokens = value;
-                }
-            }
-            else
-            {
-                reader.Skip();
-            }
-        }
-
-        return true;
-    }
-
     /// <summary>Records what the chunk tells us before writing it: llama.cpp puts finish_reason before delta, so order can't be relied on.</summary>
     private void Observe(JsonElement root)
     {
-        if (_chunkId is null && root.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+        if (_chunkId is null && root.TryGetProperty(OpenAIChunk.Id, out var id) && id.ValueKind == JsonValueKind.String)
         {
             _chunkId = id.GetString();
-            _created = root.TryGetProperty("created", out var created) && created.TryGetInt64(out var c) ? c : 0;
+            _created = root.TryGetProperty(OpenAIChunk.Created, out var created) && created.TryGetInt64(out var c) ? c : 0;
         }
 
-        if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
-        {
-            _promptTokens = usage.TryGetProperty("prompt_tokens", out var p) && p.TryGetInt32(out var pv) ? pv : _promptTokens;
-            _completionTokens = usage.TryGetProperty("completion_tokens", out var ct) && ct.TryGetInt32(out var cv) ? cv : _completionTokens;
-        }
+        OpenAIChunk.ReadUsage(root, ref _promptTokens, ref _completionTokens);
 
-        if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array)
+        if (!root.TryGetProperty(OpenAIChunk.Choices, out var choices) || choices.ValueKind != JsonValueKind.Array)
         {
             return;
         }
@@ -513,26 +474,19 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         foreach (var choice in choices.EnumerateArray())
         {
             _choiceOpen |= choice.ValueKind == JsonValueKind.Object;
-            if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object
-                && delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
+            if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty(OpenAIChunk.Delta, out var delta) && delta.ValueKind == JsonValueKind.Object
+                && delta.TryGetProperty(OpenAIChunk.ToolCalls, out var calls) && calls.ValueKind == JsonValueKind.Array)
             {
                 var position = 0;
                 foreach (var call in calls.EnumerateArray())
                 {
-                    var index = call.TryGetProperty("index", out var i) && i.TryGetInt32(out var iv) ? iv : position;
+                    var index = call.TryGetProperty(OpenAIChunk.Index, out var i) && i.TryGetInt32(out var iv) ? iv : position;
                     while (_toolCallIds.Count <= index)
                     {
                         _toolCallIds.Add(null);
                     }
 
-                    if (call.TryGetProperty("id", out var callId) && callId.ValueKind == JsonValueKind.String && callId.GetString() is { Length: > 0 } given)
-                    {
-                        _toolCallIds[index] = given;
-                    }
-                    else
-                    {
-                        _toolCallIds[index] ??= JsonRelay.NewToolCallId();
-                    }
+                    _toolCallIds[index] = OpenAIChunk.ToolCallId(call) ?? _toolCallIds[index] ?? OpenAIChunk.NewToolCallId();
 
                     position++;
                 }
@@ -541,19 +495,19 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     }
 
     private static bool HasChoices(JsonElement root) =>
-        root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0;
+        root.TryGetProperty(OpenAIChunk.Choices, out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0;
 
     private static bool NeedsSplit(JsonElement root)
     {
-        if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array)
+        if (!root.TryGetProperty(OpenAIChunk.Choices, out var choices) || choices.ValueKind != JsonValueKind.Array)
         {
             return false;
         }
 
         foreach (var choice in choices.EnumerateArray())
         {
-            if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object
-                && HasText(delta) && delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
+            if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty(OpenAIChunk.Delta, out var delta) && delta.ValueKind == JsonValueKind.Object
+                && HasText(delta) && delta.TryGetProperty(OpenAIChunk.ToolCalls, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
             {
                 return true;
             }
@@ -564,7 +518,7 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
 
     /// <summary>Non-empty text content, tested without materialising the string (this runs for every event).</summary>
     private static bool HasText(JsonElement delta) =>
-        delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String && !content.ValueEquals(ReadOnlySpan<byte>.Empty);
+        delta.TryGetProperty(OpenAIChunk.Content, out var content) && content.ValueKind == JsonValueKind.String && !content.ValueEquals(ReadOnlySpan<byte>.Empty);
 
     private void WriteChunk(JsonElement root, DeltaPart part)
     {
@@ -573,22 +527,22 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         _writer.WriteStartObject();
         foreach (var property in root.EnumerateObject())
         {
-            if (property.NameEquals("model"u8))
+            if (property.NameEquals(OpenAIChunk.Model))
             {
-                _writer.WriteString("model"u8, _clientModel);
+                _writer.WriteString(OpenAIChunk.Model, _clientModel);
             }
-            else if (property.NameEquals("choices"u8) && property.Value.ValueKind == JsonValueKind.Array)
+            else if (property.NameEquals(OpenAIChunk.Choices) && property.Value.ValueKind == JsonValueKind.Array)
             {
-                _writer.WritePropertyName("choices"u8);
+                _writer.WritePropertyName(OpenAIChunk.Choices);
                 WriteChoices(property.Value, part);
             }
-            else if (property.NameEquals("usage"u8) && part == DeltaPart.TextOnly)
+            else if (property.NameEquals(OpenAIChunk.Usage) && part == DeltaPart.TextOnly)
             {
                 // Usage belongs to the last event of a split pair only, so a client never counts it twice.
             }
             else
             {
-                property.WriteTo(_writer);
+                OpenAIChunk.CopyProperty(property, _writer);
             }
         }
 
@@ -608,25 +562,25 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
             content = ContentSource.Upstream;
             if (choice.ValueKind != JsonValueKind.Object)
             {
-                choice.WriteTo(_writer);
+                OpenAIChunk.CopyValue(choice, _writer);
                 continue;
             }
 
             _writer.WriteStartObject();
             foreach (var property in choice.EnumerateObject())
             {
-                if (property.NameEquals("delta"u8) && property.Value.ValueKind == JsonValueKind.Object)
+                if (property.NameEquals(OpenAIChunk.Delta) && property.Value.ValueKind == JsonValueKind.Object)
                 {
-                    _writer.WritePropertyName("delta"u8);
+                    _writer.WritePropertyName(OpenAIChunk.Delta);
                     WriteDelta(property.Value, part);
                 }
-                else if (property.NameEquals("finish_reason"u8))
+                else if (property.NameEquals(OpenAIChunk.FinishReason))
                 {
                     WriteFinishReason(property.Value, part);
                 }
                 else
                 {
-                    property.WriteTo(_writer);
+                    OpenAIChunk.CopyProperty(property, _writer);
                 }
             }
 
@@ -641,65 +595,61 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     {
         if (part == DeltaPart.TextOnly || value.ValueKind != JsonValueKind.String)
         {
-            _writer.WriteNull("finish_reason"u8);
+            _writer.WriteNull(OpenAIChunk.FinishReason);
             return;
         }
 
-        var reason = value.GetString();
-        // Ollama does the same (openai.go FinishChunk): a turn that made tool calls finished *because* of them. Repaired
-        // calls are whole, so the turn ended with them even when the limit was reached right after.
-        if ((reason == "stop" && _toolCallIds.Count > 0) || _repairedCalls > 0)
-        {
-            reason = "tool_calls";
-        }
+        // Repaired calls are whole, so the turn ended with them even when the limit was reached right after.
+        var reason = _repairedCalls > 0 ? "tool_calls" : OpenAIChunk.FinishReasonFor(value.GetString(), _toolCallIds.Count > 0);
 
         _sawFinish = true;
         _finishReason = reason;
-        _writer.WriteString("finish_reason"u8, reason);
+        _writer.WriteString(OpenAIChunk.FinishReason, reason);
     }
 
     private void WriteDelta(JsonElement delta, DeltaPart part)
     {
         _writer.WriteStartObject();
-        var hasReasoningText = delta.TryGetProperty("reasoning_text", out _);
+        var hasReasoningText = delta.TryGetProperty(OpenAIChunk.ReasoningText, out _);
         foreach (var property in delta.EnumerateObject())
         {
-            if (property.NameEquals("tool_calls"u8))
+            if (property.NameEquals(OpenAIChunk.ToolCalls))
             {
                 if (part != DeltaPart.TextOnly && property.Value.ValueKind == JsonValueKind.Array)
                 {
-                    _writer.WritePropertyName("tool_calls"u8);
+                    _writer.WritePropertyName(OpenAIChunk.ToolCalls);
                     WriteToolCalls(property.Value);
                 }
                 else if (part != DeltaPart.TextOnly)
                 {
-                    property.WriteTo(_writer);
+                    OpenAIChunk.CopyProperty(property, _writer);
                 }
             }
-            else if (part == DeltaPart.ToolCallsOnly && !property.NameEquals("role"u8))
+            else if (part == DeltaPart.ToolCallsOnly && !property.NameEquals(OpenAIChunk.Role))
             {
                 // The tool-call half of a split delta carries only the calls (and the role).
             }
-            else if (property.NameEquals("content"u8) && _content != ContentSource.Upstream)
+            else if (property.NameEquals(OpenAIChunk.Content) && _content != ContentSource.Upstream)
             {
-                if (_content == ContentSource.Repair && _repair!.Released.Length > 0)
+                // While the repair holds the text the event keeps an empty content, as the fast path writes it.
+                if (_content == ContentSource.Repair)
                 {
-                    _writer.WriteString("content"u8, _repair.Released);
+                    _writer.WriteString(OpenAIChunk.Content, _repair!.Released);
                 }
             }
-            else if (property.NameEquals("reasoning_content"u8) || property.NameEquals("reasoning"u8))
+            else if (property.NameEquals(OpenAIChunk.ReasoningContent) || property.NameEquals(OpenAIChunk.Reasoning))
             {
-                property.WriteTo(_writer);
+                OpenAIChunk.CopyProperty(property, _writer);
                 if (!hasReasoningText && property.Value.ValueKind == JsonValueKind.String)
                 {
-                    _writer.WritePropertyName("reasoning_text"u8);
-                    property.Value.WriteTo(_writer);
+                    _writer.WritePropertyName(OpenAIChunk.ReasoningText);
+                    OpenAIChunk.CopyValue(property.Value, _writer);
                     hasReasoningText = true;
                 }
             }
             else
             {
-                property.WriteTo(_writer);
+                OpenAIChunk.CopyProperty(property, _writer);
             }
         }
 
@@ -714,19 +664,19 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         {
             if (call.ValueKind != JsonValueKind.Object)
             {
-                call.WriteTo(_writer);
+                OpenAIChunk.CopyValue(call, _writer);
                 continue;
             }
 
-            var index = call.TryGetProperty("index", out var i) && i.TryGetInt32(out var iv) ? iv : position;
+            var index = call.TryGetProperty(OpenAIChunk.Index, out var i) && i.TryGetInt32(out var iv) ? iv : position;
             _writer.WriteStartObject();
-            _writer.WriteNumber("index"u8, index);
-            _writer.WriteString("id"u8, _toolCallIds[index]);
+            _writer.WriteNumber(OpenAIChunk.Index, index);
+            _writer.WriteString(OpenAIChunk.Id, _toolCallIds[index]);
             foreach (var property in call.EnumerateObject())
             {
-                if (!property.NameEquals("index"u8) && !property.NameEquals("id"u8))
+                if (!property.NameEquals(OpenAIChunk.Index) && !property.NameEquals(OpenAIChunk.Id))
                 {
-                    property.WriteTo(_writer);
+                    OpenAIChunk.CopyProperty(property, _writer);
                 }
             }
 
@@ -760,20 +710,20 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         _output.Write(DataPrefix);
         _writer.Reset(_output);
         _writer.WriteStartObject();
-        _writer.WriteString("id"u8, _chunkId ?? "chatcmpl-proxy");
+        _writer.WriteString(OpenAIChunk.Id, _chunkId ?? "chatcmpl-proxy");
         _writer.WriteString("object"u8, "chat.completion.chunk"u8);
-        _writer.WriteNumber("created"u8, _created);
-        _writer.WriteString("model"u8, _clientModel);
-        _writer.WriteStartArray("choices"u8);
+        _writer.WriteNumber(OpenAIChunk.Created, _created);
+        _writer.WriteString(OpenAIChunk.Model, _clientModel);
+        _writer.WriteStartArray(OpenAIChunk.Choices);
         _writer.WriteStartObject();
-        _writer.WriteNumber("index"u8, 0);
-        _writer.WriteStartObject("delta"u8);
+        _writer.WriteNumber(OpenAIChunk.Index, 0);
+        _writer.WriteStartObject(OpenAIChunk.Delta);
     }
 
     /// <summary>Closes the delta <see cref="BeginSyntheticChunk"/> opened, with this finish reason (null while the answer goes on).</summary>
     private void EndSyntheticChunk(string? finishReason)
     {
-        _writer.WriteString("finish_reason"u8, finishReason);
+        _writer.WriteString(OpenAIChunk.FinishReason, finishReason);
         _writer.WriteEndObject();
         _writer.WriteEndArray();
         _writer.WriteEndObject();
@@ -924,7 +874,7 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         using (var writer = new Utf8JsonWriter(buffer, RelayJson.WriterOptions))
         {
             writer.WriteStartObject();
-            writer.WritePropertyName("error"u8);
+            writer.WritePropertyName(OpenAIChunk.Error);
             error.WriteTo(writer);
             writer.WriteEndObject();
         }

@@ -690,7 +690,7 @@ public sealed class ToolCallRepair : IDisposable
                 return (ToolCallRepairRejection.InvalidJson, name);
         }
 
-        calls.Add(new RepairedToolCall(NewId(), name, text));
+        calls.Add(new RepairedToolCall(OpenAIChunk.NewToolCallId(), name, text));
         return (null, null);
     }
 
@@ -706,8 +706,6 @@ public sealed class ToolCallRepair : IDisposable
             return false;
         }
     }
-
-    private static string NewId() => "call_" + Guid.NewGuid().ToString("N")[..24];
 
     private void Accept()
     {
