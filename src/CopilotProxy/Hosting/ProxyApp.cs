@@ -65,7 +65,7 @@ public static class ProxyApp
         builder.Services.AddHostedService<Preflight>();
         builder.Services.AddSingleton<DeploymentCooldowns>();
         builder.Services.AddSingleton<DeploymentRouter>();
-        builder.Services.AddSingleton<OpenAIRelay>();
+        builder.Services.AddSingleton<OpenAIRelay>().AddSingleton<EventApiRelay>();
         builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<OllamaTranslator>();
 
         var app = builder.Build();
@@ -80,6 +80,7 @@ public static class ProxyApp
         app.MapOpenAIApi(FrontDoor.Ollama);
         app.MapOpenAIApi(FrontDoor.OpenAI);
         app.MapHealth();
+        app.MapClientSetups();
         app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI));
         app.MapUnknownRoutes();
 

@@ -24,6 +24,7 @@ public static class OllamaEndpoints
         group.MapMethods("/api/tags", [HttpMethods.Get, HttpMethods.Head], Tags);
         group.MapPost("/api/show", Show);
         group.MapGet("/api/ps", Ps);
+        group.MapGet("/api/experimental/model-recommendations", Recommendations);
 
         group.MapPost("/api/chat", Chat);
         group.MapPost("/api/generate", Generate);
@@ -155,6 +156,10 @@ public static class OllamaEndpoints
 
     private static JsonHttpResult<VersionResponse> Version(ProxySettings settings) =>
         TypedResults.Json(new VersionResponse(settings.OllamaVersion), OllamaJsonContext.Default.VersionResponse);
+
+    /// <summary>Answered at once, without asking the upstream: the extension holds its whole model list until this returns.</summary>
+    private static JsonHttpResult<RecommendationsResponse> Recommendations() =>
+        TypedResults.Json(new RecommendationsResponse([]), OllamaJsonContext.Default.RecommendationsResponse);
 
     private static async Task Tags(HttpContext context, ModelCatalog catalog)
     {
