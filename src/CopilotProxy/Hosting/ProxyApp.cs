@@ -66,7 +66,8 @@ public static class ProxyApp
         builder.Services.AddSingleton<DeploymentCooldowns>();
         builder.Services.AddSingleton<DeploymentRouter>();
         builder.Services.AddSingleton<OpenAIRelay>().AddSingleton<EventApiRelay>();
-        builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<OllamaTranslator>();
+        builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<ModelResolution>().AddSingleton<StreamTranslation>()
+            .AddSingleton<ChatHandler>().AddSingleton<GenerateHandler>().AddSingleton<EmbedHandler>();
 
         var app = builder.Build();
         var metrics = app.Services.GetRequiredService<ProxyMetrics>();
