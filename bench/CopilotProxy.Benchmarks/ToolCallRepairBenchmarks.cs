@@ -80,7 +80,7 @@ public class ToolCallRepairBenchmarks
         ToolCallRepair? repair = null;
         if (Repair)
         {
-            var tools = ToolCallRepair.OfferedTools(_request.RootElement);
+            var tools = RepairedToolCalls.OfferedTools(_request.RootElement);
             repair = tools.Length > 0 ? new ToolCallRepair(tools, ClientModel, NullLogger.Instance) : null;
         }
 

@@ -54,7 +54,7 @@ public sealed class ChatHandler(ModelResolution models, StreamTranslation transl
         await translation.TranslateAsync(context, model, GenerateTranslation.ChatPath,
             (deployment, body) => ChatTranslation.WriteRequest(request, settings with { UpstreamModel = deployment.UpstreamModel, Defaults = deployment.Defaults }, body),
             clientModel, OllamaAnswerShape.Chat, request.Stream ?? true, common.Think != ThinkSetting.Off, started,
-            proxySettings.ToolCallRepair ? ToolCallRepair.OfferedTools(request.Tools) : []);
+            proxySettings.ToolCallRepair ? RepairedToolCalls.OfferedTools(request.Tools) : []);
         await models.UnloadAfterRequestAsync(model, common.KeepAlive);
     }
 }

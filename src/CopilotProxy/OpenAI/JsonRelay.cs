@@ -210,7 +210,7 @@ public static class JsonRelay
                 writer.WriteStartArray(OpenAIChunk.Choices);
                 foreach (var choice in property.Value.EnumerateArray())
                 {
-                    if (newRepair is null || TryWriteRepairedChoice(choice, writer, newRepair) is not (> 0 and var count))
+                    if (newRepair is null || RepairedToolCalls.TryWriteChoice(choice, writer, newRepair) is not (> 0 and var count))
                     {
                         WriteChoice(choice, writer);
                     }
@@ -230,85 +230,6 @@ public static class JsonRelay
 
         writer.WriteEndObject();
         return repaired;
-    }
-
-    /// <summary>
-    /// A choice whose text is a tool call the model wrote as text: written with the calls in <c>message.tool_calls</c>, the
-    /// text before them (if any) as <c>content</c>, and <c>finish_reason: "tool_calls"</c>.
-    /// </summary>
-    /// <returns>The number of repaired calls; 0 (nothing written) when the choice is not such a choice.</returns>
-    private static int TryWriteRepairedChoice(JsonElement choice, Utf8JsonWriter writer, Func<ToolCallRepair> newRepair)
-    {
-        if (choice.ValueKind != JsonValueKind.Object || !choice.TryGetProperty("message"u8, out var message) || message.ValueKind != JsonValueKind.Object
-            || !message.TryGetProperty("content"u8, out var content) || content.ValueKind != JsonValueKind.String
-            || (message.TryGetProperty("tool_calls"u8, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0))
-        {
-            return 0;
-        }
-
-        using var repair = newRepair();
-        var unchanged = repair.Append(content);
-        var before = unchanged ? [] : repair.Released.ToArray();
-        var truncated = choice.TryGetProperty("finish_reason"u8, out var finish) && finish.ValueEquals("length"u8);
-        repair.Finish(truncated);
-        if (unchanged || repair.Calls.Count == 0)
-        {
-            return 0;
-        }
-
-        writer.WriteStartObject();
-        foreach (var property in choice.EnumerateObject())
-        {
-            if (property.NameEquals("message"u8))
-            {
-                writer.WriteStartObject("message"u8);
-                foreach (var field in message.EnumerateObject())
-                {
-                    if (field.NameEquals("content"u8))
-                    {
-                        if (before.Length > 0)
-                        {
-                            writer.WriteString("content"u8, before);
-                        }
-                        else
-                        {
-                            writer.WriteNull("content"u8);
-                        }
-                    }
-                    else if (!field.NameEquals("tool_calls"u8))
-                    {
-                        field.WriteTo(writer);
-                    }
-                }
-
-                writer.WriteStartArray("tool_calls"u8);
-                foreach (var call in repair.Calls)
-                {
-                    writer.WriteStartObject();
-                    writer.WriteString("id"u8, call.Id);
-                    writer.WriteString("type"u8, "function"u8);
-                    writer.WriteStartObject("function"u8);
-                    writer.WriteString("name"u8, call.Name);
-                    writer.WriteString("arguments"u8, call.Arguments);
-                    writer.WriteEndObject();
-                    writer.WriteEndObject();
-                }
-
-                writer.WriteEndArray();
-                writer.WriteEndObject();
-            }
-            else if (property.NameEquals("finish_reason"u8))
-            {
-                writer.WriteString("finish_reason"u8, "tool_calls"u8);
-            }
-            else
-            {
-                property.WriteTo(writer);
-            }
-        }
-
-        writer.WriteEndObject();
-        return repair.Calls.Count;
     }
 
     private static void WriteChoice(JsonElement choice, Utf8JsonWriter writer)

@@ -84,7 +84,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, P
         }
 
         var streaming = ClientJsonBody.GetBool(root, "stream", false);
-        var tools = operation == OpenAIOperation.ChatCompletions && settings.ToolCallRepair ? ToolCallRepair.OfferedTools(root) : [];
+        var tools = operation == OpenAIOperation.ChatCompletions && settings.ToolCallRepair ? RepairedToolCalls.OfferedTools(root) : [];
         var base64 = operation == OpenAIOperation.Embeddings
             && string.Equals(ClientJsonBody.GetString(root, "encoding_format"), "base64", StringComparison.Ordinal);
         // Sampling defaults mean nothing to embeddings.

@@ -6,22 +6,6 @@ using Microsoft.Extensions.Logging;
 
 namespace CopilotProxy.OpenAI;
 
-/// <summary>A tool call the model wrote as text, turned into a structured call: <paramref name="Arguments"/> is a JSON object as a string, as OpenAI sends it.</summary>
-public sealed record RepairedToolCall(string Id, string Name, string Arguments);
-
-/// <summary>Why text that looked like a tool call was passed through as text.</summary>
-public enum ToolCallRepairRejection
-{
-    /// <summary>The text is not in any tool-call form (a JSON answer, a markdown link, a code block); not logged above Debug.</summary>
-    NotAToolCall,
-    InvalidJson,
-    UnknownTool,
-    MissingName,
-    Unclosed,
-    Truncated,
-    TextAfterCall,
-}
-
 /// <summary>
 /// Turns tool calls that a model wrote into its <em>content</em> (Qwen/Hermes <c>&lt;tool_call&gt;{…}&lt;/tool_call&gt;</c>
 /// blocks, or a bare <c>{"name":…,"arguments":…}</c> object or array) into structured tool calls, one content delta at a
@@ -43,6 +27,8 @@ public enum ToolCallRepairRejection
 /// Invalid JSON, an unknown tool name, text after a call, or a block cut off by the token limit leave the text alone and log
 /// the reason at Information. After any such decision the rest of the content passes through.
 /// </remarks>
+// long-file: one state machine over one held buffer; its states, the incremental JSON scan and the call parsing share
+// the buffer's offsets, and splitting them would scatter each transition across files.
 public sealed class ToolCallRepair : IDisposable
 {
     private enum State
@@ -120,28 +106,6 @@ public sealed class ToolCallRepair : IDisposable
 
     /// <summary>Why the last tool-call-like text was left alone, or null.</summary>
     public ToolCallRepairRejection? Rejection { get; private set; }
-
-    /// <summary>The function names a chat request offers in <c>tools</c> (OpenAI's and Ollama's shape are the same); empty when none.</summary>
-    public static string[] OfferedTools(IEnumerable<JsonElement>? tools)
-    {
-        List<string>? names = null;
-        foreach (var tool in tools ?? [])
-        {
-            if (tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("function"u8, out var function) && function.ValueKind == JsonValueKind.Object
-                && function.TryGetProperty("name"u8, out var name) && name.ValueKind == JsonValueKind.String && name.GetString() is { Length: > 0 } text)
-            {
-                (names ??= []).Add(text);
-            }
-        }
-
-        return names is null ? [] : [.. names];
-    }
-
-    /// <inheritdoc cref="OfferedTools(IEnumerable{JsonElement})"/>
-    public static string[] OfferedTools(JsonElement request) =>
-        request.ValueKind == JsonValueKind.Object && request.TryGetProperty("tools"u8, out var tools) && tools.ValueKind == JsonValueKind.Array
-            ? OfferedTools(tools.EnumerateArray())
-            : [];
 
     /// <summary>
     /// Takes one content delta (UTF-8, unescaped). Returns true when the delta goes to the client exactly as it came (the
