@@ -30,21 +30,13 @@ public readonly record struct RelayOutcome(UpstreamFailure? Failure, string? Fin
 ///    <c>[DONE]</c> when the upstream sent none: Copilot only runs tool calls after a finish reason.
 /// 7. Write <c>data: …\n\n</c> and flush, so tokens and tool-call fragments reach the client as they arrive (nothing is buffered).
 /// </remarks>
-public sealed class SseRelay : IUpstreamEventSink, IDisposable
+public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
 {
     private enum DeltaPart
     {
         All,
         TextOnly,
         ToolCallsOnly,
-    }
-
-    /// <summary>What the first choice's <c>content</c> becomes while the tool-call repair is deciding.</summary>
-    private enum ContentSource
-    {
-        Upstream,
-        Repair,
-        None,
     }
 
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
@@ -67,9 +59,6 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     private string? _finishReason;
     private int? _promptTokens;
     private int? _completionTokens;
-    private readonly ToolCallRepair? _repair;
-    private ContentSource _content;
-    private int _repairedCalls;
 
     /// <param name="repair">Turns tool calls written as text into tool calls (TOOL_CALL_REPAIR, requests with tools); owned by the relay.</param>
     public SseRelay(PipeWriter output, string clientModel, ILogger logger, RequestTelemetry? telemetry = null, ToolCallRepair? repair = null)
@@ -224,78 +213,17 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     }
 
     /// <summary>
-    /// The fast path for the common event: plain text (or an empty delta) with at most a finish reason that needs no
-    /// change. One forward scan with <see cref="Utf8JsonReader"/> proves the event needs nothing but the model name
-    /// swapped, then the upstream's bytes are copied around the new name: no document, no re-serialisation, no
-    /// allocation. Anything else (tool calls, reasoning, errors, "stop" after tool calls, the first event, whose id and
-    /// created the full path records) returns false and takes the full path.
+    /// The fast path for the common event (see <see cref="PlainEvent"/>); false sends the event down the document path.
+    /// The first event always takes the document path, which records the stream's id and created.
     /// </summary>
     private bool TryRelayPlainEvent(ReadOnlySpan<byte> data)
     {
-        if (_chunkId is null || DocumentPathOnly || !OpenAIChunk.IsCompact(data))
+        if (_chunkId is null || DocumentPathOnly || !PlainEvent.TryScan(data, out var plain))
         {
             return false;
         }
 
-        var modelStart = -1;
-        var modelEnd = -1;
-        string? finish = null;
-        var choices = 0;
-        var contentStart = -1;
-        var contentEnd = -1;
-        int? promptTokens = null;
-        int? completionTokens = null;
-        try
-        {
-            var reader = new Utf8JsonReader(data);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals(OpenAIChunk.Model))
-                {
-                    if (!reader.Read() || reader.TokenType != JsonTokenType.String)
-                    {
-                        return false;
-                    }
-
-                    modelStart = (int)reader.TokenStartIndex;
-                    modelEnd = (int)reader.BytesConsumed;
-                }
-                else if (reader.ValueTextEquals(OpenAIChunk.Choices))
-                {
-                    if (!ScanPlainChoices(ref reader, ref finish, ref choices, ref contentStart, ref contentEnd))
-                    {
-                        return false;
-                    }
-                }
-                else if (reader.ValueTextEquals(OpenAIChunk.Usage))
-                {
-                    if (!OpenAIChunk.ReadUsage(ref reader, ref promptTokens, ref completionTokens))
-                    {
-                        return false;
-                    }
-                }
-                else if (reader.ValueTextEquals(OpenAIChunk.Error))
-                {
-                    return false;
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-
-        if (finish == "stop" && _toolCallIds.Count > 0)
+        if (plain.Finish == "stop" && _toolCallIds.Count > 0)
         {
             return false;
         }
@@ -305,151 +233,30 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         {
             // The repair sees every content delta once, here or in the document path. The finish that makes it decide,
             // and n > 1, take the document path.
-            if (finish is not null || choices > 1)
+            if (plain.Finish is not null || plain.Choices > 1)
             {
                 return false;
             }
 
-            repaired = contentStart >= 0 && !repair.AppendJsonString(data[contentStart..contentEnd]);
+            repaired = plain.ContentStart >= 0 && !repair.AppendJsonString(data[plain.ContentStart..plain.ContentEnd]);
         }
 
-        _choiceOpen |= choices > 0;
-        if (finish is not null)
+        _choiceOpen |= plain.ChoiceSeen;
+        if (plain.Finish is not null)
         {
             _sawFinish = true;
-            _finishReason = finish;
+            _finishReason = plain.Finish;
         }
 
-        _promptTokens = promptTokens ?? _promptTokens;
-        _completionTokens = completionTokens ?? _completionTokens;
-
+        _promptTokens = plain.PromptTokens ?? _promptTokens;
+        _completionTokens = plain.CompletionTokens ?? _completionTokens;
         if (repaired)
         {
-            WriteWithContent(data, modelStart, modelEnd, contentStart, contentEnd, _repair!.Released);
-            return true;
+            WriteWithContent(data, plain, _repair!.Released);
         }
-
-        // One GetSpan/Advance for the whole event: Kestrel's response writer takes a lock on each call.
-        var model = modelStart >= 0 ? _clientModelJson : [];
-        var head = modelStart >= 0 ? data[..modelStart] : data;
-        var tail = modelStart >= 0 ? data[modelEnd..] : [];
-        var length = DataPrefix.Length + head.Length + model.Length + tail.Length + EventEnd.Length;
-        var span = _output.GetSpan(length);
-        DataPrefix.CopyTo(span);
-        var at = DataPrefix.Length;
-        head.CopyTo(span[at..]);
-        at += head.Length;
-        model.CopyTo(span[at..]);
-        at += model.Length;
-        tail.CopyTo(span[at..]);
-        at += tail.Length;
-        EventEnd.CopyTo(span[at..]);
-        _output.Advance(length);
-        return true;
-    }
-
-    /// <summary>
-    /// A plain event whose text the tool-call repair holds or releases: the upstream's bytes with the model name swapped and
-    /// the content replaced by <paramref name="text"/> (empty while the repair holds it).
-    /// </summary>
-    private void WriteWithContent(ReadOnlySpan<byte> data, int modelStart, int modelEnd, int contentStart, int contentEnd, ReadOnlySpan<byte> text)
-    {
-        _output.Write(DataPrefix);
-        var at = 0;
-        if (modelStart >= 0 && modelStart < contentStart)
+        else
         {
-            _output.Write(data[..modelStart]);
-            _output.Write(_clientModelJson);
-            at = modelEnd;
-        }
-
-        _output.Write(data[at..contentStart]);
-        _writer.Reset(_output);
-        _writer.WriteStringValue(text);
-        _writer.Flush();
-        at = contentEnd;
-        if (modelStart > contentStart)
-        {
-            _output.Write(data[at..modelStart]);
-            _output.Write(_clientModelJson);
-            at = modelEnd;
-        }
-
-        _output.Write(data[at..]);
-        _output.Write(EventEnd);
-    }
-
-    /// <summary>Accepts choices whose delta holds only role and text, and whose finish reason is a known one.</summary>
-    private static bool ScanPlainChoices(ref Utf8JsonReader reader, ref string? finish, ref int choices, ref int contentStart, ref int contentEnd)
-    {
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
-        {
-            return false;
-        }
-
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-        {
-            if (reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-
-            choices++;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals(OpenAIChunk.Delta))
-                {
-                    if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-                    {
-                        return false;
-                    }
-
-                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                    {
-                        var isContent = reader.ValueTextEquals(OpenAIChunk.Content);
-                        if (!isContent && !reader.ValueTextEquals(OpenAIChunk.Role))
-                        {
-                            return false;
-                        }
-
-                        if (!reader.Read() || reader.TokenType is not (JsonTokenType.String or JsonTokenType.Null))
-                        {
-                            return false;
-                        }
-
-                        if (isContent && reader.TokenType == JsonTokenType.String && choices == 1)
-                        {
-                            contentStart = (int)reader.TokenStartIndex;
-                            contentEnd = (int)reader.BytesConsumed;
-                        }
-                    }
-                }
-                else if (reader.ValueTextEquals(OpenAIChunk.FinishReason))
-                {
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.String)
-                    {
-                        finish = reader.ValueTextEquals("stop"u8) ? "stop"
-                            : reader.ValueTextEquals("length"u8) ? "length"
-                            : reader.ValueTextEquals(OpenAIChunk.ToolCalls) ? "tool_calls"
-                            : reader.ValueTextEquals("content_filter"u8) ? "content_filter"
-                            : null;
-                        if (finish is null)
-                        {
-                            return false;
-                        }
-                    }
-                    else if (reader.TokenType != JsonTokenType.Null)
-                    {
-                        return false;
-                    }
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
+            PlainEvent.WriteWithModel(data, plain, _clientModelJson, _output);
         }
 
         return true;
@@ -494,199 +301,6 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         }
     }
 
-    private static bool HasChoices(JsonElement root) =>
-        root.TryGetProperty(OpenAIChunk.Choices, out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0;
-
-    private static bool NeedsSplit(JsonElement root)
-    {
-        if (!root.TryGetProperty(OpenAIChunk.Choices, out var choices) || choices.ValueKind != JsonValueKind.Array)
-        {
-            return false;
-        }
-
-        foreach (var choice in choices.EnumerateArray())
-        {
-            if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty(OpenAIChunk.Delta, out var delta) && delta.ValueKind == JsonValueKind.Object
-                && HasText(delta) && delta.TryGetProperty(OpenAIChunk.ToolCalls, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>Non-empty text content, tested without materialising the string (this runs for every event).</summary>
-    private static bool HasText(JsonElement delta) =>
-        delta.TryGetProperty(OpenAIChunk.Content, out var content) && content.ValueKind == JsonValueKind.String && !content.ValueEquals(ReadOnlySpan<byte>.Empty);
-
-    private void WriteChunk(JsonElement root, DeltaPart part)
-    {
-        _output.Write(DataPrefix);
-        _writer.Reset(_output);
-        _writer.WriteStartObject();
-        foreach (var property in root.EnumerateObject())
-        {
-            if (property.NameEquals(OpenAIChunk.Model))
-            {
-                _writer.WriteString(OpenAIChunk.Model, _clientModel);
-            }
-            else if (property.NameEquals(OpenAIChunk.Choices) && property.Value.ValueKind == JsonValueKind.Array)
-            {
-                _writer.WritePropertyName(OpenAIChunk.Choices);
-                WriteChoices(property.Value, part);
-            }
-            else if (property.NameEquals(OpenAIChunk.Usage) && part == DeltaPart.TextOnly)
-            {
-                // Usage belongs to the last event of a split pair only, so a client never counts it twice.
-            }
-            else
-            {
-                OpenAIChunk.CopyProperty(property, _writer);
-            }
-        }
-
-        _writer.WriteEndObject();
-        _writer.Flush();
-        _output.Write(EventEnd);
-    }
-
-    private void WriteChoices(JsonElement choices, DeltaPart part)
-    {
-        _writer.WriteStartArray();
-        var content = _content;
-        foreach (var choice in choices.EnumerateArray())
-        {
-            // The repair follows the first choice only (Copilot and the SDKs ask for n = 1).
-            _content = content;
-            content = ContentSource.Upstream;
-            if (choice.ValueKind != JsonValueKind.Object)
-            {
-                OpenAIChunk.CopyValue(choice, _writer);
-                continue;
-            }
-
-            _writer.WriteStartObject();
-            foreach (var property in choice.EnumerateObject())
-            {
-                if (property.NameEquals(OpenAIChunk.Delta) && property.Value.ValueKind == JsonValueKind.Object)
-                {
-                    _writer.WritePropertyName(OpenAIChunk.Delta);
-                    WriteDelta(property.Value, part);
-                }
-                else if (property.NameEquals(OpenAIChunk.FinishReason))
-                {
-                    WriteFinishReason(property.Value, part);
-                }
-                else
-                {
-                    OpenAIChunk.CopyProperty(property, _writer);
-                }
-            }
-
-            _writer.WriteEndObject();
-        }
-
-        _content = ContentSource.Upstream;
-        _writer.WriteEndArray();
-    }
-
-    private void WriteFinishReason(JsonElement value, DeltaPart part)
-    {
-        if (part == DeltaPart.TextOnly || value.ValueKind != JsonValueKind.String)
-        {
-            _writer.WriteNull(OpenAIChunk.FinishReason);
-            return;
-        }
-
-        // Repaired calls are whole, so the turn ended with them even when the limit was reached right after.
-        var reason = _repairedCalls > 0 ? "tool_calls" : OpenAIChunk.FinishReasonFor(value.GetString(), _toolCallIds.Count > 0);
-
-        _sawFinish = true;
-        _finishReason = reason;
-        _writer.WriteString(OpenAIChunk.FinishReason, reason);
-    }
-
-    private void WriteDelta(JsonElement delta, DeltaPart part)
-    {
-        _writer.WriteStartObject();
-        var hasReasoningText = delta.TryGetProperty(OpenAIChunk.ReasoningText, out _);
-        foreach (var property in delta.EnumerateObject())
-        {
-            if (property.NameEquals(OpenAIChunk.ToolCalls))
-            {
-                if (part != DeltaPart.TextOnly && property.Value.ValueKind == JsonValueKind.Array)
-                {
-                    _writer.WritePropertyName(OpenAIChunk.ToolCalls);
-                    WriteToolCalls(property.Value);
-                }
-                else if (part != DeltaPart.TextOnly)
-                {
-                    OpenAIChunk.CopyProperty(property, _writer);
-                }
-            }
-            else if (part == DeltaPart.ToolCallsOnly && !property.NameEquals(OpenAIChunk.Role))
-            {
-                // The tool-call half of a split delta carries only the calls (and the role).
-            }
-            else if (property.NameEquals(OpenAIChunk.Content) && _content != ContentSource.Upstream)
-            {
-                // While the repair holds the text the event keeps an empty content, as the fast path writes it.
-                if (_content == ContentSource.Repair)
-                {
-                    _writer.WriteString(OpenAIChunk.Content, _repair!.Released);
-                }
-            }
-            else if (property.NameEquals(OpenAIChunk.ReasoningContent) || property.NameEquals(OpenAIChunk.Reasoning))
-            {
-                OpenAIChunk.CopyProperty(property, _writer);
-                if (!hasReasoningText && property.Value.ValueKind == JsonValueKind.String)
-                {
-                    _writer.WritePropertyName(OpenAIChunk.ReasoningText);
-                    OpenAIChunk.CopyValue(property.Value, _writer);
-                    hasReasoningText = true;
-                }
-            }
-            else
-            {
-                OpenAIChunk.CopyProperty(property, _writer);
-            }
-        }
-
-        _writer.WriteEndObject();
-    }
-
-    private void WriteToolCalls(JsonElement calls)
-    {
-        _writer.WriteStartArray();
-        var position = 0;
-        foreach (var call in calls.EnumerateArray())
-        {
-            if (call.ValueKind != JsonValueKind.Object)
-            {
-                OpenAIChunk.CopyValue(call, _writer);
-                continue;
-            }
-
-            var index = call.TryGetProperty(OpenAIChunk.Index, out var i) && i.TryGetInt32(out var iv) ? iv : position;
-            _writer.WriteStartObject();
-            _writer.WriteNumber(OpenAIChunk.Index, index);
-            _writer.WriteString(OpenAIChunk.Id, _toolCallIds[index]);
-            foreach (var property in call.EnumerateObject())
-            {
-                if (!property.NameEquals(OpenAIChunk.Index) && !property.NameEquals(OpenAIChunk.Id))
-                {
-                    OpenAIChunk.CopyProperty(property, _writer);
-                }
-            }
-
-            _writer.WriteEndObject();
-            position++;
-        }
-
-        _writer.WriteEndArray();
-    }
-
     private void WriteSyntheticFinishIfMissing()
     {
         if (!_sawFinish && !_sawError)
@@ -702,164 +316,6 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         BeginSyntheticChunk();
         _writer.WriteEndObject();
         EndSyntheticChunk(_finishReason);
-    }
-
-    /// <summary>A chunk of the proxy's own, in the stream's id, created and model: opens <c>choices[0].delta</c> for the caller to fill.</summary>
-    private void BeginSyntheticChunk()
-    {
-        _output.Write(DataPrefix);
-        _writer.Reset(_output);
-        _writer.WriteStartObject();
-        _writer.WriteString(OpenAIChunk.Id, _chunkId ?? "chatcmpl-proxy");
-        _writer.WriteString("object"u8, "chat.completion.chunk"u8);
-        _writer.WriteNumber(OpenAIChunk.Created, _created);
-        _writer.WriteString(OpenAIChunk.Model, _clientModel);
-        _writer.WriteStartArray(OpenAIChunk.Choices);
-        _writer.WriteStartObject();
-        _writer.WriteNumber(OpenAIChunk.Index, 0);
-        _writer.WriteStartObject(OpenAIChunk.Delta);
-    }
-
-    /// <summary>Closes the delta <see cref="BeginSyntheticChunk"/> opened, with this finish reason (null while the answer goes on).</summary>
-    private void EndSyntheticChunk(string? finishReason)
-    {
-        _writer.WriteString(OpenAIChunk.FinishReason, finishReason);
-        _writer.WriteEndObject();
-        _writer.WriteEndArray();
-        _writer.WriteEndObject();
-        _writer.Flush();
-        _output.Write(EventEnd);
-    }
-
-    /// <summary>
-    /// An event while the tool-call repair is deciding: the first choice's content is what the repair lets through (the
-    /// delta as it came, the text it releases, or nothing while it holds). When the event finishes the answer, its text goes
-    /// first, then the repair's verdict (released text, or the repaired calls), then the event without its text, so text
-    /// and tool calls never share a delta and the finish reason comes last.
-    /// </summary>
-    private void RelayWithRepair(JsonElement root)
-    {
-        var repair = _repair!;
-        JsonElement delta = default;
-        JsonElement finish = default;
-        if (root.TryGetProperty("choices"u8, out var choices) && choices.ValueKind == JsonValueKind.Array)
-        {
-            foreach (var choice in choices.EnumerateArray())
-            {
-                if (choice.ValueKind == JsonValueKind.Object)
-                {
-                    choice.TryGetProperty("delta"u8, out delta);
-                    choice.TryGetProperty("finish_reason"u8, out finish);
-                }
-
-                break;
-            }
-        }
-
-        var hasDelta = delta.ValueKind == JsonValueKind.Object;
-        if (hasDelta && delta.TryGetProperty("tool_calls"u8, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
-        {
-            // The upstream parsed real tool calls after all: whatever the repair held is plain text, and goes first.
-            repair.Stop();
-            WriteTextChunk(repair.Released);
-            WriteChunks(root);
-            return;
-        }
-
-        var source = ContentSource.Upstream;
-        if (hasDelta && delta.TryGetProperty("content"u8, out var content) && content.ValueKind == JsonValueKind.String
-            && !content.ValueEquals(""u8) && !repair.Append(content))
-        {
-            source = ContentSource.Repair;
-        }
-
-        if (finish.ValueKind != JsonValueKind.String)
-        {
-            _content = source;
-            WriteChunks(root);
-            return;
-        }
-
-        if (source == ContentSource.Repair)
-        {
-            WriteTextChunk(repair.Released);
-        }
-        else if (hasDelta && delta.TryGetProperty("content"u8, out var text) && text.ValueKind == JsonValueKind.String && !text.ValueEquals(""u8))
-        {
-            BeginSyntheticChunk();
-            _writer.WriteString("role"u8, "assistant"u8);
-            _writer.WritePropertyName("content"u8);
-            text.WriteTo(_writer);
-            _writer.WriteEndObject();
-            EndSyntheticChunk(null);
-        }
-
-        FinishRepair(finish.ValueEquals("length"u8));
-        _content = ContentSource.None;
-        WriteChunks(root);
-    }
-
-    private void WriteChunks(JsonElement root)
-    {
-        if (NeedsSplit(root))
-        {
-            WriteChunk(root, DeltaPart.TextOnly);
-            WriteChunk(root, DeltaPart.ToolCallsOnly);
-        }
-        else
-        {
-            WriteChunk(root, DeltaPart.All);
-        }
-    }
-
-    /// <summary>The content is complete: the repair's verdict goes out, as text it still held or as whole tool calls.</summary>
-    private void FinishRepair(bool truncated)
-    {
-        var repair = _repair!;
-        repair.Finish(truncated);
-        WriteTextChunk(repair.Released);
-        if (repair.Calls.Count == 0)
-        {
-            return;
-        }
-
-        // One delta with every call whole: each carries its id (Copilot groups by id), its name and its arguments.
-        BeginSyntheticChunk();
-        _writer.WriteString("role"u8, "assistant"u8);
-        _writer.WriteStartArray("tool_calls"u8);
-        foreach (var call in repair.Calls)
-        {
-            _writer.WriteStartObject();
-            _writer.WriteNumber("index"u8, _toolCallIds.Count);
-            _writer.WriteString("id"u8, call.Id);
-            _writer.WriteString("type"u8, "function"u8);
-            _writer.WriteStartObject("function"u8);
-            _writer.WriteString("name"u8, call.Name);
-            _writer.WriteString("arguments"u8, call.Arguments);
-            _writer.WriteEndObject();
-            _writer.WriteEndObject();
-            _toolCallIds.Add(call.Id);
-        }
-
-        _writer.WriteEndArray();
-        _writer.WriteEndObject();
-        EndSyntheticChunk(null);
-        _repairedCalls += repair.Calls.Count;
-        _telemetry?.RecordRepairedToolCalls(repair.Calls.Count);
-    }
-
-    private void WriteTextChunk(ReadOnlySpan<byte> text)
-    {
-        if (text.IsEmpty)
-        {
-            return;
-        }
-
-        BeginSyntheticChunk();
-        _writer.WriteString("role"u8, "assistant"u8);
-        _writer.WriteString("content"u8, text);
-        _writer.WriteEndObject();
-        EndSyntheticChunk(null);
     }
 
     /// <summary>Normalises <c>{"error":"text"}</c> (LM Studio) into OpenAI's object shape, which SDKs know how to raise.</summary>
@@ -890,13 +346,7 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     /// </summary>
     private void WriteFailure(byte[] errorEvent)
     {
-        if (_repair is { Active: true } repair)
-        {
-            // Nothing held back is lost: the text the repair was still deciding about goes out before the error.
-            repair.Stop();
-            WriteTextChunk(repair.Released);
-        }
-
+        ReleaseHeldText();
         if (_choiceOpen && !_sawFinish)
         {
             WriteSyntheticFinish("length");
