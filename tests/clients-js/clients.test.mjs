@@ -148,7 +148,7 @@ test("openai gets the repaired tool call without streaming too", async () => {
 
 test("openai embeddings decode to the upstream's floats although the SDK asks for base64", async () => {
   // The SDK asks for encoding_format "base64" by default; LM Studio answers floats, which the SDK would misread unless the
-  // gateway encodes them itself (protocol.md §7).
+  // gateway encodes them itself (docs/protocol.md §7).
   const result = await openai.embeddings.create({ model: embedModel, input: "hello" });
   assert.deepEqual(Array.from(result.data[0].embedding), [0.25, -0.5, 0.125, 1]);
 });

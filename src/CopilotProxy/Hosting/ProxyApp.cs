@@ -27,7 +27,8 @@ public static class ProxyApp
 {
     /// <param name="settings">The validated settings.</param>
     /// <param name="config">config.yaml as loaded; null for zero configuration.</param>
-    public static WebApplication Build(ProxySettings settings, GatewayConfig? config = null)
+    /// <param name="time">The clock for timers, retries, cooldowns and reloads; null for the system clock (tests pass a fake one).</param>
+    public static WebApplication Build(ProxySettings settings, GatewayConfig? config = null, TimeProvider? time = null)
     {
         config ??= GatewayConfig.Empty;
         var builder = WebApplication.CreateSlimBuilder();
@@ -53,7 +54,7 @@ public static class ProxyApp
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(bindings);
-        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(time ?? TimeProvider.System);
         builder.Services.AddSingleton<MatcherPolicy, FrontDoorMatcherPolicy>();
         builder.Services.AddSingleton(new GatewayConfigHolder(config));
         builder.Services.AddSingleton<UpstreamRegistry>();

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using CopilotProxy.Tests.Harness;
-using static CopilotProxy.Tests.Ollama.OllamaProxy;
+using static CopilotProxy.Tests.Ollama.OllamaFixture;
 
 namespace CopilotProxy.Tests.Clients;
 
@@ -29,7 +29,7 @@ public sealed partial class OllamaExtensionReplayTests
         recommendationsRequest.Headers.Accept.ParseAdd("application/json");
         using var recommendations = await client.SendAsync(recommendationsRequest, Ct);
         var recommendationsBody = JsonNode.Parse(await recommendations.Content.ReadAsStringAsync(Ct))!;
-        var upstreamCallsBeforeRecommendations = proxy.Fake.Requests.Count;
+        var upstreamCallsBeforeRecommendations = proxy.Upstream.Requests.Count;
 
         // The extension hydrates every listed model in parallel (Promise.all over /api/show with verbose:false).
         var names = tags.Select(m => (string)m!["model"]!).ToList();
@@ -43,7 +43,7 @@ public sealed partial class OllamaExtensionReplayTests
         Assert.False(string.IsNullOrEmpty((string?)version["version"]));
         Assert.Equal(HttpStatusCode.OK, recommendations.StatusCode);
         Assert.Empty(recommendationsBody["recommendations"]!.AsArray());
-        Assert.Equal(upstreamCallsBeforeRecommendations, proxy.Fake.Requests.Count);
+        Assert.Equal(upstreamCallsBeforeRecommendations, proxy.Upstream.Requests.Count);
         Assert.Equal([$"{Qwen}:latest", $"{Gemma}:latest", $"{Nomic}:latest"], names);
         var byName = names.Zip(shows).ToDictionary(p => p.First, p => p.Second);
         foreach (var show in shows)
@@ -66,7 +66,7 @@ public sealed partial class OllamaExtensionReplayTests
     {
         await using var proxy = await StartAsync();
         using var client = ExtensionClient(proxy);
-        proxy.Fake.Enqueue(FakeResponse.Sse(
+        proxy.Upstream.Enqueue(FakeResponse.Sse(
             LmStudioStreams.ToolCalls(Qwen, new FakeToolCall("read_file", """{"path":"src/app.ts"}""") { Id = "812345678" }).Usage(40, 12),
             delayBetween: TimeSpan.FromMilliseconds(40)));
 
@@ -121,7 +121,7 @@ public sealed partial class OllamaExtensionReplayTests
         using var client = ExtensionClient(proxy);
 
         var (unknownStatus, unknownBody) = await PostAsync(client, "/api/chat", """{"model":"no-such-model:latest","messages":[{"role":"user","content":"hi"}],"stream":true}""");
-        proxy.Fake.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Qwen, "Half", " an", " answer"), dropAfter: 2));
+        proxy.Upstream.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Qwen, "Half", " an", " answer"), dropAfter: 2));
         var (brokenStatus, brokenBody) = await PostAsync(client, "/api/chat", $$"""{"model":"{{Qwen}}:latest","messages":[{"role":"user","content":"hi"}],"stream":true}""");
 
         // The extension shows `error` as it is: an object would read "[object Object]".
@@ -132,7 +132,7 @@ public sealed partial class OllamaExtensionReplayTests
         Assert.Equal(HttpStatusCode.OK, brokenStatus);
         var last = ParseLines(brokenBody)[^1];
         Assert.Equal(System.Text.Json.JsonValueKind.String, last["error"]!.GetValueKind());
-        Assert.Contains(proxy.Fake.BaseUrl.Authority, (string)last["error"]!, StringComparison.Ordinal);
+        Assert.Contains(proxy.Upstream.BaseUrl.Authority, (string)last["error"]!, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -140,7 +140,7 @@ public sealed partial class OllamaExtensionReplayTests
     {
         await using var proxy = await StartAsync();
         using var client = ExtensionClient(proxy);
-        proxy.Fake.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Qwen, [.. Enumerable.Repeat(" word", 200)]), delayBetween: TimeSpan.FromMilliseconds(50)));
+        proxy.Upstream.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Qwen, [.. Enumerable.Repeat(" word", 200)]), delayBetween: TimeSpan.FromMilliseconds(50)));
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         using var chat = new HttpRequestMessage(HttpMethod.Post, "/api/chat") { Content = Json($$"""{"model":"{{Qwen}}:latest","messages":[{"role":"user","content":"write a lot"}],"stream":true}""") };
@@ -150,7 +150,7 @@ public sealed partial class OllamaExtensionReplayTests
         await stop.CancelAsync();
         response.Dispose();
 
-        var canceled = await proxy.Fake.NextClientDisconnectAsync(TimeSpan.FromSeconds(10));
+        var canceled = await proxy.Upstream.NextClientDisconnectAsync(TimeSpan.FromSeconds(10));
         Assert.Equal("/v1/chat/completions", canceled.Path);
         Assert.Equal(" word", (string?)JsonNode.Parse(first!)!["message"]!["content"]);
     }
@@ -159,9 +159,9 @@ public sealed partial class OllamaExtensionReplayTests
         """{"type":"function","function":{"name":"read_file","description":"Read a file","parameters":{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}}}""";
 
     /// <summary>The extension's client: ollama-js over fetch, JSON bodies, its user agent.</summary>
-    private static HttpClient ExtensionClient(CopilotProxy.Tests.Ollama.OllamaProxy proxy)
+    private static HttpClient ExtensionClient(ProxyFixture proxy)
     {
-        var client = new HttpClient { BaseAddress = proxy.BaseUrl, Timeout = TimeSpan.FromSeconds(30) };
+        var client = new HttpClient { BaseAddress = proxy.OllamaUrl, Timeout = TimeSpan.FromSeconds(30) };
         client.DefaultRequestHeaders.UserAgent.ParseAdd(OllamaJsUserAgent);
         return client;
     }

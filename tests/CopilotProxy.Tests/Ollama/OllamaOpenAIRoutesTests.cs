@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using CopilotProxy.Tests.Harness;
-using static CopilotProxy.Tests.Ollama.OllamaProxy;
+using static CopilotProxy.Tests.Ollama.OllamaFixture;
 
 namespace CopilotProxy.Tests.Ollama;
 
@@ -15,12 +15,12 @@ public sealed class OllamaOpenAIRoutesTests
     {
         await using var proxy = await StartAsync();
 
-        using var response = await proxy.Client.PostAsync("/v1/completions", Json($$"""{"model":"{{Qwen}}:latest","prompt":"def add(a, b):","max_tokens":16}"""), Ct);
+        using var response = await proxy.Ollama.PostAsync("/v1/completions", Json($$"""{"model":"{{Qwen}}:latest","prompt":"def add(a, b):","max_tokens":16}"""), Ct);
         var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text_completion", (string?)body["object"]);
-        Assert.Equal(proxy.Fake.DefaultReply, (string?)body["choices"]![0]!["text"]);
+        Assert.Equal(proxy.Upstream.DefaultReply, (string?)body["choices"]![0]!["text"]);
         Assert.Equal($"{Qwen}:latest", (string?)body["model"]);
         Assert.Equal(Qwen, proxy.LastUpstreamBody("/v1/completions")["model"]!.GetValue<string>());
     }
@@ -30,7 +30,7 @@ public sealed class OllamaOpenAIRoutesTests
     {
         await using var proxy = await StartAsync();
 
-        using var response = await proxy.Client.PostAsync("/v1/embeddings", Json($$"""{"model":"{{Nomic}}","input":["a","b"],"encoding_format":"float"}"""), Ct);
+        using var response = await proxy.Ollama.PostAsync("/v1/embeddings", Json($$"""{"model":"{{Nomic}}","input":["a","b"],"encoding_format":"float"}"""), Ct);
         var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -45,9 +45,9 @@ public sealed class OllamaOpenAIRoutesTests
     {
         await using var proxy = await StartAsync();
 
-        using var found = await proxy.Client.GetAsync($"/v1/models/{Qwen}:latest", Ct);
+        using var found = await proxy.Ollama.GetAsync($"/v1/models/{Qwen}:latest", Ct);
         var card = JsonNode.Parse(await found.Content.ReadAsStringAsync(Ct))!;
-        using var missing = await proxy.Client.GetAsync("/v1/models/nope:7b", Ct);
+        using var missing = await proxy.Ollama.GetAsync("/v1/models/nope:7b", Ct);
         var error = JsonNode.Parse(await missing.Content.ReadAsStringAsync(Ct))!;
 
         Assert.Equal(HttpStatusCode.OK, found.StatusCode);

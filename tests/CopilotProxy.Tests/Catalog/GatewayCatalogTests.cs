@@ -1,8 +1,8 @@
 using System.Text.Json;
 using CopilotProxy.Tests.Harness;
-using static CopilotProxy.Tests.Gateway.GatewayHarness;
+using static CopilotProxy.Tests.Harness.GatewayHarness;
 
-namespace CopilotProxy.Tests.Gateway;
+namespace CopilotProxy.Tests.Catalog;
 
 /// <summary>One model catalog for both front doors: config.yaml aliases in Ollama discovery and in /v1/models.</summary>
 public sealed class GatewayCatalogTests

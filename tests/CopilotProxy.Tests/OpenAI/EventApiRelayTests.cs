@@ -1,9 +1,9 @@
 using System.Text.Json;
 using CopilotProxy.Tests.Harness;
 using Microsoft.Extensions.Logging;
-using static CopilotProxy.Tests.Gateway.GatewayHarness;
+using static CopilotProxy.Tests.Harness.GatewayHarness;
 
-namespace CopilotProxy.Tests.Gateway;
+namespace CopilotProxy.Tests.OpenAI;
 
 /// <summary>
 /// The gateway's <c>/v1/responses</c> and <c>/v1/messages</c> as full relays in front of LM Studio's own (0.3.29+, 0.4.1+):

@@ -1,9 +1,9 @@
 using System.Text.Json;
 using CopilotProxy.Catalog;
 using CopilotProxy.Tests.Harness;
-using static CopilotProxy.Tests.Gateway.GatewayHarness;
+using static CopilotProxy.Tests.Harness.GatewayHarness;
 
-namespace CopilotProxy.Tests.Gateway;
+namespace CopilotProxy.Tests.OpenAI;
 
 /// <summary>Model metadata where gateway clients look for it: LiteLLM's /v1/models limits and /model/info.</summary>
 public sealed class GatewayModelInfoTests
