@@ -105,10 +105,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
         {
             SawDone = true;
             Finished = true;
-            if (_repair is { Active: true })
-            {
-                FinishRepair(truncated: false);
-            }
+            FinishRepair(truncated: false);
 
             EmitToolCalls();
             return _lines.TakeWritten();
@@ -176,10 +173,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
     /// <param name="loadDuration">How long an explicit model load took, when the proxy did one; otherwise unknown and left out.</param>
     public void WriteDone(TimeSpan? loadDuration = null)
     {
-        if (_repair is { Active: true })
-        {
-            FinishRepair(truncated: _finishReason == "length");
-        }
+        FinishRepair(truncated: _finishReason == "length");
 
         EmitToolCalls();
         var now = Stopwatch.GetTimestamp();
@@ -302,34 +296,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
         {
             _finishReason = finish.GetString();
             Finished = true;
-            if (_repair is { Active: true })
-            {
-                FinishRepair(truncated: _finishReason == "length");
-            }
-        }
-    }
-
-    /// <summary>The content is complete: the text the repair still held goes out, and its calls join the upstream's.</summary>
-    private void FinishRepair(bool truncated)
-    {
-        var repair = _repair!;
-        repair.Finish(truncated);
-        EmitPlainText(repair.Released);
-        foreach (var call in repair.Calls)
-        {
-            _toolCalls.AddWhole(call.Id, call.Name, call.Arguments);
-        }
-
-        RepairedToolCalls += repair.Calls.Count;
-    }
-
-    /// <summary>Gives up on the repair (real tool calls, an error): nothing it held is lost.</summary>
-    private void StopRepair()
-    {
-        if (_repair is { Active: true } repair)
-        {
-            repair.Stop();
-            EmitPlainText(repair.Released);
+            FinishRepair(truncated: _finishReason == "length");
         }
     }
 
@@ -393,32 +360,6 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
         {
             json.WriteString(name, ""u8);
         }
-    }
-
-    /// <summary>Text the tool-call repair released (UTF-8), as one content line or into the aggregate.</summary>
-    private void EmitPlainText(ReadOnlySpan<byte> utf8)
-    {
-        if (utf8.IsEmpty)
-        {
-            return;
-        }
-
-        if (!_stream)
-        {
-            _content.Append(Encoding.UTF8.GetString(utf8));
-            return;
-        }
-
-        var json = _lines.BeginLine();
-        json.WriteStartObject();
-        WriteHeader(json);
-        json.WriteStartObject("message"u8);
-        json.WriteString("role"u8, "assistant"u8);
-        json.WriteString("content"u8, utf8);
-        json.WriteEndObject();
-        json.WriteBoolean("done"u8, false);
-        json.WriteEndObject();
-        _lines.EndLine();
     }
 
 
