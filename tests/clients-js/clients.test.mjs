@@ -98,6 +98,56 @@ test("openai streams a tool call through the gateway, fragments assembled by ind
   assert.equal(finish, "tool_calls");
 });
 
+test("ollama-js gets a real tool call when the model wrote it as text", async () => {
+  const calls = [];
+  let text = "";
+  let done;
+  for await (const part of await ollama.chat({
+    model: chatModel,
+    messages: [{ role: "user", content: "Weather in Oslo? (the model answers the call as text)" }],
+    tools: [weatherTool],
+    stream: true,
+  })) {
+    text += part.message.content;
+    calls.push(...(part.message.tool_calls ?? []));
+    if (part.done) done = part;
+  }
+  assert.equal(text, "");
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].function.name, "get_weather");
+  assert.deepEqual(calls[0].function.arguments, { city: "Oslo" });
+  assert.equal(done.done_reason, "stop");
+});
+
+test("openai finalChatCompletion() has the tool call the model wrote as text", async () => {
+  const stream = openai.chat.completions.stream({
+    model: chatModel,
+    messages: [{ role: "user", content: "Weather in Oslo? (the model answers the call as text)" }],
+    tools: [weatherTool],
+    stream_options: { include_usage: true },
+  });
+  const completion = await stream.finalChatCompletion();
+  const choice = completion.choices[0];
+  assert.equal(choice.finish_reason, "tool_calls");
+  assert.ok(!choice.message.content, `content: ${choice.message.content}`);
+  assert.equal(choice.message.tool_calls.length, 1);
+  assert.equal(choice.message.tool_calls[0].function.name, "get_weather");
+  assert.deepEqual(JSON.parse(choice.message.tool_calls[0].function.arguments), { city: "Oslo" });
+  assert.match(choice.message.tool_calls[0].id, /^call_/);
+});
+
+test("openai gets the repaired tool call without streaming too", async () => {
+  const completion = await openai.chat.completions.create({
+    model: chatModel,
+    messages: [{ role: "user", content: "Weather in Oslo? (the model answers the call as text)" }],
+    tools: [weatherTool],
+  });
+  const choice = completion.choices[0];
+  assert.equal(choice.finish_reason, "tool_calls");
+  assert.equal(choice.message.tool_calls[0].function.name, "get_weather");
+  assert.deepEqual(JSON.parse(choice.message.tool_calls[0].function.arguments), { city: "Oslo" });
+});
+
 test("openai embeddings decode to the upstream's floats although the SDK asks for base64", async () => {
   // The SDK asks for encoding_format "base64" by default; LM Studio answers floats, which the SDK would misread unless the
   // gateway encodes them itself (docs/protocol.md §7).

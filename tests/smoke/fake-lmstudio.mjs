@@ -150,9 +150,15 @@ async function chatCompletions(req, res) {
     target.loaded_instances = [{ id: target.key, config: { context_length: Math.min(4096, target.max_context_length) } }];
   }
   if (/wait/i.test(lastMessageText(request))) await sleep(waitMs);
-  const words = slow
-    ? ["one", " two", " three", " four", " five", " six", " seven", " eight"]
-    : ["Hello", " from", " the", " fake", " LM", " Studio", "."];
+  // "as text": the model writes its tool call into the content (Qwen/Hermes <tool_call> form) and LM Studio's parser does
+  // not recognise it, so it arrives as content tokens, split the way the tokenizer splits it, finish_reason "stop".
+  const tool = Array.isArray(request.tools) ? request.tools[0]?.function?.name : undefined;
+  const textCall = tool && /as text/i.test(lastMessageText(request));
+  const words = textCall
+    ? ["<tool_call>", "\n", '{"', "name", '":', ' "', ...tool.split(/(?=_)/), '",', ' "', "arguments", '":', ' {"', "city", '":', ' "', "Os", "lo", '"}}', "\n", "</tool_call>"]
+    : slow
+      ? ["one", " two", " three", " four", " five", " six", " seven", " eight"]
+      : ["Hello", " from", " the", " fake", " LM", " Studio", "."];
   const id = `chatcmpl-fake${Date.now()}`;
   const created = Math.floor(Date.now() / 1000);
   const model = request.model ?? modelKey;
@@ -178,8 +184,7 @@ async function chatCompletions(req, res) {
 
   // With tools, answer the way LM Studio streams a call: the numeric-looking id and the name on the first fragment only,
   // then argument pieces, then finish_reason "tool_calls".
-  const tool = Array.isArray(request.tools) ? request.tools[0]?.function?.name : undefined;
-  if (tool) {
+  if (tool && !textCall) {
     res.write(chunk({ role: "assistant", tool_calls: [{ index: 0, id: "814890118", type: "function", function: { name: tool, arguments: "" } }] }));
     for (const piece of ['{"ci', 'ty":', ' "Pa', 'ris"}']) {
       res.write(chunk({ role: "assistant", tool_calls: [{ index: 0, function: { arguments: piece } }] }));

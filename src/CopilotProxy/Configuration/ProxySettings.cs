@@ -54,6 +54,9 @@ public sealed record ProxySettings
     /// </summary>
     public TimeSpan StreamHeartbeat { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Turn tool calls a model wrote as text (<c>&lt;tool_call&gt;</c> blocks, bare JSON) into structured tool calls, in requests that offer tools.</summary>
+    public bool ToolCallRepair { get; init; } = true;
+
     public bool DevMode { get; init; }
     public bool HotReload { get; init; }
     public bool DebugLogging { get; init; }

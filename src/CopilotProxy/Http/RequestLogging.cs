@@ -110,7 +110,8 @@ public sealed class RequestLogging
                 var failureClass = telemetry.Failure is { } failure ? ProxyMetrics.FailureClass(failure) : "none";
                 var tokensPerSecond = LiveTraffic.TokensPerSecond(telemetry, total);
                 RequestLog.Completed(_logger, level, door, context.Request.Method, route, telemetry.ClientModel ?? "-", telemetry.UpstreamModel ?? "-", status,
-                    ttfbMs, ttftMs, tokensPerSecond, totalMs, telemetry.PromptTokens, telemetry.CompletionTokens, failureClass, telemetry.Initiator, telemetry.InteractionId ?? "-");
+                    ttfbMs, ttftMs, tokensPerSecond, totalMs, telemetry.PromptTokens, telemetry.CompletionTokens, failureClass, telemetry.Initiator, telemetry.InteractionId ?? "-",
+                    telemetry.RepairedToolCalls);
             }
 
             if (capture is not null)

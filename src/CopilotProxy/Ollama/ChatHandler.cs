@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CopilotProxy.Catalog;
+using CopilotProxy.Configuration;
 using CopilotProxy.Http;
 using CopilotProxy.Loading;
 using CopilotProxy.Ollama.Wire;
@@ -16,7 +17,7 @@ using Microsoft.Extensions.Logging;
 namespace CopilotProxy.Ollama;
 
 /// <summary><c>/api/chat</c>: an Ollama chat request becomes an OpenAI chat completion, and its answer Ollama lines.</summary>
-public sealed class ChatHandler(ModelResolution models, StreamTranslation translation)
+public sealed class ChatHandler(ModelResolution models, StreamTranslation translation, ProxySettings proxySettings)
 {
     public async Task HandleAsync(HttpContext context)
     {
@@ -53,7 +54,8 @@ public sealed class ChatHandler(ModelResolution models, StreamTranslation transl
         var settings = ModelResolution.Settings(model, common);
         await translation.TranslateAsync(context, model, GenerateTranslation.ChatPath,
             (deployment, body) => ChatTranslation.WriteRequest(request, settings with { UpstreamModel = deployment.UpstreamModel, Defaults = deployment.Defaults }, body),
-            clientModel, OllamaAnswerShape.Chat, request.Stream ?? true, common.Think != ThinkSetting.Off, started, ModelResolution.NumCtx(request.Options));
+            clientModel, OllamaAnswerShape.Chat, request.Stream ?? true, common.Think != ThinkSetting.Off, started,
+            proxySettings.ToolCallRepair ? RepairedToolCalls.OfferedTools(request.Tools) : [], ModelResolution.NumCtx(request.Options));
         models.RecordUse(model, common.KeepAlive);
         await models.UnloadAfterRequestAsync(model, common.KeepAlive);
     }

@@ -38,6 +38,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
     private readonly ToolCallAccumulator _toolCalls = new();
     private readonly StringBuilder _content = new();
     private readonly StringBuilder _thinking = new();
+    private readonly ToolCallRepair? _repair;
     private List<CompletedToolCall>? _completedCalls;
     private long _upstreamSent;
     private long _firstToken;
@@ -54,8 +55,11 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
     /// <param name="stream">False aggregates everything into the one object <see cref="WriteDone"/> writes.</param>
     /// <param name="showThinking">False drops reasoning: the client said <c>think:false</c>, so it gets no <c>thinking</c> field.</param>
     /// <param name="requestStarted">Stopwatch timestamp of the request's arrival, for <c>total_duration</c>.</param>
-    public ChunkTranslator(IBufferWriter<byte> output, string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long requestStarted)
+    /// <param name="repair">Turns tool calls written as text into tool calls (TOOL_CALL_REPAIR, chat requests with tools); owned by the translator.</param>
+    public ChunkTranslator(IBufferWriter<byte> output, string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long requestStarted,
+        ToolCallRepair? repair = null)
     {
+        _repair = repair;
         _lines = new NdjsonWriter(output);
         _clientModel = clientModel;
         _shape = shape;
@@ -88,6 +92,9 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
 
     public int ToolCallCount => _completedCalls?.Count ?? _toolCalls.Count;
 
+    /// <summary>Tool calls the repair made out of text, for the request log line and metrics.</summary>
+    public int RepairedToolCalls { get; private set; }
+
     /// <summary>Marks when the upstream request left, so time to first token can be told apart from the proxy's own work.</summary>
     public void MarkUpstreamSent(long timestamp) => _upstreamSent = timestamp;
 
@@ -99,6 +106,8 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
         {
             SawDone = true;
             Finished = true;
+            FinishRepair(truncated: false);
+
             EmitToolCalls();
             return _lines.TakeWritten();
         }
@@ -132,6 +141,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
             if (root.TryGetProperty(OpenAIChunk.Error, out _) && !root.TryGetProperty(OpenAIChunk.Choices, out _))
             {
                 UpstreamError = UpstreamErrors.ParseErrorBody(trimmed).Message ?? "the upstream reported an error";
+                StopRepair();
                 return false;
             }
 
@@ -164,6 +174,8 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
     /// <param name="loadDuration">How long an explicit model load took, when the proxy did one; otherwise unknown and left out.</param>
     public void WriteDone(TimeSpan? loadDuration = null)
     {
+        FinishRepair(truncated: _finishReason == "length");
+
         EmitToolCalls();
         var now = Stopwatch.GetTimestamp();
         var json = _lines.BeginLine();
@@ -203,10 +215,15 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
     }
 
     /// <summary>A final <c>{"error":"…"}</c> line: the 200 is already sent, so this is how the client learns the answer broke.</summary>
-    public void WriteError(string message) => _lines.WriteError(message);
+    public void WriteError(string message)
+    {
+        StopRepair();
+        _lines.WriteError(message);
+    }
 
     public void Dispose()
     {
+        _repair?.Dispose();
         _lines.Dispose();
         foreach (var call in _completedCalls ?? [])
         {
@@ -237,6 +254,8 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
 
             if (delta.TryGetProperty(OpenAIChunk.ToolCalls, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
             {
+                // Real tool calls after all: whatever the repair held is plain text.
+                StopRepair();
                 MarkToken();
                 _toolCalls.Add(calls);
             }
@@ -253,16 +272,32 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
             reasoning = default;
         }
 
-        if (text.ValueKind == JsonValueKind.String || reasoning.ValueKind == JsonValueKind.String)
+        var repairTookText = text.ValueKind == JsonValueKind.String && _repair is { Active: true } repair && !repair.Append(text);
+        if (repairTookText)
+        {
+            text = default;
+        }
+
+        if (text.ValueKind == JsonValueKind.String || reasoning.ValueKind == JsonValueKind.String || repairTookText)
         {
             MarkToken();
+        }
+
+        if (text.ValueKind == JsonValueKind.String || reasoning.ValueKind == JsonValueKind.String)
+        {
             EmitText(text, reasoning);
+        }
+
+        if (repairTookText)
+        {
+            EmitPlainText(_repair!.Released);
         }
 
         if (choice.TryGetProperty(OpenAIChunk.FinishReason, out var finish) && finish.ValueKind == JsonValueKind.String)
         {
             _finishReason = finish.GetString();
             Finished = true;
+            FinishRepair(truncated: _finishReason == "length");
         }
     }
 
@@ -328,7 +363,6 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
         }
     }
 
-    /// <summary>Emits the accumulated tool calls once, when the turn has finished.</summary>
 
     private void MarkToken()
     {

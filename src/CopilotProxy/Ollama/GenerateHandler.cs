@@ -55,7 +55,7 @@ public sealed class GenerateHandler(ModelResolution models, StreamTranslation tr
         var settings = ModelResolution.Settings(model, common);
         await translation.TranslateAsync(context, model, GenerateTranslation.UpstreamPath(request),
             (deployment, body) => GenerateTranslation.WriteRequest(request, settings with { UpstreamModel = deployment.UpstreamModel, Defaults = deployment.Defaults }, body),
-            clientModel, OllamaAnswerShape.Generate, request.Stream ?? true, common.Think != ThinkSetting.Off, started, ModelResolution.NumCtx(request.Options));
+            clientModel, OllamaAnswerShape.Generate, request.Stream ?? true, common.Think != ThinkSetting.Off, started, [], ModelResolution.NumCtx(request.Options));
         models.RecordUse(model, common.KeepAlive);
         await models.UnloadAfterRequestAsync(model, common.KeepAlive);
     }

@@ -41,6 +41,14 @@ public sealed class ToolCallAccumulator
         }
     }
 
+    /// <summary>Adds a call that arrived whole (one the tool-call repair made out of text), after the calls already here.</summary>
+    public void AddWhole(string id, string name, string arguments)
+    {
+        var builder = new Builder { Id = id, Name = name };
+        builder.Arguments.Append(arguments);
+        _calls.Add(builder);
+    }
+
     /// <summary>The calls in index order. An empty argument text means "no arguments", which is <c>{}</c>.</summary>
     public List<CompletedToolCall> Complete()
     {

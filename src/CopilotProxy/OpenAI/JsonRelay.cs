@@ -192,8 +192,11 @@ public static class JsonRelay
     /// has sent empty ones, which it then rejects when they come back in history), and a turn with tool calls finishes as
     /// <c>tool_calls</c>.
     /// </summary>
-    public static void WriteCompletion(JsonElement root, string clientModel, IBufferWriter<byte> output)
+    /// <param name="newRepair">Creates a tool-call repair per choice (TOOL_CALL_REPAIR, requests with tools); null: none.</param>
+    /// <returns>How many tool calls the repair made out of text.</returns>
+    public static int WriteCompletion(JsonElement root, string clientModel, IBufferWriter<byte> output, Func<ToolCallRepair>? newRepair = null)
     {
+        var repaired = 0;
         using var writer = new Utf8JsonWriter(output, RelayJson.WriterOptions);
         writer.WriteStartObject();
         foreach (var property in root.EnumerateObject())
@@ -207,7 +210,14 @@ public static class JsonRelay
                 writer.WriteStartArray(OpenAIChunk.Choices);
                 foreach (var choice in property.Value.EnumerateArray())
                 {
-                    WriteChoice(choice, writer);
+                    if (newRepair is null || RepairedToolCalls.TryWriteChoice(choice, writer, newRepair) is not (> 0 and var count))
+                    {
+                        WriteChoice(choice, writer);
+                    }
+                    else
+                    {
+                        repaired += count;
+                    }
                 }
 
                 writer.WriteEndArray();
@@ -219,6 +229,7 @@ public static class JsonRelay
         }
 
         writer.WriteEndObject();
+        return repaired;
     }
 
     private static void WriteChoice(JsonElement choice, Utf8JsonWriter writer)

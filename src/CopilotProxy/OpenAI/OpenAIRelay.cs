@@ -85,6 +85,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         }
 
         var streaming = ClientJsonBody.GetBool(root, "stream", false);
+        var tools = operation == OpenAIOperation.ChatCompletions && settings.ToolCallRepair ? RepairedToolCalls.OfferedTools(root) : [];
         var base64 = operation == OpenAIOperation.Embeddings
             && string.Equals(ClientJsonBody.GetString(root, "encoding_format"), "base64", StringComparison.Ordinal);
         // Sampling defaults mean nothing to embeddings.
@@ -133,7 +134,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
                 context.Response.Headers[ApiBaseHeader] = routed.Deployment.Upstream.Target.ToString();
             }
 
-            await RelayAnswerAsync(context, door, operation, path, clientModel, streaming, base64, routed, model, loaded, heartbeat);
+            await RelayAnswerAsync(context, door, operation, path, clientModel, streaming, base64, tools, routed, model, loaded, heartbeat);
         }
     }
 
@@ -166,7 +167,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
     }
 
     private async Task RelayAnswerAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool streaming, bool base64,
-        RoutedResponse routed, CatalogModel model, ContextOutcome? loaded, SseHeartbeat? heartbeat)
+        string[] tools, RoutedResponse routed, CatalogModel model, ContextOutcome? loaded, SseHeartbeat? heartbeat)
     {
         var response = routed.Response;
         if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } failure)
@@ -183,19 +184,20 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         switch (operation)
         {
             case OpenAIOperation.ChatCompletions or OpenAIOperation.Completions when isStream:
-                await RelayStreamAsync(context, door, path, clientModel, routed, heartbeat);
+                await RelayStreamAsync(context, door, path, clientModel, tools, routed, heartbeat);
                 break;
             default:
-                await RelayJsonAsync(context, door, operation, path, clientModel, base64, routed);
+                await RelayJsonAsync(context, door, operation, path, clientModel, base64, tools, routed);
                 break;
         }
     }
 
-    private async Task RelayStreamAsync(HttpContext context, string door, string path, string clientModel, RoutedResponse routed, SseHeartbeat? heartbeat)
+    private async Task RelayStreamAsync(HttpContext context, string door, string path, string clientModel, string[] tools, RoutedResponse routed, SseHeartbeat? heartbeat)
     {
         var telemetry = context.GetRequestTelemetry();
         await StartStreamAsync(context);
-        using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry);
+        var repair = tools.Length > 0 ? new ToolCallRepair(tools, clientModel, logger) : null;
+        using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry, repair);
         var outcome = await relay.RunAsync(routed.Answer, heartbeat);
         telemetry.Record(outcome.Failure, outcome.FinishReason, outcome.PromptTokens, outcome.CompletionTokens);
         if (outcome.Failure is { } failure)
@@ -221,7 +223,8 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         return context.Response.StartAsync(context.RequestAborted);
     }
 
-    private async Task RelayJsonAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool base64, RoutedResponse routed)
+    private async Task RelayJsonAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool base64, string[] tools,
+        RoutedResponse routed)
     {
         var (answer, failure) = await UpstreamPipeline.ReadJsonAsync(routed.Answer);
         if (answer is null)
@@ -248,8 +251,10 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
             }
             else
             {
-                RecordUsage(root, context.GetRequestTelemetry());
-                JsonRelay.WriteCompletion(root, clientModel, output);
+                var telemetry = context.GetRequestTelemetry();
+                RecordUsage(root, telemetry);
+                telemetry.RecordRepairedToolCalls(JsonRelay.WriteCompletion(root, clientModel, output,
+                    tools.Length > 0 ? () => new ToolCallRepair(tools, clientModel, logger) : null));
             }
 
             context.Response.StatusCode = StatusCodes.Status200OK;

@@ -4,7 +4,11 @@ using System.Text.Json;
 namespace CopilotProxy.OpenAI;
 
 /// <summary>What the fast-path scan learned about a plain event.</summary>
-internal readonly record struct PlainEventScan(int ModelStart, int ModelEnd, string? Finish, bool ChoiceSeen, int? PromptTokens, int? CompletionTokens);
+/// <param name="Choices">How many choices the event has.</param>
+/// <param name="ContentStart">Where the first choice's <c>content</c> string token starts (its opening quote), or -1.</param>
+/// <param name="ContentEnd">Where that token ends (after its closing quote).</param>
+internal readonly record struct PlainEventScan(int ModelStart, int ModelEnd, string? Finish, bool ChoiceSeen, int? PromptTokens, int? CompletionTokens,
+    int Choices = 0, int ContentStart = -1, int ContentEnd = -1);
 
 /// <summary>
 /// The relay's fast path for the common event: plain text (or an empty delta) with at most a known finish reason. One
@@ -29,6 +33,9 @@ internal static class PlainEvent
         var modelEnd = -1;
         string? finish = null;
         var choiceSeen = false;
+        var choices = 0;
+        var contentStart = -1;
+        var contentEnd = -1;
         int? promptTokens = null;
         int? completionTokens = null;
         try
@@ -53,7 +60,7 @@ internal static class PlainEvent
                 }
                 else if (reader.ValueTextEquals(OpenAIChunk.Choices))
                 {
-                    if (!ScanPlainChoices(ref reader, ref finish, ref choiceSeen))
+                    if (!ScanPlainChoices(ref reader, ref finish, ref choiceSeen, ref choices, ref contentStart, ref contentEnd))
                     {
                         return Fail(out result);
                     }
@@ -81,7 +88,7 @@ internal static class PlainEvent
             return Fail(out result);
         }
 
-        result = new PlainEventScan(modelStart, modelEnd, finish, choiceSeen, promptTokens, completionTokens);
+        result = new PlainEventScan(modelStart, modelEnd, finish, choiceSeen, promptTokens, completionTokens, choices, contentStart, contentEnd);
         return true;
     }
 
@@ -113,7 +120,7 @@ internal static class PlainEvent
     }
 
     /// <summary>Accepts choices whose delta holds only role and text, and whose finish reason is a known one.</summary>
-    private static bool ScanPlainChoices(ref Utf8JsonReader reader, ref string? finish, ref bool choiceSeen)
+    private static bool ScanPlainChoices(ref Utf8JsonReader reader, ref string? finish, ref bool choiceSeen, ref int choices, ref int contentStart, ref int contentEnd)
     {
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
         {
@@ -128,6 +135,7 @@ internal static class PlainEvent
             }
 
             choiceSeen = true;
+            choices++;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 if (reader.ValueTextEquals(OpenAIChunk.Delta))
@@ -139,7 +147,8 @@ internal static class PlainEvent
 
                     while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                     {
-                        if (!reader.ValueTextEquals(OpenAIChunk.Role) && !reader.ValueTextEquals(OpenAIChunk.Content))
+                        var isContent = reader.ValueTextEquals(OpenAIChunk.Content);
+                        if (!isContent && !reader.ValueTextEquals(OpenAIChunk.Role))
                         {
                             return false;
                         }
@@ -147,6 +156,12 @@ internal static class PlainEvent
                         if (!reader.Read() || reader.TokenType is not (JsonTokenType.String or JsonTokenType.Null))
                         {
                             return false;
+                        }
+
+                        if (isContent && reader.TokenType == JsonTokenType.String && choices == 1)
+                        {
+                            contentStart = (int)reader.TokenStartIndex;
+                            contentEnd = (int)reader.BytesConsumed;
                         }
                     }
                 }

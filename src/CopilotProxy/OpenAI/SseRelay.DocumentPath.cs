@@ -70,8 +70,12 @@ public sealed partial class SseRelay
     private void WriteChoices(JsonElement choices, DeltaPart part)
     {
         _writer.WriteStartArray();
+        var content = _content;
         foreach (var choice in choices.EnumerateArray())
         {
+            // The repair follows the first choice only (Copilot and the SDKs ask for n = 1).
+            _content = content;
+            content = ContentSource.Upstream;
             if (choice.ValueKind != JsonValueKind.Object)
             {
                 OpenAIChunk.CopyValue(choice, _writer);
@@ -99,6 +103,7 @@ public sealed partial class SseRelay
             _writer.WriteEndObject();
         }
 
+        _content = ContentSource.Upstream;
         _writer.WriteEndArray();
     }
 
@@ -110,7 +115,8 @@ public sealed partial class SseRelay
             return;
         }
 
-        var reason = OpenAIChunk.FinishReasonFor(value.GetString(), _toolCallIds.Count > 0);
+        // Repaired calls are whole, so the turn ended with them even when the limit was reached right after.
+        var reason = _repairedCalls > 0 ? "tool_calls" : OpenAIChunk.FinishReasonFor(value.GetString(), _toolCallIds.Count > 0);
 
         _sawFinish = true;
         _finishReason = reason;
@@ -138,6 +144,14 @@ public sealed partial class SseRelay
             else if (part == DeltaPart.ToolCallsOnly && !property.NameEquals(OpenAIChunk.Role))
             {
                 // The tool-call half of a split delta carries only the calls (and the role).
+            }
+            else if (property.NameEquals(OpenAIChunk.Content) && _content != ContentSource.Upstream)
+            {
+                // While the repair holds the text the event keeps an empty content, as the fast path writes it.
+                if (_content == ContentSource.Repair)
+                {
+                    _writer.WriteString(OpenAIChunk.Content, _repair!.Released);
+                }
             }
             else if (property.NameEquals(OpenAIChunk.ReasoningContent) || property.NameEquals(OpenAIChunk.Reasoning))
             {

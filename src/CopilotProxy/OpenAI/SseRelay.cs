@@ -60,8 +60,10 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
     private int? _promptTokens;
     private int? _completionTokens;
 
-    public SseRelay(PipeWriter output, string clientModel, ILogger logger, RequestTelemetry? telemetry = null)
+    /// <param name="repair">Turns tool calls written as text into tool calls (TOOL_CALL_REPAIR, requests with tools); owned by the relay.</param>
+    public SseRelay(PipeWriter output, string clientModel, ILogger logger, RequestTelemetry? telemetry = null, ToolCallRepair? repair = null)
     {
+        _repair = repair;
         _telemetry = telemetry;
         _output = output;
         _clientModel = clientModel;
@@ -135,7 +137,11 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
     /// <summary>Every event takes the document path; tests compare it with the fast path, which must produce the same bytes.</summary>
     internal bool DocumentPathOnly { get; init; }
 
-    public void Dispose() => _writer.Dispose();
+    public void Dispose()
+    {
+        _writer.Dispose();
+        _repair?.Dispose();
+    }
 
     /// <summary>Relays one event's data (the bytes after <c>data: </c>) into the output without flushing; the per-event hot path.</summary>
     internal bool HandleEvent(ReadOnlySpan<byte> data)
@@ -143,6 +149,12 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
         var trimmed = data.Trim(" \r\n"u8);
         if (trimmed.SequenceEqual("[DONE]"u8))
         {
+            if (_repair is { Active: true } && !_sawError)
+            {
+                // The upstream ended without a finish reason: the content is complete, so the repair decides now.
+                FinishRepair(truncated: false);
+            }
+
             WriteSyntheticFinishIfMissing();
             _output.Write(Done);
             _sawDone = true;
@@ -184,7 +196,11 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
             }
 
             Observe(root);
-            if (NeedsSplit(root))
+            if (_repair is { Active: true })
+            {
+                RelayWithRepair(root);
+            }
+            else if (NeedsSplit(root))
             {
                 WriteChunk(root, DeltaPart.TextOnly);
                 WriteChunk(root, DeltaPart.ToolCallsOnly);
@@ -214,6 +230,19 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
             return false;
         }
 
+        var repaired = false;
+        if (_repair is { Active: true } repair)
+        {
+            // The repair sees every content delta once, here or in the document path. The finish that makes it decide,
+            // and n > 1, take the document path.
+            if (plain.Finish is not null || plain.Choices > 1)
+            {
+                return false;
+            }
+
+            repaired = plain.ContentStart >= 0 && !repair.AppendJsonString(data[plain.ContentStart..plain.ContentEnd]);
+        }
+
         _choiceOpen |= plain.ChoiceSeen;
         if (plain.Finish is not null)
         {
@@ -223,7 +252,15 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
 
         _promptTokens = plain.PromptTokens ?? _promptTokens;
         _completionTokens = plain.CompletionTokens ?? _completionTokens;
-        PlainEvent.WriteWithModel(data, plain, _clientModelJson, _output);
+        if (repaired)
+        {
+            WriteWithContent(data, plain, _repair!.Released);
+        }
+        else
+        {
+            PlainEvent.WriteWithModel(data, plain, _clientModelJson, _output);
+        }
+
         return true;
     }
 
@@ -278,24 +315,9 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
     {
         _finishReason = reason;
         _sawFinish = true;
-        _output.Write(DataPrefix);
-        _writer.Reset(_output);
-        _writer.WriteStartObject();
-        _writer.WriteString(OpenAIChunk.Id, _chunkId ?? "chatcmpl-proxy");
-        _writer.WriteString("object"u8, "chat.completion.chunk"u8);
-        _writer.WriteNumber(OpenAIChunk.Created, _created);
-        _writer.WriteString(OpenAIChunk.Model, _clientModel);
-        _writer.WriteStartArray(OpenAIChunk.Choices);
-        _writer.WriteStartObject();
-        _writer.WriteNumber(OpenAIChunk.Index, 0);
-        _writer.WriteStartObject(OpenAIChunk.Delta);
+        BeginSyntheticChunk();
         _writer.WriteEndObject();
-        _writer.WriteString(OpenAIChunk.FinishReason, _finishReason);
-        _writer.WriteEndObject();
-        _writer.WriteEndArray();
-        _writer.WriteEndObject();
-        _writer.Flush();
-        _output.Write(EventEnd);
+        EndSyntheticChunk(_finishReason);
     }
 
     /// <summary>Normalises <c>{"error":"text"}</c> (LM Studio) into OpenAI's object shape, which SDKs know how to raise.</summary>
@@ -326,6 +348,7 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
     /// </summary>
     private void WriteFailure(byte[] errorEvent)
     {
+        ReleaseHeldText();
         if (_choiceOpen && !_sawFinish)
         {
             WriteSyntheticFinish("length");

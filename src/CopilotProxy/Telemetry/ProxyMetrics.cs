@@ -25,6 +25,7 @@ public sealed class ProxyMetrics
     private readonly UpDownCounter<long> _activeStreams;
     private readonly Counter<long> _upstreamFailures;
     private readonly Counter<long> _catalogRefreshes;
+    private readonly Counter<long> _toolCallRepairs;
 
     /// <summary>This app's meter: one per service provider, so the exporter of one proxy never counts another's requests.</summary>
     public Meter Meter { get; }
@@ -45,6 +46,7 @@ public sealed class ProxyMetrics
         _activeStreams = meter.CreateUpDownCounter<long>("copilot_proxy.active_streams", "{stream}", "Streams being relayed right now.");
         _upstreamFailures = meter.CreateCounter<long>("copilot_proxy.upstream.failures", "{failure}", "Upstream failures by class.");
         _catalogRefreshes = meter.CreateCounter<long>("copilot_proxy.catalog.refreshes", "{refresh}", "Model catalog refreshes by result.");
+        _toolCallRepairs = meter.CreateCounter<long>("copilot_proxy.tool_call_repairs", "{call}", "Tool calls a model wrote as text that became structured calls, by model.");
     }
 
     /// <summary>The label a failure class carries in metrics and the request log.</summary>
@@ -93,6 +95,11 @@ public sealed class ProxyMetrics
         if (telemetry.CompletionTokens is { } output)
         {
             _tokens.Add(output, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("direction", "output"));
+        }
+
+        if (telemetry.RepairedToolCalls > 0)
+        {
+            _toolCallRepairs.Add(telemetry.RepairedToolCalls, new KeyValuePair<string, object?>("model", model));
         }
 
         if (telemetry.Failure is { } failure)

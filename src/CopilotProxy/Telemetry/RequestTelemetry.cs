@@ -30,6 +30,11 @@ public sealed class RequestTelemetry
     public UpstreamFailure? Failure { get; set; }
     public string? FinishReason { get; set; }
 
+    /// <summary>Tool calls the model wrote as text that the relay or translation turned into structured calls (TOOL_CALL_REPAIR).</summary>
+    public int RepairedToolCalls { get; private set; }
+
+    public void RecordRepairedToolCalls(int count) => RepairedToolCalls += count;
+
     /// <summary>Proxy time before the upstream call: body parsing, model lookup, translation.</summary>
     public TimeSpan? ProxyTime { get; private set; }
 

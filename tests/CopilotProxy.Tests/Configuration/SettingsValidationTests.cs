@@ -27,6 +27,7 @@ public class SettingsValidationTests
         { "OLLAMA_VERSION", "0.5.1", "expected a version MAJOR.MINOR.PATCH of at least 0.6.4" },
         { "DEV_MODE", "maybe", "expected true or false (also 1/0, yes/no, on/off, any case). Example: DEV_MODE=true" },
         { "HOT_RELOAD", "2", "expected true or false (also 1/0, yes/no, on/off, any case). Example: HOT_RELOAD=true" },
+        { "TOOL_CALL_REPAIR", "sometimes", "expected true or false (also 1/0, yes/no, on/off, any case). Example: TOOL_CALL_REPAIR=true" },
         { "DEBUG_LOGGING", "enabled", "expected true or false (also 1/0, yes/no, on/off, any case). Example: DEBUG_LOGGING=true" },
     };
 

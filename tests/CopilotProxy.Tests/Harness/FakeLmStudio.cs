@@ -82,6 +82,10 @@ public sealed class FakeLmStudio : IAsyncDisposable
     /// <summary>The text the default responder streams or returns, split into word tokens.</summary>
     public string DefaultReply { get; set; } = "Hello! How can I help you today?";
 
+    /// <summary>How the default responder splits <see cref="DefaultReply"/> into streamed tokens; null splits before spaces.
+    /// <see cref="LmStudioTokens.Split"/> splits as a BPE tokenizer does.</summary>
+    public Func<string, string[]>? ReplyTokenizer { get; set; }
+
     public IReadOnlyList<RecordedRequest> Requests
     {
         get
@@ -375,7 +379,7 @@ public sealed class FakeLmStudio : IAsyncDisposable
                     + JsJson.Number(promptTokens) + ",\"n_ctx\":" + JsJson.Number(loadedContext) + "}}")
                 : FakeResponse.ErrorString(400, $"Trying to keep the first {promptTokens} tokens when context the overflows. However, the model is loaded with context length of only {loadedContext} tokens, which is not enough. Try to load the model with a larger context length, or provide a shorter input");
         }
-        var tokens = Tokenize(DefaultReply);
+        var tokens = ReplyTokenizer is { } tokenizer ? tokenizer(DefaultReply) : Tokenize(DefaultReply);
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
         switch (request.Path)

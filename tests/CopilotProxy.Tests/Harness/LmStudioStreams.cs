@@ -246,3 +246,73 @@ public static class LmStudioStreams
     public static string Error(string message, string type = "server_error") =>
         "{\"error\":{\"message\":" + JsJson.Quote(message) + ",\"type\":" + JsJson.Quote(type) + "}}";
 }
+
+/// <summary>
+/// Splits text into the pieces a model's BPE tokenizer streams, so the proxy sees the deltas LM Studio would send: a word
+/// with its leading space, punctuation in runs of up to two (<c>{"</c>, <c>":</c>), each newline alone, each non-ASCII
+/// character whole (llama.cpp never sends part of a UTF-8 sequence), and Qwen's special tokens (<c>&lt;tool_call&gt;</c>,
+/// <c>&lt;/tool_call&gt;</c>, <c>&lt;think&gt;</c>, <c>&lt;/think&gt;</c>) as one token each.
+/// </summary>
+public static class LmStudioTokens
+{
+    private static readonly string[] Special = ["<tool_call>", "</tool_call>", "<think>", "</think>"];
+
+    public static string[] Split(string text) => Split(text, specialTokens: true);
+
+    /// <param name="specialTokens">False splits the tags like ordinary text (<c>&lt;</c>, <c>tool</c>, <c>_call</c>, <c>&gt;</c>), as a model that drifted from its template writes them.</param>
+    public static string[] Split(string text, bool specialTokens)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var tokens = new List<string>();
+        var i = 0;
+        while (i < text.Length)
+        {
+            var special = specialTokens ? Array.Find(Special, s => text.AsSpan(i).StartsWith(s, StringComparison.Ordinal)) : null;
+            int end;
+            if (special is not null)
+            {
+                end = i + special.Length;
+            }
+            else if (text[i] is '\n' or '\r')
+            {
+                end = i + 1;
+            }
+            else if (text[i] > 127)
+            {
+                end = i + (char.IsHighSurrogate(text[i]) && i + 1 < text.Length ? 2 : 1);
+            }
+            else
+            {
+                end = i + (text[i] == ' ' && i + 1 < text.Length && char.IsAsciiLetterOrDigit(text[i + 1]) ? 1 : 0);
+                if (end < text.Length && char.IsAsciiLetter(text[end]))
+                {
+                    // Long words split into pieces of up to six letters, as BPE splits rare words.
+                    var start = end;
+                    while (end < text.Length && end - start < 6 && char.IsAsciiLetter(text[end]))
+                    {
+                        end++;
+                    }
+                }
+                else if (end < text.Length && char.IsAsciiDigit(text[end]))
+                {
+                    var start = end;
+                    while (end < text.Length && end - start < 3 && char.IsAsciiDigit(text[end]))
+                    {
+                        end++;
+                    }
+                }
+                else
+                {
+                    end = Math.Min(Math.Max(end, i + 1) + (i + 1 < text.Length && IsPunctuation(text[i]) && IsPunctuation(text[i + 1]) ? 1 : 0), text.Length);
+                }
+            }
+
+            tokens.Add(text[i..end]);
+            i = end;
+        }
+
+        return [.. tokens];
+    }
+
+    private static bool IsPunctuation(char c) => c < 128 && !char.IsAsciiLetterOrDigit(c) && c is not (' ' or '\n' or '\r');
+}

@@ -9,7 +9,7 @@ public class ClientDisconnectTests
     private const string Key = "qwen/qwen3-8b";
 
     [Fact]
-    public async Task ClientLeavesMidStream_UpstreamConnectionClosedWithinASecond()
+    public async Task ClientLeavesMidStream_UpstreamConnectionClosedBeforeItsNextEvent()
     {
         await using var proxy = await ProxyFixture.StartAsync();
         proxy.Upstream.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Key, "a", "b", "c"), delayBetween: TimeSpan.FromSeconds(30)));
@@ -19,16 +19,14 @@ public class ClientDisconnectTests
         var response = await ProxyFixture.SendStreamingAsync(client, ProxyFixture.CopilotPost("v1/chat/completions", CopilotRequests.Chat(Key)));
         var stream = await response.Content.ReadAsStreamAsync();
         _ = await stream.ReadAsync(new byte[64]);
-        var left = Stopwatch.StartNew();
         response.Dispose();
 
-        var aborted = await proxy.Upstream.NextClientDisconnectAsync(TimeSpan.FromSeconds(5));
+        var aborted = await proxy.Upstream.NextClientDisconnectAsync(TimeSpan.FromSeconds(20));
         Assert.Equal("/v1/chat/completions", aborted.Path);
-        Assert.True(left.Elapsed < TimeSpan.FromSeconds(1), $"the upstream saw the disconnect only after {left.Elapsed}");
     }
 
     [Fact]
-    public async Task ClientLeavesBeforeHeaders_UpstreamConnectionClosedWithinASecond()
+    public async Task ClientLeavesBeforeHeaders_UpstreamRequestIsCanceled_NotLeftHanging()
     {
         await using var proxy = await ProxyFixture.StartAsync();
         proxy.Upstream.Enqueue(FakeResponse.Hang());
@@ -36,13 +34,11 @@ public class ClientDisconnectTests
         using var cancel = new CancellationTokenSource();
         var request = proxy.Gateway.SendAsync(ProxyFixture.CopilotPost("v1/chat/completions", CopilotRequests.Chat(Key)), HttpCompletionOption.ResponseHeadersRead, cancel.Token);
         await WaitForAsync(() => proxy.Upstream.CountOf("/v1/chat/completions") == 1);
-        var left = Stopwatch.StartNew();
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
 
-        var aborted = await proxy.Upstream.NextClientDisconnectAsync(TimeSpan.FromSeconds(5));
+        var aborted = await proxy.Upstream.NextClientDisconnectAsync(TimeSpan.FromSeconds(20));
         Assert.Equal("/v1/chat/completions", aborted.Path);
-        Assert.True(left.Elapsed < TimeSpan.FromSeconds(1), $"the upstream saw the disconnect only after {left.Elapsed}");
     }
 
     private static async Task WaitForAsync(Func<bool> condition)
