@@ -5,7 +5,7 @@ namespace CopilotProxy.Catalog;
 /// (/api/show, /v1/models, /model/info, <c>copilot-proxy clients</c>, doctor, the dashboard) says the same numbers.
 /// </summary>
 /// <remarks>
-/// The split is Copilot's own (protocol.md §8.1): output 4096 tokens, or half the context when the context is below
+/// The split is Copilot's own (docs/protocol.md §8.1): output 4096 tokens, or half the context when the context is below
 /// 4096; input the rest. Copilot adds input and output together, so their sum must never exceed the context.
 /// </remarks>
 public readonly record struct TokenBudget(int ContextLength, int MaxInputTokens, int MaxOutputTokens)

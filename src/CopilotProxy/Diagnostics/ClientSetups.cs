@@ -32,7 +32,7 @@ public sealed record ClientEndpoints(string OllamaUrl, string GatewayUrl, bool G
 }
 
 /// <summary>
-/// Writes the setups of the clients people point at the proxy (protocol.md §8): the Ollama VS Code extension, Copilot's
+/// Writes the setups of the clients people point at the proxy (docs/protocol.md §8): the Ollama VS Code extension, Copilot's
 /// Ollama provider, Copilot's Custom Endpoint (<c>chatLanguageModels.json</c>), Copilot CLI, Continue, Cline, Aider and the
 /// OpenAI and Anthropic SDKs, with each model's real limits from the model catalog.
 /// </summary>

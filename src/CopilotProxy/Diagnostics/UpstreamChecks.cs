@@ -71,7 +71,7 @@ public static class UpstreamChecks
         return $"VS Code: Copilot Chat > Manage Models > Ollama, URL {url} (older Copilot versions: \"github.copilot.chat.byok.ollamaEndpoint\": \"{url}\")";
     }
 
-    /// <summary>Copilot's budget for a context (protocol.md §8.1): 4096 output tokens, or half the context below 4096; input gets the rest.</summary>
+    /// <summary>Copilot's budget for a context (docs/protocol.md §8.1): 4096 output tokens, or half the context below 4096; input gets the rest.</summary>
     public static (int Input, int Output) CopilotBudget(int context)
     {
         // The one split every client is told (TokenBudget), so doctor's numbers are the ones /api/show, /v1/models and `clients` give.

@@ -21,7 +21,7 @@ public sealed class GatewayKeyRequired
 /// The OpenAI gateway's key check: <c>API_KEY</c> (environment) or <c>general_settings.master_key</c>, presented as
 /// <c>Authorization: Bearer</c> or <c>x-api-key</c>. Only routes marked <see cref="GatewayKeyRequired"/> are checked, so
 /// health routes and the whole Ollama front door stay open: Copilot's Ollama provider has no key field and always sends
-/// an empty bearer, and a 401 makes Copilot reset its GitHub token (protocol.md §1.1, §1.5).
+/// an empty bearer, and a 401 makes Copilot reset its GitHub token (docs/protocol.md §1.1, §1.5).
 /// </summary>
 internal static class GatewayAuth
 {

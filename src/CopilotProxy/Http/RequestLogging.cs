@@ -123,7 +123,7 @@ public sealed class RequestLogging
         }
     }
 
-    /// <summary>Copilot's X-Initiator and X-Interaction-Id (protocol.md §8.1): who sent the request, and which chat turn it belongs to.</summary>
+    /// <summary>Copilot's X-Initiator and X-Interaction-Id (docs/protocol.md §8.1): who sent the request, and which chat turn it belongs to.</summary>
     private static void ReadCopilotHeaders(HttpRequest request, RequestTelemetry telemetry)
     {
         telemetry.Initiator = Initiators.Classify(request.Headers["X-Initiator"].ToString());

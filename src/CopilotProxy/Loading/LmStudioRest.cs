@@ -7,7 +7,7 @@ using CopilotProxy.Upstream;
 namespace CopilotProxy.Loading;
 
 /// <summary>
-/// LM Studio's native model-management routes (protocol.md §8.5): list, load, unload, download and download status.
+/// LM Studio's native model-management routes (docs/protocol.md §8.5): list, load, unload, download and download status.
 /// Every failure is an <see cref="UpstreamException"/> naming the URL that failed.
 /// </summary>
 public static class LmStudioRest
@@ -69,7 +69,7 @@ public static class LmStudioRest
             throw UpstreamFailures.Classify(ex, UpstreamStage.Body, timeout, url, upstream);
         }
 
-        // LM Studio answers routes it lacks with 200 and {"error":"Unexpected endpoint or method. …"} (protocol.md §3.2).
+        // LM Studio answers routes it lacks with 200 and {"error":"Unexpected endpoint or method. …"} (docs/protocol.md §3.2).
         var (error, _) = LooksLikeError(content) ? UpstreamErrors.ParseErrorBody(content) : (null, null);
         if (error is not null)
         {

@@ -10,7 +10,7 @@ public readonly record struct DownloadProgress(string Status, long Total, long C
 
 /// <summary>
 /// Downloads a model LM Studio does not have through <c>POST /api/v1/models/download</c>, following
-/// <c>GET /api/v1/models/download/status/{job_id}</c> until it completes (protocol.md §8.5), then refreshes the model catalog.
+/// <c>GET /api/v1/models/download/status/{job_id}</c> until it completes (docs/protocol.md §8.5), then refreshes the model catalog.
 /// </summary>
 public sealed class ModelDownloads(UpstreamClient defaultUpstream, ModelCatalog catalog, TimeProvider time, ILogger<ModelDownloads> logger)
 {

@@ -20,7 +20,7 @@ public enum UnloadOutcome
 public sealed record ContextOutcome(int LoadedContext, int? MaxContext, TimeSpan? LoadDuration);
 
 /// <summary>
-/// Loads and unloads models through LM Studio's native <c>/api/v1/models/load</c> and <c>/unload</c> (protocol.md §8.5),
+/// Loads and unloads models through LM Studio's native <c>/api/v1/models/load</c> and <c>/unload</c> (docs/protocol.md §8.5),
 /// for the Ollama front door (explicit load, <c>keep_alive:0</c>, <c>options.num_ctx</c>), the relays (the context floor
 /// before a request is sent) and anything else that needs a model ready. Older upstreams load just in time on the first
 /// request and keep today's behaviour.

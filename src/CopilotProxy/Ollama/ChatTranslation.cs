@@ -33,7 +33,7 @@ public readonly record struct UpstreamRequestSettings(string UpstreamModel, Thin
 }
 
 /// <summary>
-/// Ollama chat request → OpenAI <c>/v1/chat/completions</c> request, written straight to UTF-8 (protocol.md §2.4 → §3.1).
+/// Ollama chat request → OpenAI <c>/v1/chat/completions</c> request, written straight to UTF-8 (docs/protocol.md §2.4 → §3.1).
 /// The parts shared with <c>/api/generate</c> (options, format, think, keep_alive) live here too.
 /// </summary>
 public static partial class ChatTranslation
@@ -315,7 +315,7 @@ public static partial class ChatTranslation
         }
     }
 
-    /// <summary>Text plus images as OpenAI content parts; Ollama's raw base64 becomes a data URL (protocol.md §5 #14).</summary>
+    /// <summary>Text plus images as OpenAI content parts; Ollama's raw base64 becomes a data URL (docs/protocol.md §5 #14).</summary>
     private static void WriteContentParts(Utf8JsonWriter writer, string? text, List<string> images)
     {
         writer.WriteStartArray("content"u8);

@@ -148,4 +148,18 @@ public sealed partial class ChunkTranslator
     }
 
     private static long Nanoseconds(TimeSpan duration) => duration.Ticks * 100;
+
+    /// <summary>Copies the upstream's JSON string as-is (already escaped) instead of decoding it into a .NET string and re-encoding.</summary>
+    private static void WriteTextValue(Utf8JsonWriter json, ReadOnlySpan<byte> name, JsonElement text)
+    {
+        if (text.ValueKind == JsonValueKind.String)
+        {
+            json.WritePropertyName(name);
+            text.WriteTo(json);
+        }
+        else
+        {
+            json.WriteString(name, ""u8);
+        }
+    }
 }

@@ -15,7 +15,7 @@ public enum OllamaAnswerShape
 }
 
 /// <summary>
-/// OpenAI chunks → Ollama lines (protocol.md §4.3 → §2.4/§2.5). One instance per request.
+/// OpenAI chunks → Ollama lines (docs/protocol.md §4.3 → §2.4/§2.5). One instance per request.
 /// </summary>
 /// <remarks>
 /// Per upstream event, in order:
@@ -349,21 +349,6 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
         _lines.EndLine();
     }
 
-    /// <summary>Copies the upstream's JSON string as-is (already escaped) instead of decoding it into a .NET string and re-encoding.</summary>
-    private static void WriteTextValue(Utf8JsonWriter json, ReadOnlySpan<byte> name, JsonElement text)
-    {
-        if (text.ValueKind == JsonValueKind.String)
-        {
-            json.WritePropertyName(name);
-            text.WriteTo(json);
-        }
-        else
-        {
-            json.WriteString(name, ""u8);
-        }
-    }
-
-
     private void MarkToken()
     {
         var now = Stopwatch.GetTimestamp();
@@ -377,7 +362,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
 
     private void ObserveUsage(JsonElement root)
     {
-        // LM Studio may send usage on its own choices:[] chunk or on the finish chunk (protocol.md §3.1): both are read.
+        // LM Studio may send usage on its own choices:[] chunk or on the finish chunk (docs/protocol.md §3.1): both are read.
         OpenAIChunk.ReadUsage(root, ref _promptTokens, ref _completionTokens);
 
         if (root.TryGetProperty("timings"u8, out var timings) && timings.ValueKind == JsonValueKind.Object)

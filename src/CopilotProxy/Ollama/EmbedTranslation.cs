@@ -5,7 +5,7 @@ using CopilotProxy.OpenAI;
 
 namespace CopilotProxy.Ollama;
 
-/// <summary>Ollama <c>/api/embed</c> and legacy <c>/api/embeddings</c> ↔ OpenAI <c>/v1/embeddings</c> (protocol.md §2.7).</summary>
+/// <summary>Ollama <c>/api/embed</c> and legacy <c>/api/embeddings</c> ↔ OpenAI <c>/v1/embeddings</c> (docs/protocol.md §2.7).</summary>
 public static class EmbedTranslation
 {
     public const string UpstreamPath = "v1/embeddings";
@@ -34,7 +34,7 @@ public static class EmbedTranslation
 
     /// <summary>
     /// The upstream request. <c>encoding_format</c> is pinned to float because some SDK defaults ask for base64 and LM
-    /// Studio ignores it (protocol.md §7); <c>truncate</c> has no OpenAI field and is left to LM Studio's own limit.
+    /// Studio ignores it (docs/protocol.md §7); <c>truncate</c> has no OpenAI field and is left to LM Studio's own limit.
     /// </summary>
     public static void WriteRequest(string upstreamModel, JsonElement input, int? dimensions, int? ttlSeconds, IBufferWriter<byte> output)
     {

@@ -12,7 +12,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace CopilotProxy.Ollama;
 
-/// <summary>The Ollama front door's native routes (protocol.md §2.2). Copilot's chat goes through the OpenAI routes on this port.</summary>
+/// <summary>The Ollama front door's native routes (docs/protocol.md §2.2). Copilot's chat goes through the OpenAI routes on this port.</summary>
 public static class OllamaEndpoints
 {
     private const string Banner = "Ollama is running";

@@ -5,7 +5,7 @@ using CopilotProxy.Ollama.Wire;
 
 namespace CopilotProxy.Ollama;
 
-/// <summary>Projects model catalog entries into Ollama's shapes (protocol.md §3.4, "Mapping LM Studio /api/v1/models into Ollama").</summary>
+/// <summary>Projects model catalog entries into Ollama's shapes (docs/protocol.md §3.4, "Mapping LM Studio /api/v1/models into Ollama").</summary>
 public static class OllamaModelProjection
 {
     /// <summary>Used when the upstream does not say; Copilot only needs some architecture to find the context_length key.</summary>

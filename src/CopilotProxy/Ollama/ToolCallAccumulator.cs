@@ -10,7 +10,7 @@ public sealed record CompletedToolCall(int Index, string Id, string Name, JsonDo
 
 /// <summary>
 /// Collects OpenAI tool-call fragments by <c>index</c> until the turn ends, because Ollama clients expect every call whole,
-/// with <c>arguments</c> as a JSON object (protocol.md §2.4, §5 #15). OpenAI streams the arguments as pieces of one JSON
+/// with <c>arguments</c> as a JSON object (docs/protocol.md §2.4, §5 #15). OpenAI streams the arguments as pieces of one JSON
 /// string; only the finished concatenation can be parsed.
 /// </summary>
 public sealed class ToolCallAccumulator
@@ -61,7 +61,7 @@ public sealed class ToolCallAccumulator
             }
 
             var raw = call.Arguments.ToString();
-            // LM Studio has sent empty ids, and then rejects them when they come back in the history (protocol.md §3.2).
+            // LM Studio has sent empty ids, and then rejects them when they come back in the history (docs/protocol.md §3.2).
             var id = string.IsNullOrEmpty(call.Id) ? "call_" + Guid.NewGuid().ToString("N")[..8] : call.Id;
             completed.Add(new CompletedToolCall(index, id, call.Name ?? string.Empty, ParseObject(raw), raw));
         }

@@ -285,7 +285,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         }
     }
 
-    /// <summary>LM Studio answers routes it lacks with 200 and <c>{"error":"Unexpected endpoint or method. …"}</c> (protocol.md §3.2).</summary>
+    /// <summary>LM Studio answers routes it lacks with 200 and <c>{"error":"Unexpected endpoint or method. …"}</c> (docs/protocol.md §3.2).</summary>
     private static bool IsUnexpectedEndpoint(JsonElement root) =>
         root.ValueKind == JsonValueKind.Object && root.TryGetProperty("error"u8, out var error) && error.ValueKind == JsonValueKind.String
         && error.GetString()!.StartsWith("Unexpected endpoint", StringComparison.OrdinalIgnoreCase);

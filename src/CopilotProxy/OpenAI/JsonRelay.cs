@@ -122,7 +122,7 @@ public static class JsonRelay
     /// <summary>
     /// An embeddings response for the client: <c>model</c> is the name the client used, and with <paramref name="base64"/>
     /// every float array becomes what OpenAI sends for <c>encoding_format: "base64"</c>: little-endian float32, standard
-    /// base64. LM Studio ignores encoding_format and always sends floats (protocol.md §7), and the official SDKs ask for
+    /// base64. LM Studio ignores encoding_format and always sends floats (docs/protocol.md §7), and the official SDKs ask for
     /// base64 by default, so without this they decode floats as garbage.
     /// </summary>
     public static void WriteEmbeddings(JsonElement root, string clientModel, bool base64, IBufferWriter<byte> output)

@@ -16,7 +16,7 @@ public static class OpenAIEndpoints
         var group = app.MapGroup(string.Empty).WithMetadata(new FrontDoorMetadata(door));
         if (door == FrontDoor.Ollama)
         {
-            // Real Ollama's OpenAI compatibility routes (protocol.md §2.2), so tools pointed at port 11434 find them all.
+            // Real Ollama's OpenAI compatibility routes (docs/protocol.md §2.2), so tools pointed at port 11434 find them all.
             group.MapGet("/v1/models", ListModels);
             group.MapGet("/v1/models/{**id}", GetOllamaModel);
             group.MapPost("/v1/chat/completions", ChatCompletions);
@@ -31,7 +31,7 @@ public static class OpenAIEndpoints
 
         // The gateway requires its key; the Ollama front door can't (see GatewayAuth).
         group.WithMetadata(GatewayKeyRequired.Instance);
-        // LiteLLM serves every route with and without /v1 (protocol.md §4.5).
+        // LiteLLM serves every route with and without /v1 (docs/protocol.md §4.5).
         foreach (var prefix in (string[])["/v1", ""])
         {
             group.MapGet($"{prefix}/models", ListGatewayModels);

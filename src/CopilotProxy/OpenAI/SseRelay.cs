@@ -15,7 +15,7 @@ public readonly record struct RelayOutcome(UpstreamFailure? Failure, string? Fin
 
 /// <summary>
 /// Relays an upstream OpenAI SSE stream to the client, event by event, enforcing the rules Copilot's parser depends on
-/// (protocol.md §1.4) while leaving everything else byte-for-byte in meaning.
+/// (docs/protocol.md §1.4) while leaving everything else byte-for-byte in meaning.
 /// </summary>
 /// <remarks>
 /// Per event, in order:

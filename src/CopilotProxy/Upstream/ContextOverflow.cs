@@ -9,7 +9,7 @@ namespace CopilotProxy.Upstream;
 /// </summary>
 /// <remarks>
 /// llama.cpp's server answers 400 <c>{"error":{"type":"exceed_context_size_error","message":"request (N tokens) exceeds the
-/// available context size (M tokens), try increasing it","n_prompt_tokens":N,"n_ctx":M}}</c> (protocol.md §8.6). LM Studio
+/// available context size (M tokens), try increasing it","n_prompt_tokens":N,"n_ctx":M}}</c> (docs/protocol.md §8.6). LM Studio
 /// says "Trying to keep the first N tokens when context the overflows. However, the model is loaded with context length of
 /// only M tokens, which is not enough…", and its newer engines "Cannot truncate prompt with n_keep (N) &gt;= n_ctx (M)".
 /// </remarks>

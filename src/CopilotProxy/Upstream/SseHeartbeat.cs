@@ -6,7 +6,7 @@ namespace CopilotProxy.Upstream;
 /// <summary>
 /// SSE comment lines (<c>: keep-alive</c>) written to the client while the upstream is silent: before its headers (a
 /// model loading, a long prompt being processed) and between events. Copilot aborts a stream after 2 minutes without a
-/// first chunk or 60 seconds of silence (protocol.md §8.1); any bytes reset its timer, and every SSE parser skips comment
+/// first chunk or 60 seconds of silence (docs/protocol.md §8.1); any bytes reset its timer, and every SSE parser skips comment
 /// lines. The upstream's own idle timeout is untouched: heartbeats keep the client waiting, not the upstream.
 /// </summary>
 /// <remarks>

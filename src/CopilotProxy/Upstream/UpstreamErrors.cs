@@ -84,7 +84,7 @@ public static class UpstreamErrors
 
     /// <summary>
     /// The status a client sees for an upstream failure. Copilot treats 401/403 as "reset the GitHub token", 503 as a
-    /// rate limit and 402/422/424/466/499 as special cases (protocol.md §1.5), so none of those are passed through.
+    /// rate limit and 402/422/424/466/499 as special cases (docs/protocol.md §1.5), so none of those are passed through.
     /// </summary>
     public static int ClientStatus(UpstreamException failure) => failure.Failure switch
     {

@@ -3,7 +3,7 @@ using CopilotProxy.Catalog.Wire;
 
 namespace CopilotProxy.Loading.Wire;
 
-/// <summary><c>POST /api/v1/models/load</c> (protocol.md §8.5); a null context leaves the choice to LM Studio.</summary>
+/// <summary><c>POST /api/v1/models/load</c> (docs/protocol.md §8.5); a null context leaves the choice to LM Studio.</summary>
 public sealed record LmStudioLoadRequest(string Model, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? ContextLength);
 
 public sealed class LmStudioLoadResponse

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 
 namespace CopilotProxy.Ollama.Wire;
 
-/// <summary><c>POST /api/chat</c> (protocol.md §2.4). Fields that take several JSON shapes stay <see cref="JsonElement"/> and are read by the translation.</summary>
+/// <summary><c>POST /api/chat</c> (docs/protocol.md §2.4). Fields that take several JSON shapes stay <see cref="JsonElement"/> and are read by the translation.</summary>
 public sealed class ChatRequest
 {
     public string? Model { get; set; }
@@ -54,7 +54,7 @@ public sealed class OllamaToolCallFunction
 }
 
 /// <summary>
-/// Ollama's <c>options</c> (Modelfile parameters, protocol.md §2.6). The ones with an OpenAI sampling field are typed;
+/// Ollama's <c>options</c> (Modelfile parameters, docs/protocol.md §2.6). The ones with an OpenAI sampling field are typed;
 /// everything else (num_ctx, num_gpu, …) lands in <see cref="Unmapped"/> so it can be logged as ignored.
 /// </summary>
 public sealed class GenerationOptions

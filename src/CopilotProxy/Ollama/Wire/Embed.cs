@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace CopilotProxy.Ollama.Wire;
 
-/// <summary><c>POST /api/embed</c> (protocol.md §2.7).</summary>
+/// <summary><c>POST /api/embed</c> (docs/protocol.md §2.7).</summary>
 public sealed class EmbedRequest
 {
     public string? Model { get; set; }

@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace CopilotProxy.Ollama.Wire;
 
-/// <summary><c>POST /api/generate</c> (protocol.md §2.5).</summary>
+/// <summary><c>POST /api/generate</c> (docs/protocol.md §2.5).</summary>
 public sealed class GenerateRequest
 {
     public string? Model { get; set; }
