@@ -26,7 +26,7 @@ public enum OllamaAnswerShape
 /// 4. Usage and llama.cpp's <c>timings</c> are kept for the final line.
 /// The final line (<see cref="WriteDone"/>) carries <c>done:true</c>, <c>done_reason</c>, the token counts and the durations.
 /// </remarks>
-public sealed class ChunkTranslator : IDisposable
+public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
 {
     private readonly NdjsonWriter _lines;
     private readonly string _clientModel;
@@ -75,6 +75,15 @@ public sealed class ChunkTranslator : IDisposable
     /// <summary>The upstream's in-band error, when it sent one instead of (or in the middle of) an answer.</summary>
     public string? UpstreamError { get; private set; }
 
+    /// <summary>The start of an event that was not JSON, when the upstream sent one; the translation stops there.</summary>
+    public string? UnreadableEvent { get; private set; }
+
+    bool IUpstreamEventSink.OnEvent(ReadOnlySpan<byte> data)
+    {
+        HandleEvent(data);
+        return !SawDone && UpstreamError is null && UnreadableEvent is null;
+    }
+
     public int ToolCallCount => _completedCalls?.Count ?? _toolCalls.Count;
 
     /// <summary>Marks when the upstream request left, so time to first token can be told apart from the proxy's own work.</summary>
@@ -100,7 +109,13 @@ public sealed class ChunkTranslator : IDisposable
         }
         catch (JsonException)
         {
-            // A keep-alive comment or a stray non-JSON line carries no tokens; nothing to translate.
+            // An empty data line carries nothing; anything else that is not JSON means the answer can't be trusted, and
+            // dropping it would end the answer quietly with done_reason "stop".
+            if (!trimmed.IsEmpty)
+            {
+                UnreadableEvent = Encoding.UTF8.GetString(trimmed[..Math.Min(trimmed.Length, 200)]);
+            }
+
             return false;
         }
 

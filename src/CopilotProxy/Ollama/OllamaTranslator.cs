@@ -323,15 +323,13 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         using (routed)
         {
             var response = routed.Response;
-            var timeout = routed.Timeout;
             var url = routed.Url;
             telemetry.UpstreamModel = routed.Deployment.UpstreamModel;
             telemetry.MarkUpstreamHeaders(sent);
-            if (!response.IsSuccessStatusCode)
+            if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } status)
             {
-                var failure = await UpstreamErrors.FromStatusAsync(response, url, timeout.Token);
-                FailureReporting.Report(context, logger, Door, route, failure);
-                await OllamaErrors.WriteAsync(context, failure);
+                FailureReporting.Report(context, logger, Door, route, status);
+                await OllamaErrors.WriteAsync(context, status);
                 return;
             }
 
@@ -347,63 +345,27 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
                 await context.Response.StartAsync(context.RequestAborted);
             }
 
-            UpstreamFailure? broken = null;
-            string? message = null;
-            try
+            var failure = await UpstreamPipeline.ReadEventsAsync(routed.Answer, translator, stream ? output : null, stream ? telemetry.MarkFirstToken : null);
+            if (failure is { Failure: UpstreamFailure.ClientCanceled })
             {
-                await using var upstreamBody = await response.Content.ReadAsStreamAsync(timeout.Token);
-                if (response.Content.Headers.ContentType?.MediaType is "application/json")
-                {
-                    // An upstream that ignored stream:true answers one completion; it goes through the same translator.
-                    using var whole = new PooledBufferWriter();
-                    int read;
-                    while ((read = await upstreamBody.ReadAsync(whole.GetMemory(16 * 1024), timeout.Token)) > 0)
-                    {
-                        whole.Advance(read);
-                        timeout.Touch();
-                    }
-
-                    translator.HandleEvent(whole.WrittenSpan);
-                    translator.HandleEvent("[DONE]"u8);
-                }
-                else
-                {
-                    var parser = SseParser.Create(upstreamBody, (_, data) => translator.HandleEvent(data));
-                    await foreach (var item in parser.EnumerateAsync(timeout.Token))
-                    {
-                        timeout.Touch();
-                        if (item.Data && stream)
-                        {
-                            await output.FlushAsync(timeout.Token);
-                            telemetry.MarkFirstToken();
-                        }
-
-                        if (translator.SawDone || translator.UpstreamError is not null)
-                        {
-                            break;
-                        }
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (timeout.ClientAborted)
-            {
-                FailureReporting.Report(context, logger, Door, route, UpstreamFailure.ClientCanceled, string.Empty);
+                FailureReporting.Report(context, logger, Door, route, failure);
                 return;
             }
-            catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException or JsonException)
+
+            if (failure is null && UpstreamPipeline.IsJson(response))
             {
-                broken = ex is not OperationCanceledException ? UpstreamFailure.MidStream
-                    : timeout.DrainExpired ? UpstreamFailure.ShuttingDown : UpstreamFailure.Timeout;
-                message = broken switch
-                {
-                    UpstreamFailure.Timeout => UpstreamClient.TimedOut(url, timeout.Idle).Message,
-                    UpstreamFailure.ShuttingDown => UpstreamClient.ShuttingDown(url).Message,
-                    _ => $"the connection to LM Studio at {url} broke mid-answer ({ex.Message}); the answer is incomplete, retry the request",
-                };
+                // An upstream that ignored stream:true answered one completion; it ends like a stream.
+                translator.HandleEvent("[DONE]"u8);
             }
 
-
-            if (broken is null && translator.UpstreamError is { } upstreamError)
+            UpstreamFailure? broken = failure?.Failure;
+            var message = failure?.Message;
+            if (broken is null && translator.UnreadableEvent is { } unreadable)
+            {
+                broken = UpstreamFailure.InvalidResponse;
+                message = $"LM Studio at {url} sent an event that is not JSON ({unreadable}); the answer is incomplete. Check LM Studio's server log, or whether LMSTUDIO_URL points at an OpenAI-compatible server";
+            }
+            else if (broken is null && translator.UpstreamError is { } upstreamError)
             {
                 broken = UpstreamFailure.Status;
                 message = $"LM Studio at {url} reported an error: {upstreamError}";
@@ -548,29 +510,13 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
         try
         {
             routed = await router.SendAsync(model, EmbedTranslation.UpstreamPath, writeBody, streaming: false, context.RequestAborted);
-            var (response, timeout, url) = (routed.Response, routed.Timeout, routed.Url);
-            if (!response.IsSuccessStatusCode)
+            if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } status)
             {
-                throw await UpstreamErrors.FromStatusAsync(response, url, timeout.Token);
+                throw status;
             }
 
-            try
-            {
-                await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
-                return await JsonSerializer.DeserializeAsync(stream, OllamaJsonContext.Default.OpenAIEmbeddingList, timeout.Token)
-                    ?? throw new JsonException("empty body");
-            }
-            catch (OperationCanceledException) when (timeout.ClientAborted)
-            {
-                FailureReporting.Report(context, logger, Door, route, UpstreamFailure.ClientCanceled, string.Empty);
-                return null;
-            }
-            catch (Exception ex) when (ex is JsonException or IOException or HttpRequestException or OperationCanceledException)
-            {
-                throw ex is OperationCanceledException
-                    ? UpstreamClient.TimedOut(url, timeout.Idle, ex)
-                    : new UpstreamException(UpstreamFailure.InvalidResponse, $"The upstream at {url} sent unreadable embeddings ({ex.Message}).", url, 200, ex);
-            }
+            var (answer, failure) = await UpstreamPipeline.ReadJsonAsync(routed.Answer, OllamaJsonContext.Default.OpenAIEmbeddingList);
+            return answer ?? throw failure!;
         }
         catch (UpstreamException failure)
         {

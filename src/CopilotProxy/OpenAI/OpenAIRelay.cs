@@ -124,10 +124,8 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         RoutedResponse routed)
     {
         var response = routed.Response;
-        var timeout = routed.Timeout;
-        if (!response.IsSuccessStatusCode)
+        if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } failure)
         {
-            var failure = await UpstreamErrors.FromStatusAsync(response, routed.Url, timeout.Token);
             if (operation is OpenAIOperation.Responses or OpenAIOperation.Messages && failure.UpstreamStatus is 404 or 405 or 501)
             {
                 await WriteUnsupportedAsync(context, operation, routed.Url);
@@ -168,13 +166,12 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
     {
         var telemetry = context.GetRequestTelemetry();
         await StartStreamAsync(context);
-        await using var stream = await routed.Response.Content.ReadAsStreamAsync(routed.Timeout.Token);
         using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry);
-        var outcome = await relay.RunAsync(stream, routed.Timeout, routed.Url);
+        var outcome = await relay.RunAsync(routed.Answer);
         telemetry.Record(outcome.Failure, outcome.FinishReason, outcome.PromptTokens, outcome.CompletionTokens);
         if (outcome.Failure is { } failure)
         {
-            FailureReporting.Report(context, logger, door, path, failure, "stream ended with an in-band error event");
+            FailureReporting.Report(context, logger, door, path, failure, relay.FailureMessage ?? "the upstream sent an error event, relayed in band");
         }
     }
 
@@ -185,27 +182,11 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
     private async Task PassThroughStreamAsync(HttpContext context, string door, string path, RoutedResponse routed)
     {
         await StartStreamAsync(context);
-        var timeout = routed.Timeout;
-        try
+        if (await UpstreamPipeline.CopyAsync(routed.Answer, context.Response.BodyWriter) is { } failure
+            && FailureReporting.Report(context, logger, door, path, failure))
         {
-            await using var stream = await routed.Response.Content.ReadAsStreamAsync(timeout.Token);
-            var buffer = new byte[16 * 1024];
-            int read;
-            while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
-            {
-                timeout.Touch();
-                await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), timeout.Token);
-                await context.Response.Body.FlushAsync(timeout.Token);
-            }
-        }
-        catch (OperationCanceledException) when (timeout.ClientAborted)
-        {
-            FailureReporting.Report(context, logger, door, path, UpstreamFailure.ClientCanceled, string.Empty);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
-        {
-            // Headers are gone; cutting the connection is the only way left to say the answer is incomplete.
-            FailureReporting.Report(context, logger, door, path, UpstreamFailure.MidStream, ex.Message);
+            // Headers are gone and these protocols have no in-band error the relay may add; cutting the connection is
+            // the only way left to say the answer is incomplete.
             context.Abort();
         }
     }
@@ -223,26 +204,15 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
 
     private async Task RelayJsonAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool base64, RoutedResponse routed)
     {
-        var timeout = routed.Timeout;
         var url = routed.Url;
-        JsonDocument answer;
-        try
+        var (answer, failure) = await UpstreamPipeline.ReadJsonAsync(routed.Answer);
+        if (answer is null)
         {
-            await using var stream = await routed.Response.Content.ReadAsStreamAsync(timeout.Token);
-            answer = await JsonDocument.ParseAsync(stream, default, timeout.Token);
-        }
-        catch (OperationCanceledException) when (timeout.ClientAborted)
-        {
-            FailureReporting.Report(context, logger, door, path, UpstreamFailure.ClientCanceled, string.Empty);
-            return;
-        }
-        catch (Exception ex) when (ex is JsonException or IOException or HttpRequestException or OperationCanceledException)
-        {
-            var failure = ex is not OperationCanceledException
-                ? new UpstreamException(UpstreamFailure.InvalidResponse, $"The upstream at {url} sent an unreadable answer ({ex.Message}).", url, 200, ex)
-                : timeout.DrainExpired ? UpstreamClient.ShuttingDown(url, ex) : UpstreamClient.TimedOut(url, timeout.Idle, ex);
-            FailureReporting.Report(context, logger, door, path, failure);
-            await OpenAIErrors.WriteAsync(context, failure);
+            if (FailureReporting.Report(context, logger, door, path, failure!))
+            {
+                await OpenAIErrors.WriteAsync(context, failure!);
+            }
+
             return;
         }
 

@@ -30,7 +30,7 @@ public readonly record struct RelayOutcome(UpstreamFailure? Failure, string? Fin
 ///    <c>[DONE]</c> when the upstream sent none: Copilot only runs tool calls after a finish reason.
 /// 7. Write <c>data: …\n\n</c> and flush, so tokens and tool-call fragments reach the client as they arrive (nothing is buffered).
 /// </remarks>
-public sealed class SseRelay : IDisposable
+public sealed class SseRelay : IUpstreamEventSink, IDisposable
 {
     private enum DeltaPart
     {
@@ -74,24 +74,24 @@ public sealed class SseRelay : IDisposable
     /// Relays until <c>[DONE]</c>, the end of the upstream body, or a failure; never leaves the client hanging. Every
     /// in-band error event is followed by <c>[DONE]</c> so Copilot reports the error instead of a quietly truncated answer.
     /// </summary>
-    public async Task<RelayOutcome> RunAsync(Stream upstream, ActivityTimeout timeout, Uri upstreamUrl)
+    public async Task<RelayOutcome> RunAsync(UpstreamAnswer answer)
     {
-        UpstreamFailure? failure = null;
+        ArgumentNullException.ThrowIfNull(answer);
+        var failure = await UpstreamPipeline.ReadEventsAsync(answer, this, _output, _telemetry is { } telemetry ? telemetry.MarkFirstToken : null);
         try
         {
-            var parser = SseParser.Create(upstream, (_, data) => HandleEvent(data));
-            await foreach (var _ in parser.EnumerateAsync(timeout.Token))
+            if (failure is { Failure: UpstreamFailure.ClientCanceled })
             {
-                timeout.Touch();
-                await _output.FlushAsync(timeout.Token);
-                _telemetry?.MarkFirstToken();
-                if (_sawDone)
-                {
-                    break;
-                }
+                return Outcome(failure.Failure);
             }
 
-            if (!_sawDone && !_sawError)
+            if (failure is not null)
+            {
+                // Headers and a 200 are already on the wire, so the status can't say it; the protocol's in-band error event
+                // is the only way left to tell the client this answer is incomplete.
+                WriteFailure(OpenAIErrors.SseEvent(failure.Message, OpenAIErrors.CodeFor(failure.Failure)));
+            }
+            else if (!_sawDone && !_sawError)
             {
                 if (_sawFinish)
                 {
@@ -100,51 +100,37 @@ public sealed class SseRelay : IDisposable
                 }
                 else
                 {
-                    failure = UpstreamFailure.MidStream;
-                    WriteFailure(OpenAIErrors.SseEvent(
-                        $"The upstream at {upstreamUrl} closed the stream before the answer finished (no finish_reason, no [DONE]). Check LM Studio's server log; the model may have crashed or been unloaded.",
-                        OpenAIErrors.CodeFor(UpstreamFailure.MidStream)));
+                    failure = new UpstreamException(UpstreamFailure.MidStream,
+                        $"The upstream at {answer.Url} closed the stream before the answer finished (no finish_reason, no [DONE]). Check LM Studio's server log; the model may have crashed or been unloaded.",
+                        answer.Url);
+                    WriteFailure(OpenAIErrors.SseEvent(failure.Message, OpenAIErrors.CodeFor(failure.Failure)));
                 }
-
-                await _output.FlushAsync(CancellationToken.None);
             }
-        }
-        catch (OperationCanceledException) when (timeout.ClientAborted)
-        {
-            failure = UpstreamFailure.ClientCanceled;
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
-        {
-            // Headers and a 200 are already on the wire, so the status can't say it; the protocol's in-band error event
-            // is the only way left to tell the client this answer is incomplete.
-            failure = ex is not OperationCanceledException ? UpstreamFailure.MidStream
-                : timeout.DrainExpired ? UpstreamFailure.ShuttingDown : UpstreamFailure.Timeout;
-            var message = failure switch
-            {
-                UpstreamFailure.Timeout => UpstreamClient.TimedOut(upstreamUrl, timeout.Idle).Message,
-                UpstreamFailure.ShuttingDown => UpstreamClient.ShuttingDown(upstreamUrl).Message,
-                _ => $"The connection to the upstream at {upstreamUrl} broke mid-stream ({ex.Message}). The answer is incomplete; retry the request.",
-            };
-            await TryWriteFailureAsync(OpenAIErrors.SseEvent(message, OpenAIErrors.CodeFor(failure.Value)));
-        }
 
-        return new RelayOutcome(failure ?? (_sawError ? UpstreamFailure.Status : null), _finishReason, _promptTokens, _completionTokens, _toolCallIds.Count);
-    }
-
-    public void Dispose() => _writer.Dispose();
-
-    private async Task TryWriteFailureAsync(byte[] errorEvent)
-    {
-        try
-        {
-            WriteFailure(errorEvent);
             await _output.FlushAsync(CancellationToken.None);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
         {
             // The client is gone as well; there is nobody left to tell.
         }
+
+        FailureMessage = failure?.Message;
+        return Outcome(failure?.Failure);
     }
+
+    /// <summary>The failure the relay ended with, if any, for the request log; its message is what the client was sent.</summary>
+    public string? FailureMessage { get; private set; }
+
+    private RelayOutcome Outcome(UpstreamFailure? failure) =>
+        new(failure ?? (_sawError ? UpstreamFailure.Status : null), _finishReason, _promptTokens, _completionTokens, _toolCallIds.Count);
+
+    bool IUpstreamEventSink.OnEvent(ReadOnlySpan<byte> data)
+    {
+        HandleEvent(data);
+        return !_sawDone;
+    }
+
+    public void Dispose() => _writer.Dispose();
 
     /// <summary>Relays one event's data (the bytes after <c>data: </c>) into the output without flushing; the per-event hot path.</summary>
     internal bool HandleEvent(ReadOnlySpan<byte> data)

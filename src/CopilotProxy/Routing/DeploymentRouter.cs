@@ -25,6 +25,7 @@ public sealed class RoutedResponse : IDisposable
         Response = response;
         Timeout = timeout;
         Url = url;
+        Answer = new UpstreamAnswer(response, timeout, url, deployment.Upstream);
         _owned.Add(response);
         _owned.Add(timeout);
     }
@@ -34,7 +35,30 @@ public sealed class RoutedResponse : IDisposable
     public ActivityTimeout Timeout { get; }
     public Uri Url { get; }
 
-    internal bool IsRetryable => (int)Response.StatusCode >= 500;
+    /// <summary>The answer as <see cref="UpstreamPipeline"/> reads it.</summary>
+    public UpstreamAnswer Answer { get; }
+
+    /// <summary>
+    /// Answers that can pass on a second try: the upstream (or a gateway in front of it) was overloaded, restarting or
+    /// unreachable, or asked us to come back (429). Other 4xx are the request's fault; a 500 with a body and a 501 say
+    /// what the upstream can't do ("image input is not supported", "no embeddings"), and would cost the same answer again.
+    /// </summary>
+    internal bool IsRetryable => (int)Response.StatusCode is 429 or 502 or 503 or 504;
+
+    /// <summary>Worth trying a fallback group for: any server-side failure, since a fallback is a different model.</summary>
+    internal bool IsServerFailure => (int)Response.StatusCode >= 500 || IsRetryable;
+
+    /// <summary>The upstream's <c>Retry-After</c> (seconds or a date), when it sent one.</summary>
+    internal TimeSpan? RetryAfter(TimeProvider time)
+    {
+        var header = Response.Headers.RetryAfter;
+        if (header?.Delta is { } delta)
+        {
+            return delta;
+        }
+
+        return header?.Date is { } date ? date - time.GetUtcNow() : null;
+    }
 
     internal void Own(IDisposable resource) => _owned.Add(resource);
 
@@ -52,12 +76,12 @@ public sealed class RoutedResponse : IDisposable
 
 /// <summary>
 /// Picks a deployment for each request and gets response headers from it: round-robin across the model's group,
-/// skipping deployments that are cooling down, retrying connect failures and 5xx answers on the next deployment with
+/// skipping deployments that are cooling down, retrying what can pass on a second try (connect failures, a stale pooled connection, 429/502/503/504) on the next deployment with
 /// backoff, then trying the <c>fallbacks</c> groups.
 /// </summary>
 /// <remarks>
 /// The unit of work retried is "send the request and receive the status line and headers". Nothing has been written to
-/// the client at that point, so a retry is invisible to it. Once headers with a non-5xx status are back the router
+/// the client at that point, so a retry is invisible to it. Once headers with any other status are back the router
 /// returns and the caller starts writing: a stream that breaks after that is never retried, because the client already
 /// holds part of an answer that a second generation would not continue.
 /// </remarks>
@@ -67,11 +91,14 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
     /// <summary>First backoff; it doubles per retry, with jitter.</summary>
     public static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>The longest <c>Retry-After</c> waited out before retrying; a longer one is passed to the client.</summary>
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(10);
+
     private readonly ConcurrentDictionary<string, int> _turns = new(StringComparer.Ordinal);
     private (RouterSettings Settings, ResiliencePipeline<RoutedResponse> Pipeline)? _pipeline;
 
     /// <summary>
-    /// Sends <paramref name="path"/> for <paramref name="model"/>. Returns the first answer that is not a 5xx (4xx included:
+    /// Sends <paramref name="path"/> for <paramref name="model"/>. Returns the first answer that is not a server failure (4xx included:
     /// the client's mistake is not retried), or the last 5xx when every deployment and fallback failed. Throws the
     /// <see cref="UpstreamException"/> of the first group when nothing answered at all.
     /// </summary>
@@ -97,7 +124,7 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
             try
             {
                 var answer = await SendToGroupAsync(candidate, path, writeBody, streaming, router, current, clientAborted);
-                if (!answer.IsRetryable)
+                if (!answer.IsServerFailure)
                 {
                     firstAnswer?.Dispose();
                     if (candidate != model)
@@ -202,7 +229,8 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
         {
             body.Dispose();
             timeout.Dispose();
-            if (failure.Failure is UpstreamFailure.Connect or UpstreamFailure.Timeout)
+            // A stale pooled connection says nothing about the deployment's health.
+            if (failure.Failure is UpstreamFailure.Connect or UpstreamFailure.Timeout && !failure.StaleConnection)
             {
                 Failed(deployment, router, canCool, failure.Message);
             }
@@ -253,13 +281,15 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = RetryDelay,
-                ShouldHandle = static args => ValueTask.FromResult(args.Outcome switch
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
                 {
-                    { Result: { } answer } => answer.IsRetryable,
+                    // A Retry-After longer than we are willing to hold the client goes back to it as the 429 it is.
+                    { Result: { } answer } => answer.IsRetryable && !(answer.RetryAfter(time) > MaxRetryAfter),
                     // A timeout is not retried: with minutes-long limits for just-in-time loading, a retry would double the wait.
                     { Exception: UpstreamException { Failure: UpstreamFailure.Connect } } => true,
                     _ => false,
                 }),
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result?.RetryAfter(time) is { } wait && wait > TimeSpan.Zero ? wait : (TimeSpan?)null),
                 OnRetry = args =>
                 {
                     args.Outcome.Result?.Dispose();

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using CopilotProxy.Configuration;
 
 namespace CopilotProxy.Upstream;
@@ -107,51 +106,13 @@ public sealed class UpstreamClient
             timeout.Touch();
             return response;
         }
-        catch (OperationCanceledException ex) when (timeout.ClientAborted)
+        catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException)
         {
-            throw new UpstreamException(UpstreamFailure.ClientCanceled, "The client disconnected before the upstream answered.", url, inner: ex);
-        }
-        catch (OperationCanceledException ex) when (timeout.DrainExpired)
-        {
-            throw ShuttingDown(url, ex);
-        }
-        catch (OperationCanceledException ex)
-        {
-            throw TimedOut(url, timeout.Idle, ex);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw Unreachable(url, ex);
+            throw UpstreamFailures.Classify(ex, UpstreamStage.Send, timeout, url, this);
         }
         finally
         {
             request.Dispose();
         }
-    }
-
-    public static UpstreamException TimedOut(Uri url, TimeSpan idle, Exception? inner = null) =>
-        new(UpstreamFailure.Timeout,
-            $"The upstream at {url} sent nothing for {idle.TotalSeconds:0} s. If LM Studio is still loading a large model, raise UPSTREAM_TIMEOUT; otherwise check LM Studio's server log.",
-            url, inner: inner);
-
-    public static UpstreamException ShuttingDown(Uri url, Exception? inner = null) =>
-        new(UpstreamFailure.ShuttingDown,
-            "The proxy is shutting down and GRACEFUL_SHUTDOWN_TIMEOUT ran out before the upstream finished; the answer is incomplete. Retry once the proxy is back, or raise GRACEFUL_SHUTDOWN_TIMEOUT.",
-            url, inner: inner);
-
-    private UpstreamException Unreachable(Uri url, HttpRequestException ex)
-    {
-        var reason = ex.InnerException is SocketException socket ? socket.SocketErrorCode switch
-        {
-            SocketError.ConnectionRefused => "connection refused",
-            SocketError.HostNotFound or SocketError.NoData => "host not found",
-            SocketError.TimedOut => "connection timed out",
-            _ => socket.Message,
-        } : ex.Message;
-        var advice = Target.IsDefault
-            ? $"Start LM Studio's local server (Developer tab > Start Server, or `lms server start`) and check LMSTUDIO_URL (now {_settings.LmStudioUrl})."
-            : "Start that server, or correct the api_base of the config.yaml entries that use it.";
-        var who = Target.IsDefault ? "LM Studio" : "the upstream";
-        return new UpstreamException(UpstreamFailure.Connect, $"Cannot reach {who} at {url} ({reason}). {advice}", url, inner: ex);
     }
 }

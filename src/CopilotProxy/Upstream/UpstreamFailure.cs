@@ -41,6 +41,12 @@ public sealed class UpstreamException(UpstreamFailure failure, string message, U
     /// <summary>The upstream's own error type or code (e.g. model_not_found), when it sent one.</summary>
     public string? UpstreamCode { get; init; }
 
+    /// <summary>
+    /// A <see cref="UpstreamFailure.Connect"/> on a pooled connection the upstream had already closed: worth one more try
+    /// on a new connection, and no sign that the upstream is down.
+    /// </summary>
+    public bool StaleConnection { get; init; }
+
     /// <summary>For <see cref="UpstreamFailure.CoolingDown"/>: when the first deployment is tried again.</summary>
     public TimeSpan? RetryAfter { get; init; }
 }

@@ -100,7 +100,7 @@ public sealed class GatewayRoutingTests
     public async Task ServerErrorBeforeTheFirstByte_IsRetried()
     {
         await using var proxy = await ProxyFixture.StartAsync();
-        proxy.Upstream.Enqueue(FakeResponse.ErrorString(500, "model crashed"));
+        proxy.Upstream.Enqueue(FakeResponse.ErrorString(503, "model is restarting"));
         proxy.Upstream.Enqueue(FakeResponse.ErrorString(502, "still loading"));
 
         var answer = await SendAsync(proxy.Gateway, Post("v1/chat/completions", Chat(Key)));
@@ -192,7 +192,7 @@ public sealed class GatewayRoutingTests
                 - primary: [backup]
             """);
         await using var proxy = await ProxyFixture.StartAsync(primary, config: config);
-        primary.Enqueue(FakeResponse.ErrorString(500, "boom"));
+        primary.Enqueue(FakeResponse.ErrorString(502, "boom"));
         primary.Enqueue(FakeResponse.ErrorString(503, "boom again"));
 
         var answer = await SendAsync(proxy.Gateway, Post("v1/chat/completions", Chat("primary")));
@@ -209,7 +209,7 @@ public sealed class GatewayRoutingTests
     {
         await using var healthy = await StartFakeAsync();
         var failing = await StartFakeAsync();
-        failing.Responder = _ => FakeResponse.ErrorString(500, "GPU fell off the bus");
+        failing.Responder = _ => FakeResponse.ErrorString(503, "GPU fell off the bus");
         var config = Config($"""
             model_list:
             {Entry("pool", failing)}
@@ -240,8 +240,8 @@ public sealed class GatewayRoutingTests
     {
         var a = await StartFakeAsync();
         await using var b = await StartFakeAsync();
-        a.Responder = _ => FakeResponse.ErrorString(500, "down");
-        b.Responder = _ => FakeResponse.ErrorString(500, "down");
+        a.Responder = _ => FakeResponse.ErrorString(503, "down");
+        b.Responder = _ => FakeResponse.ErrorString(503, "down");
         var config = Config($"""
             model_list:
             {Entry("pool", a)}

@@ -431,6 +431,11 @@ public sealed class FakeLmStudio : IAsyncDisposable
     private static async Task<bool> WriteAsync(HttpContext context, FakeResponse response, CancellationToken cancel)
     {
         var http = context.Response;
+        foreach (var (name, value) in response.Headers)
+        {
+            http.Headers[name] = value;
+        }
+
         switch (response.Kind)
         {
             case FakeResponseKind.Json:

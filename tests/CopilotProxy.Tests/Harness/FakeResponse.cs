@@ -28,6 +28,21 @@ public sealed class FakeResponse
 
     public int? DropAfter { get; private init; }
 
+    /// <summary>Extra response headers, such as <c>Retry-After</c>.</summary>
+    public IReadOnlyDictionary<string, string> Headers { get; private init; } = new Dictionary<string, string>();
+
+    /// <summary>This response with one more header.</summary>
+    public FakeResponse WithHeader(string name, string value) =>
+        new(Kind)
+        {
+            Status = Status,
+            Body = Body,
+            Payloads = Payloads,
+            DelayBetween = DelayBetween,
+            DropAfter = DropAfter,
+            Headers = new Dictionary<string, string>(Headers) { [name] = value },
+        };
+
     /// <summary>
     /// SSE exactly as LM Studio writes it: <c>data: &lt;payload&gt;\n\n</c> per item, flushed one by one.
     /// <paramref name="dropAfter"/> aborts the TCP connection after that many events (no terminating chunk),
