@@ -36,7 +36,8 @@ public sealed class OllamaTranslator(ModelCatalog catalog, UpstreamClient upstre
 
         var clientModel = request.Model!;
         var messages = request.Messages ?? [];
-        var invalid = ChatTranslation.ValidateFormat(request.Format) ?? ChatTranslation.ValidateImages(messages.SelectMany(m => m.Images ?? []));
+        var invalid = ChatTranslation.FindNull(messages)
+            ?? ChatTranslation.ValidateFormat(request.Format) ?? ChatTranslation.ValidateImages(messages.SelectMany(m => m.Images ?? []));
         if (invalid is not null)
         {
             await OllamaErrors.WriteAsync(context, StatusCodes.Status400BadRequest, invalid);

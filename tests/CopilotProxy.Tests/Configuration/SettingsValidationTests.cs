@@ -21,6 +21,7 @@ public class SettingsValidationTests
         { "MODEL_REFRESH_INTERVAL", "5m", "expected a whole number of seconds from 1 to 86400. Example: MODEL_REFRESH_INTERVAL=300" },
         { "UPSTREAM_TIMEOUT", "0", "expected a whole number of seconds from 1 to 86400. Example: UPSTREAM_TIMEOUT=600" },
         { "MAX_REQUEST_BODY_MB", "99999", "expected a whole number from 1 to 4096. Example: MAX_REQUEST_BODY_MB=64" },
+        { "MAX_CONNECTIONS", "10", "expected a whole number of connections (or 0 for unlimited) from 32 to 1000000. Example: MAX_CONNECTIONS=1024" },
         { "OLLAMA_VERSION", "0.5.1", "expected a version MAJOR.MINOR.PATCH of at least 0.6.4" },
         { "DEV_MODE", "maybe", "expected true or false (also 1/0, yes/no, on/off, any case). Example: DEV_MODE=true" },
         { "HOT_RELOAD", "2", "expected true or false (also 1/0, yes/no, on/off, any case). Example: HOT_RELOAD=true" },
