@@ -139,7 +139,7 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
                 foreach (var choice in choices.EnumerateArray())
                 {
                     // Ollama has one answer per request; further choices (n > 1) have nowhere to go.
-                    if (choice.ValueKind == JsonValueKind.Object && (!choice.TryGetProperty("index"u8, out var index) || (index.TryGetInt32(out var i) && i == 0)))
+                    if (choice.ValueKind == JsonValueKind.Object && (!choice.TryGetProperty("index"u8, out var index) || (index.ValueKind == JsonValueKind.Number && index.TryGetInt32(out var i) && i == 0)))
                     {
                         HandleChoice(choice);
                         break;
@@ -480,12 +480,12 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
         // LM Studio may send usage on its own choices:[] chunk or on the finish chunk (protocol.md §3.1): both are read.
         if (root.TryGetProperty("usage"u8, out var usage) && usage.ValueKind == JsonValueKind.Object)
         {
-            if (usage.TryGetProperty("prompt_tokens"u8, out var p) && p.TryGetInt32(out var pv))
+            if (UpstreamJson.TryGetInt32(usage, "prompt_tokens"u8, out var pv))
             {
                 _promptTokens = pv;
             }
 
-            if (usage.TryGetProperty("completion_tokens"u8, out var c) && c.TryGetInt32(out var cv))
+            if (UpstreamJson.TryGetInt32(usage, "completion_tokens"u8, out var cv))
             {
                 _completionTokens = cv;
             }

@@ -426,8 +426,8 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
 
         if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
         {
-            _promptTokens = usage.TryGetProperty("prompt_tokens", out var p) && p.TryGetInt32(out var pv) ? pv : _promptTokens;
-            _completionTokens = usage.TryGetProperty("completion_tokens", out var ct) && ct.TryGetInt32(out var cv) ? cv : _completionTokens;
+            _promptTokens = UpstreamJson.TryGetInt32(usage, "prompt_tokens", out var pv) ? pv : _promptTokens;
+            _completionTokens = UpstreamJson.TryGetInt32(usage, "completion_tokens", out var cv) ? cv : _completionTokens;
         }
 
         if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array)
@@ -444,7 +444,13 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
                 var position = 0;
                 foreach (var call in calls.EnumerateArray())
                 {
-                    var index = call.TryGetProperty("index", out var i) && i.TryGetInt32(out var iv) ? iv : position;
+                    if (call.ValueKind != JsonValueKind.Object)
+                    {
+                        position++;
+                        continue;
+                    }
+
+                    var index = UpstreamJson.ToolCallIndex(call, position);
                     while (_toolCallIds.Count <= index)
                     {
                         _toolCallIds.Add(null);
@@ -627,10 +633,11 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
             if (call.ValueKind != JsonValueKind.Object)
             {
                 call.WriteTo(_writer);
+                position++;
                 continue;
             }
 
-            var index = call.TryGetProperty("index", out var i) && i.TryGetInt32(out var iv) ? iv : position;
+            var index = UpstreamJson.ToolCallIndex(call, position);
             _writer.WriteStartObject();
             _writer.WriteNumber("index"u8, index);
             _writer.WriteString("id"u8, _toolCallIds[index]);
