@@ -14,6 +14,7 @@ if (args is ["--check-config", var configPath])
 // config.yaml first: its environment_variables are settings too (the environment wins). A bad file or a bad value stops
 // here, every problem listed, with exit code 2; `doctor` reports them as ✗ lines instead.
 var doctor = args.Length > 0 && args[0] == "doctor";
+var clients = args.Length > 0 && args[0] == "clients";
 var configResult = GatewayConfigLoader.Load(GatewayConfigLoader.ResolveLocation(Environment.GetEnvironmentVariable), Environment.GetEnvironmentVariable);
 var loaded = configResult.Config is { } file
     ? SettingsLoader.Load(SettingsLoader.EnvironmentFirst(Environment.GetEnvironmentVariable, file.EnvironmentVariables))
@@ -37,6 +38,12 @@ if (loaded.Settings is not { } settings)
 if (doctor)
 {
     return await new Doctor(settings, Console.Out, TimeProvider.System) { Config = configResult.Config }.RunAsync();
+}
+
+// `copilot-proxy clients [--json]`: ready-to-paste setups for every client, with each model's limits from the live catalog.
+if (clients)
+{
+    return await ClientsCommand.RunAsync(settings, configResult.Config, args.Contains("--json"), Console.Out, Console.Error);
 }
 
 // The container HEALTHCHECK: the chiseled image has no shell or curl, so the binary probes itself.

@@ -1,9 +1,11 @@
-// The proxy driven by the npm `ollama` and `openai` packages, the clients JavaScript tools (ollama-js, Continue, Cline)
-// are built on. run.sh starts a fake LM Studio and the proxy and passes their addresses in the environment.
+// The proxy driven by the npm `ollama`, `openai` and `@anthropic-ai/sdk` packages, the clients JavaScript tools (ollama-js,
+// Continue, Cline, Copilot's Custom Endpoint) are built on. run.sh starts a fake LM Studio and the proxy and passes their
+// addresses in the environment.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
+import Anthropic from "@anthropic-ai/sdk";
 
 const ollamaUrl = process.env.PROXY_OLLAMA_URL;
 const gatewayUrl = process.env.PROXY_GATEWAY_URL;
@@ -20,6 +22,8 @@ const weatherTool = {
 
 const ollama = new Ollama({ host: ollamaUrl });
 const openai = new OpenAI({ baseURL: `${gatewayUrl}/v1`, apiKey: "unused" });
+// The Anthropic SDK adds /v1/messages itself and sends x-api-key and anthropic-version, as Copilot's Messages client does.
+const anthropic = new Anthropic({ baseURL: gatewayUrl, apiKey: "unused" });
 
 test("ollama-js lists the models and shows tools and the loaded context", async () => {
   const { models } = await ollama.list();
@@ -94,7 +98,77 @@ test("openai streams a tool call through the gateway, fragments assembled by ind
 
 test("openai embeddings decode to the upstream's floats although the SDK asks for base64", async () => {
   // The SDK asks for encoding_format "base64" by default; LM Studio answers floats, which the SDK would misread unless the
-  // gateway encodes them itself (protocol.md §7).
+  // gateway encodes them itself (docs/protocol.md §7).
   const result = await openai.embeddings.create({ model: embedModel, input: "hello" });
   assert.deepEqual(Array.from(result.data[0].embedding), [0.25, -0.5, 0.125, 1]);
+});
+
+test("openai chat.completions streams text through the gateway", async () => {
+  const stream = await openai.chat.completions.create({
+    model: chatModel,
+    messages: [{ role: "user", content: "hi" }],
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  let text = "";
+  let usage;
+  for await (const chunk of stream) {
+    text += chunk.choices[0]?.delta?.content ?? "";
+    usage = chunk.usage ?? usage;
+    assert.equal(chunk.model, chatModel);
+  }
+  assert.equal(text, "Hello from the fake LM Studio.");
+  assert.equal(usage.completion_tokens, 7);
+});
+
+test("openai responses.stream relays the Responses API's events and final response", async () => {
+  const stream = openai.responses.stream({ model: chatModel, input: "hi" });
+  let text = "";
+  stream.on("response.output_text.delta", (event) => { text += event.delta; });
+  const final = await stream.finalResponse();
+  assert.equal(text, "Hello from the fake LM Studio.");
+  assert.equal(final.status, "completed");
+  assert.equal(final.model, chatModel);
+  assert.equal(final.output_text, "Hello from the fake LM Studio.");
+  assert.equal(final.usage.output_tokens, 7);
+});
+
+test("openai responses.stream returns a function call with its arguments", async () => {
+  const stream = openai.responses.stream({
+    model: chatModel,
+    input: "Weather in Paris?",
+    tools: [{ type: "function", name: "get_weather", description: "Weather for a city", parameters: weatherTool.function.parameters }],
+  });
+  const final = await stream.finalResponse();
+  const call = final.output.find((item) => item.type === "function_call");
+  assert.equal(call.name, "get_weather");
+  assert.deepEqual(JSON.parse(call.arguments), { city: "Paris" });
+});
+
+test("anthropic messages.stream with a tool gives a tool_use block with parsed input", async () => {
+  const stream = anthropic.messages.stream({
+    model: chatModel,
+    max_tokens: 256,
+    messages: [{ role: "user", content: "Weather in Paris?" }],
+    tools: [{ name: "get_weather", description: "Weather for a city", input_schema: weatherTool.function.parameters }],
+  });
+  const events = [];
+  stream.on("streamEvent", (event) => events.push(event.type));
+  const final = await stream.finalMessage();
+  assert.equal(final.model, chatModel);
+  assert.equal(final.stop_reason, "tool_use");
+  const toolUse = final.content.find((block) => block.type === "tool_use");
+  assert.equal(toolUse.name, "get_weather");
+  assert.deepEqual(toolUse.input, { city: "Paris" });
+  assert.equal(events[0], "message_start");
+  assert.equal(events.at(-1), "message_stop");
+});
+
+test("anthropic messages.stream streams text", async () => {
+  const stream = anthropic.messages.stream({ model: chatModel, max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
+  let text = "";
+  stream.on("text", (delta) => { text += delta; });
+  const final = await stream.finalMessage();
+  assert.equal(text, "Hello from the fake LM Studio.");
+  assert.equal(final.usage.output_tokens, 7);
 });

@@ -1,6 +1,7 @@
 // A fake LM Studio upstream for the container smoke test: zero dependencies, loopback only.
-// It serves LM Studio 0.4's model listings (native /api/v1, the older /api/v0, OpenAI /v1) and an OpenAI SSE chat
-// stream. A chat whose last message contains "slow" streams one chunk every SLOW_CHUNK_MS, so a test can stop the
+// It serves LM Studio 0.4's model listings (native /api/v1, the older /api/v0, OpenAI /v1), an OpenAI SSE chat
+// stream, and the newer APIs with their own event shapes: /v1/responses (0.3.29+) and the Anthropic-compatible
+// /v1/messages (0.4.1+); with tools, each answers with one call of the first tool, {"city":"Paris"}. A chat whose last message contains "slow" streams one chunk every SLOW_CHUNK_MS, so a test can stop the
 // proxy while a stream is in flight and see whether it drains.
 //
 //   node tests/smoke/fake-lmstudio.mjs [port]     (port 0 or absent: any free port; prints "listening <port>")
@@ -154,6 +155,86 @@ async function embeddings(req, res) {
   });
 }
 
+// One `event:` + `data:` frame, the way LM Studio writes the Responses and Messages streams.
+const frame = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+
+// OpenAI's Responses API as LM Studio serves it since 0.3.29: typed events with sequence_number, no [DONE].
+async function responses(req, res) {
+  const request = await readJson(req);
+  const model = request.model ?? modelKey;
+  const id = `resp_fake${Date.now()}`;
+  const created_at = Math.floor(Date.now() / 1000);
+  const tool = Array.isArray(request.tools) ? (request.tools[0]?.name ?? request.tools[0]?.function?.name) : undefined;
+  const words = ["Hello", " from", " the", " fake", " LM", " Studio", "."];
+  const args = ['{"ci', 'ty":', ' "Pa', 'ris"}'];
+  const item = tool
+    ? { id: "fc_fake1", type: "function_call", status: "completed", call_id: "814890118", name: tool, arguments: args.join("") }
+    : { id: "msg_fake1", type: "message", status: "completed", role: "assistant",
+        content: [{ type: "output_text", text: words.join(""), annotations: [] }] };
+  const usage = { input_tokens: 12, output_tokens: tool ? args.length : words.length, total_tokens: 12 + (tool ? args.length : words.length) };
+  const response = (status, output, usageValue) => ({ id, object: "response", created_at, status, model, output, usage: usageValue });
+  if (!request.stream) {
+    sendJson(res, 200, response("completed", [item], usage));
+    return;
+  }
+
+  res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" });
+  let sequence_number = 0;
+  const send = (type, data) => res.write(frame(type, { sequence_number: sequence_number++, ...data }));
+  send("response.created", { response: response("in_progress", [], null) });
+  send("response.in_progress", { response: response("in_progress", [], null) });
+  if (tool) {
+    send("response.output_item.added", { output_index: 0, item: { ...item, status: "in_progress", arguments: "" } });
+    for (const delta of args) send("response.function_call_arguments.delta", { item_id: item.id, output_index: 0, delta });
+    send("response.function_call_arguments.done", { item_id: item.id, output_index: 0, arguments: item.arguments });
+  } else {
+    send("response.output_item.added", { output_index: 0, item: { ...item, status: "in_progress", content: [] } });
+    send("response.content_part.added", { item_id: item.id, output_index: 0, content_index: 0, part: { type: "output_text", text: "", annotations: [] } });
+    for (const delta of words) send("response.output_text.delta", { item_id: item.id, output_index: 0, content_index: 0, delta });
+    send("response.output_text.done", { item_id: item.id, output_index: 0, content_index: 0, text: words.join("") });
+    send("response.content_part.done", { item_id: item.id, output_index: 0, content_index: 0, part: item.content[0] });
+  }
+  send("response.output_item.done", { output_index: 0, item });
+  send("response.completed", { response: response("completed", [item], usage) });
+  res.end();
+}
+
+// Anthropic's Messages API as LM Studio serves it since 0.4.1: message_start … message_stop, tool input in pieces.
+async function messages(req, res) {
+  const request = await readJson(req);
+  const model = request.model ?? modelKey;
+  const tool = Array.isArray(request.tools) ? request.tools[0]?.name : undefined;
+  const words = ["Hello", " from", " the", " fake", " LM", " Studio", "."];
+  const args = ['{"ci', 'ty":', ' "Pa', 'ris"}'];
+  const id = `msg_fake${Date.now()}`;
+  if (!request.stream) {
+    sendJson(res, 200, {
+      id, type: "message", role: "assistant", model,
+      content: tool ? [{ type: "tool_use", id: "toolu_fake1", name: tool, input: { city: "Paris" } }] : [{ type: "text", text: words.join("") }],
+      stop_reason: tool ? "tool_use" : "end_turn", stop_sequence: null,
+      usage: { input_tokens: 12, output_tokens: tool ? args.length : words.length },
+    });
+    return;
+  }
+
+  res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache", Connection: "keep-alive" });
+  const send = (type, data = {}) => res.write(frame(type, data));
+  send("message_start", {
+    message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 12, output_tokens: 1 } },
+  });
+  if (tool) {
+    send("content_block_start", { index: 0, content_block: { type: "tool_use", id: "toolu_fake1", name: tool, input: {} } });
+    for (const partial_json of args) send("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json } });
+  } else {
+    send("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
+    for (const text of words) send("content_block_delta", { index: 0, delta: { type: "text_delta", text } });
+  }
+  send("content_block_stop", { index: 0 });
+  send("message_delta", { delta: { stop_reason: tool ? "tool_use" : "end_turn", stop_sequence: null }, usage: { output_tokens: tool ? args.length : words.length } });
+  send("message_stop");
+  res.end();
+}
+
 const server = http.createServer((req, res) => {
   const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
   if (req.method === "GET" && path === "/api/v1/models") return sendJson(res, 200, nativeModels);
@@ -165,6 +246,15 @@ const server = http.createServer((req, res) => {
       res.destroy();
     });
     return;
+  }
+  for (const [route, handler] of [["/v1/responses", responses], ["/v1/messages", messages]]) {
+    if (req.method === "POST" && path === route) {
+      handler(req, res).catch((error) => {
+        console.error(error);
+        res.destroy();
+      });
+      return;
+    }
   }
   if (req.method === "POST" && path === "/v1/embeddings") {
     embeddings(req, res).catch((error) => {

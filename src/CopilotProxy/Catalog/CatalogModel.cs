@@ -41,7 +41,7 @@ public sealed record CatalogModel
     public long SizeBytes { get; init; }
     public int? MaxContextLength { get; init; }
 
-    /// <summary>The context the upstream actually loaded; Copilot must budget against this, not the maximum (protocol.md §5 #3).</summary>
+    /// <summary>The context the upstream actually loaded; Copilot must budget against this, not the maximum (docs/protocol.md §5 #3).</summary>
     public int? LoadedContextLength { get; init; }
 
     public bool Loaded { get; init; }

@@ -210,16 +210,14 @@ public sealed class ModelCatalog
             return null;
         }
 
-        try
+        var (list, failure) = await UpstreamPipeline.ReadJsonAsync(new UpstreamAnswer(response, timeout, upstream.Resolve(path), upstream), typeInfo);
+        if (failure is { Failure: UpstreamFailure.InvalidResponse })
         {
-            await using var body = await response.Content.ReadAsStreamAsync(timeout.Token);
-            return await JsonSerializer.DeserializeAsync(body, typeInfo, timeout.Token);
-        }
-        catch (JsonException ex)
-        {
-            CatalogLog.SourceUnreadable(_logger, path, ex.Message);
+            CatalogLog.SourceUnreadable(_logger, path, failure.Message);
             return null;
         }
+
+        return list ?? throw failure!;
     }
 
     private static async Task<T> GetRequiredAsync<T>(UpstreamClient upstream, string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
@@ -233,18 +231,10 @@ public sealed class ModelCatalog
             throw await UpstreamErrors.FromStatusAsync(response, url, timeout.Token);
         }
 
-        try
-        {
-            await using var body = await response.Content.ReadAsStreamAsync(timeout.Token);
-            return await JsonSerializer.DeserializeAsync(body, typeInfo, timeout.Token)
-                ?? throw new JsonException("empty body");
-        }
-        catch (JsonException ex)
-        {
-            throw new UpstreamException(UpstreamFailure.InvalidResponse,
-                $"The upstream at {url} did not answer with a JSON model list ({ex.Message}). {WhichSetting(upstream)}",
-                url, (int)HttpStatusCode.OK, ex);
-        }
+        var (list, failure) = await UpstreamPipeline.ReadJsonAsync(new UpstreamAnswer(response, timeout, url, upstream), typeInfo);
+        return list ?? throw (failure!.Failure == UpstreamFailure.InvalidResponse
+            ? new UpstreamException(UpstreamFailure.InvalidResponse, $"{failure.Message} A model list was expected. {WhichSetting(upstream)}", url, (int)HttpStatusCode.OK, failure)
+            : failure);
     }
 
     private static List<CatalogModel> Stamp(IEnumerable<CatalogModel> models, IReadOnlyList<CatalogModel> previous, DateTimeOffset now) =>

@@ -159,7 +159,7 @@ public sealed class Doctor(ProxySettings settings, TextWriter output, TimeProvid
         return false;
     }
 
-    /// <summary>The three calls Copilot's Ollama provider makes before it lists a model (protocol.md §1.2), against the running proxy.</summary>
+    /// <summary>The three calls Copilot's Ollama provider makes before it lists a model (docs/protocol.md §1.2), against the running proxy.</summary>
     private async Task CheckCopilotHandshakeAsync(HttpClient http, CancellationToken cancellationToken)
     {
         var baseUrl = $"http://{ProbeHost()}:{settings.OllamaPort}";

@@ -11,8 +11,6 @@ public static class UpstreamChecks
     /// <summary>Copilot reserves 4096 tokens for the answer; below 8192 its system prompt and tool schemas leave almost no room for the chat.</summary>
     public const int MinContextLength = 8192;
 
-    public const int CopilotOutputReserve = 4096;
-
     /// <summary>Models listed one per line in the summary; beyond this a count stands for the rest.</summary>
     private const int MaxListedModels = 12;
 
@@ -89,9 +87,11 @@ public static class UpstreamChecks
             }
 
             var which = model.Loaded ? "is loaded with" : "supports at most";
+            // The split every client is told (TokenBudget), so doctor's numbers are the ones /api/show, /v1/models and `clients` give.
+            var budget = context >= 2 ? TokenBudget.Of(context, model.MaxOutputTokens) : new TokenBudget(context, 0, context);
             yield return Check.Fail(
                 string.Create(CultureInfo.InvariantCulture,
-                    $"{model.Id} {which} a {context}-token context, below {MinContextLength}: Copilot reserves {CopilotOutputReserve} tokens for the answer, leaving {Math.Max(0, context - CopilotOutputReserve)} for its system prompt, tools and your chat"),
+                    $"{model.Id} {which} a {context}-token context, below {MinContextLength}: Copilot reserves {budget.MaxOutputTokens} tokens for the answer, leaving {budget.MaxInputTokens} for its system prompt, tools and your chat"),
                 model.Loaded
                     ? $"Reload it with a larger context: LM Studio > Developer > {model.Id} > Context Length ≥ {MinContextLength}, or `lms load {model.Id} --context-length 16384`."
                     : "Pick a model with a larger context window for Copilot.");
@@ -100,7 +100,7 @@ public static class UpstreamChecks
         var sized = models.Where(m => m.ContextLength is not null).ToList();
         if (sized.Count > 0 && sized.Any(m => m.ContextLength >= MinContextLength))
         {
-            yield return Check.Pass($"Context length ≥ {MinContextLength} (Copilot reserves {CopilotOutputReserve} output tokens): {string.Join(", ", sized.Where(m => m.ContextLength >= MinContextLength).Select(m => m.Id))}");
+            yield return Check.Pass($"Context length ≥ {MinContextLength} (Copilot reserves {TokenBudget.DefaultMaxOutputTokens} output tokens): {string.Join(", ", sized.Where(m => m.ContextLength >= MinContextLength).Select(m => m.Id))}");
         }
     }
 

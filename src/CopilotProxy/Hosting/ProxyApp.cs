@@ -27,7 +27,8 @@ public static class ProxyApp
 {
     /// <param name="settings">The validated settings.</param>
     /// <param name="config">config.yaml as loaded; null for zero configuration.</param>
-    public static WebApplication Build(ProxySettings settings, GatewayConfig? config = null)
+    /// <param name="time">The clock for timers, retries, cooldowns and reloads; null for the system clock (tests pass a fake one).</param>
+    public static WebApplication Build(ProxySettings settings, GatewayConfig? config = null, TimeProvider? time = null)
     {
         config ??= GatewayConfig.Empty;
         var builder = WebApplication.CreateSlimBuilder();
@@ -54,7 +55,7 @@ public static class ProxyApp
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(bindings);
-        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(time ?? TimeProvider.System);
         builder.Services.AddSingleton<MatcherPolicy, FrontDoorMatcherPolicy>();
         builder.Services.AddSingleton(new GatewayConfigHolder(config));
         builder.Services.AddSingleton<UpstreamRegistry>();
@@ -66,8 +67,9 @@ public static class ProxyApp
         builder.Services.AddHostedService<Preflight>();
         builder.Services.AddSingleton<DeploymentCooldowns>();
         builder.Services.AddSingleton<DeploymentRouter>();
-        builder.Services.AddSingleton<OpenAIRelay>();
-        builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<OllamaTranslator>();
+        builder.Services.AddSingleton<OpenAIRelay>().AddSingleton<EventApiRelay>();
+        builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<ModelResolution>().AddSingleton<StreamTranslation>()
+            .AddSingleton<ChatHandler>().AddSingleton<GenerateHandler>().AddSingleton<EmbedHandler>();
 
         var app = builder.Build();
         var metrics = app.Services.GetRequiredService<ProxyMetrics>();
@@ -81,6 +83,7 @@ public static class ProxyApp
         app.MapOpenAIApi(FrontDoor.Ollama);
         app.MapOpenAIApi(FrontDoor.OpenAI);
         app.MapHealth();
+        app.MapClientSetups();
         app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI));
         app.MapUnknownRoutes();
 

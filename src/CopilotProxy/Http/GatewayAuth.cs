@@ -34,11 +34,17 @@ internal static class GatewayAuth
             return next(context);
         }
 
-        // The gateway's 401 is in OpenAI's error shape, built from the wire types so this plumbing needs no OpenAI feature code.
+        // The gateway's 401 is in the API's own error shape (Anthropic's for the Messages API, which its SDKs parse),
+        // built from the wire types so this plumbing needs no OpenAI feature code.
         context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-        var error = new OpenAIError(
-            "Authentication error: the gateway needs its key, sent as \"Authorization: Bearer <key>\" or \"x-api-key: <key>\" (API_KEY, or general_settings.master_key in config.yaml).",
-            "authentication_error", null, "invalid_api_key");
+        const string message = "Authentication error: the gateway needs its key, sent as \"Authorization: Bearer <key>\" or \"x-api-key: <key>\" (API_KEY, or general_settings.master_key in config.yaml).";
+        if (context.Request.Path.Value?.EndsWith("/messages", StringComparison.Ordinal) == true)
+        {
+            return context.Response.WriteAsJsonAsync(new AnthropicErrorResponse(new AnthropicError("authentication_error", message)),
+                OpenAIJsonContext.Default.AnthropicErrorResponse, contentType: null, context.RequestAborted);
+        }
+
+        var error = new OpenAIError(message, "authentication_error", null, "invalid_api_key");
         return context.Response.WriteAsJsonAsync(new OpenAIErrorResponse(error), OpenAIJsonContext.Default.OpenAIErrorResponse, contentType: null, context.RequestAborted);
     }
 

@@ -5,9 +5,9 @@ namespace CopilotProxy.Http;
 /// <summary>The one line per request, and DEBUG_LOGGING's bodies; event ids 7xx.</summary>
 internal static partial class RequestLog
 {
-    [LoggerMessage(EventId = 400, Message = "{FrontDoor} {Method} {Route} model={ClientModel} upstream_model={UpstreamModel} -> {Status} ttfb={TimeToFirstByteMs} ms total={TotalMs} ms tokens={PromptTokens}/{CompletionTokens} failure={Failure}")]
+    [LoggerMessage(EventId = 400, Message = "{FrontDoor} {Method} {Route} model={ClientModel} upstream_model={UpstreamModel} -> {Status} ttfb={TimeToFirstByteMs} ms total={TotalMs} ms tokens={PromptTokens}/{CompletionTokens} failure={Failure} initiator={Initiator} interaction={InteractionId}")]
     public static partial void Completed(ILogger logger, LogLevel level, string frontDoor, string method, string route, string clientModel, string upstreamModel,
-        int status, double? timeToFirstByteMs, double totalMs, int? promptTokens, int? completionTokens, string failure);
+        int status, double? timeToFirstByteMs, double totalMs, int? promptTokens, int? completionTokens, string failure, string initiator, string interactionId);
 
     [LoggerMessage(401, LogLevel.Information, "{Method} {Path} request headers: {Headers}; body: {Body}")]
     public static partial void RequestBody(ILogger logger, string method, string path, string headers, string body);

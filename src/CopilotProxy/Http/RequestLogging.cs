@@ -40,6 +40,7 @@ public sealed class RequestLogging
     {
         var started = Stopwatch.GetTimestamp();
         var telemetry = new RequestTelemetry(started);
+        ReadCopilotHeaders(context.Request, telemetry);
         var streamCounted = false;
         telemetry.StreamStarted = () =>
         {
@@ -95,7 +96,7 @@ public sealed class RequestLogging
                 var totalMs = Math.Round(total.TotalMilliseconds, 2);
                 var failureClass = telemetry.Failure is { } failure ? ProxyMetrics.FailureClass(failure) : "none";
                 RequestLog.Completed(_logger, level, door, context.Request.Method, route, telemetry.ClientModel ?? "-", telemetry.UpstreamModel ?? "-", status,
-                    ttfbMs, totalMs, telemetry.PromptTokens, telemetry.CompletionTokens, failureClass);
+                    ttfbMs, totalMs, telemetry.PromptTokens, telemetry.CompletionTokens, failureClass, telemetry.Initiator, telemetry.InteractionId ?? "-");
             }
 
             if (capture is not null)
@@ -104,6 +105,17 @@ public sealed class RequestLogging
                 RequestLog.ResponseBody(_logger, context.Request.Method, context.Request.Path, status, Redaction.Headers(context.Response.Headers),
                     _redaction.Body(capture.Captured, capture.TotalBytes));
             }
+        }
+    }
+
+    /// <summary>Copilot's X-Initiator and X-Interaction-Id (protocol.md §8.1): who sent the request, and which chat turn it belongs to.</summary>
+    private static void ReadCopilotHeaders(HttpRequest request, RequestTelemetry telemetry)
+    {
+        telemetry.Initiator = Initiators.Classify(request.Headers["X-Initiator"].ToString());
+        var interaction = request.Headers["X-Interaction-Id"].ToString().Trim();
+        if (interaction.Length > 0)
+        {
+            telemetry.InteractionId = interaction.Length > Initiators.MaxInteractionIdLength ? interaction[..Initiators.MaxInteractionIdLength] : interaction;
         }
     }
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using CopilotProxy.OpenAI;
 using CopilotProxy.Upstream;
 
 namespace CopilotProxy.Ollama;
@@ -26,7 +27,7 @@ public enum OllamaAnswerShape
 /// 4. Usage and llama.cpp's <c>timings</c> are kept for the final line.
 /// The final line (<see cref="WriteDone"/>) carries <c>done:true</c>, <c>done_reason</c>, the token counts and the durations.
 /// </remarks>
-public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
+public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
 {
     private readonly NdjsonWriter _lines;
     private readonly string _clientModel;
@@ -127,19 +128,19 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
                 return false;
             }
 
-            if (root.TryGetProperty("error"u8, out _) && !root.TryGetProperty("choices"u8, out _))
+            if (root.TryGetProperty(OpenAIChunk.Error, out _) && !root.TryGetProperty(OpenAIChunk.Choices, out _))
             {
                 UpstreamError = UpstreamErrors.ParseErrorBody(trimmed).Message ?? "the upstream reported an error";
                 return false;
             }
 
             ObserveUsage(root);
-            if (root.TryGetProperty("choices"u8, out var choices) && choices.ValueKind == JsonValueKind.Array)
+            if (root.TryGetProperty(OpenAIChunk.Choices, out var choices) && choices.ValueKind == JsonValueKind.Array)
             {
                 foreach (var choice in choices.EnumerateArray())
                 {
                     // Ollama has one answer per request; further choices (n > 1) have nowhere to go.
-                    if (choice.ValueKind == JsonValueKind.Object && (!choice.TryGetProperty("index"u8, out var index) || (index.ValueKind == JsonValueKind.Number && index.TryGetInt32(out var i) && i == 0)))
+                    if (choice.ValueKind == JsonValueKind.Object && (!choice.TryGetProperty(OpenAIChunk.Index, out var index) || (index.ValueKind == JsonValueKind.Number && index.TryGetInt32(out var i) && i == 0)))
                     {
                         HandleChoice(choice);
                         break;
@@ -218,8 +219,8 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
     private void HandleChoice(JsonElement choice)
     {
         // Streaming chunks carry "delta"; a whole completion (an upstream that ignored stream:true) carries "message".
-        var delta = choice.TryGetProperty("delta"u8, out var d) && d.ValueKind == JsonValueKind.Object ? d
-            : choice.TryGetProperty("message"u8, out var m) && m.ValueKind == JsonValueKind.Object ? m
+        var delta = choice.TryGetProperty(OpenAIChunk.Delta, out var d) && d.ValueKind == JsonValueKind.Object ? d
+            : choice.TryGetProperty(OpenAIChunk.Message, out var m) && m.ValueKind == JsonValueKind.Object ? m
             : default;
 
         JsonElement text = default;
@@ -233,7 +234,7 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
                 reasoning = NonEmptyString(delta, "reasoning"u8);
             }
 
-            if (delta.TryGetProperty("tool_calls"u8, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
+            if (delta.TryGetProperty(OpenAIChunk.ToolCalls, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
             {
                 MarkToken();
                 _toolCalls.Add(calls);
@@ -257,7 +258,7 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
             EmitText(text, reasoning);
         }
 
-        if (choice.TryGetProperty("finish_reason"u8, out var finish) && finish.ValueKind == JsonValueKind.String)
+        if (choice.TryGetProperty(OpenAIChunk.FinishReason, out var finish) && finish.ValueKind == JsonValueKind.String)
         {
             _finishReason = finish.GetString();
             Finished = true;
@@ -327,142 +328,6 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
     }
 
     /// <summary>Emits the accumulated tool calls once, when the turn has finished.</summary>
-    private void EmitToolCalls()
-    {
-        if (_completedCalls is not null || _toolCalls.Count == 0)
-        {
-            return;
-        }
-
-        var completed = _toolCalls.Complete();
-        _completedCalls = [];
-        foreach (var call in completed)
-        {
-            if (call.Arguments is null)
-            {
-                // Not a JSON object: an Ollama client can't run it, and dropping it silently is the bug users report most.
-                // The model's raw output goes out as text instead, so the user at least sees what it tried.
-                EmitPlainText($"[tool call {call.Name} with arguments that are not a JSON object: {call.RawArguments}]");
-                continue;
-            }
-
-            _completedCalls.Add(call);
-        }
-
-        if (!_stream || _completedCalls.Count == 0)
-        {
-            return;
-        }
-
-        var json = _lines.BeginLine();
-        json.WriteStartObject();
-        WriteHeader(json);
-        json.WriteStartObject("message"u8);
-        json.WriteString("role"u8, "assistant"u8);
-        json.WriteString("content"u8, ""u8);
-        WriteToolCalls(json, _completedCalls);
-        json.WriteEndObject();
-        json.WriteBoolean("done"u8, false);
-        json.WriteEndObject();
-        _lines.EndLine();
-    }
-
-    private void EmitPlainText(string text)
-    {
-        if (!_stream)
-        {
-            _content.Append(text);
-            return;
-        }
-
-        var json = _lines.BeginLine();
-        json.WriteStartObject();
-        WriteHeader(json);
-        if (_shape == OllamaAnswerShape.Chat)
-        {
-            json.WriteStartObject("message"u8);
-            json.WriteString("role"u8, "assistant"u8);
-            json.WriteString("content"u8, text);
-            json.WriteEndObject();
-        }
-        else
-        {
-            json.WriteString("response"u8, text);
-        }
-
-        json.WriteBoolean("done"u8, false);
-        json.WriteEndObject();
-        _lines.EndLine();
-    }
-
-    private static void WriteToolCalls(Utf8JsonWriter json, List<CompletedToolCall> calls)
-    {
-        json.WriteStartArray("tool_calls"u8);
-        foreach (var call in calls)
-        {
-            json.WriteStartObject();
-            json.WriteString("id"u8, call.Id);
-            json.WriteStartObject("function"u8);
-            json.WriteNumber("index"u8, call.Index);
-            json.WriteString("name"u8, call.Name);
-            json.WritePropertyName("arguments"u8);
-            call.Arguments!.RootElement.WriteTo(json);
-            json.WriteEndObject();
-            json.WriteEndObject();
-        }
-
-        json.WriteEndArray();
-    }
-
-    private void WriteHeader(Utf8JsonWriter json)
-    {
-        json.WriteString("model"u8, _clientModel);
-        json.WriteString("created_at"u8, DateTime.UtcNow);
-    }
-
-    /// <summary>
-    /// Durations in nanoseconds, each measured for what it says:
-    /// total_duration: request arrival at the proxy → this final line.
-    /// prompt_eval_duration: the upstream's own prompt time when it reports one (llama.cpp <c>timings.prompt_ms</c>); otherwise
-    ///   upstream request sent → first generated token, which includes prompt processing and any JIT load LM Studio does.
-    /// eval_duration: the upstream's <c>timings.predicted_ms</c>, otherwise first → last generated token.
-    /// load_duration: only when the proxy itself loaded the model; LM Studio does not report JIT load time, and time to
-    ///   response headers is not load time, so otherwise the field is left out (Ollama omits zero metrics too).
-    /// </summary>
-    private void WriteMetrics(Utf8JsonWriter json, long now, TimeSpan? loadDuration)
-    {
-        json.WriteNumber("total_duration"u8, Nanoseconds(Stopwatch.GetElapsedTime(_requestStarted, now)));
-        if (loadDuration is { } load && load > TimeSpan.Zero)
-        {
-            json.WriteNumber("load_duration"u8, Nanoseconds(load));
-        }
-
-        if (_promptTokens is { } prompt)
-        {
-            json.WriteNumber("prompt_eval_count"u8, prompt);
-        }
-
-        var promptDuration = _promptMs is { } pms ? TimeSpan.FromMilliseconds(pms)
-            : _firstToken != 0 ? Stopwatch.GetElapsedTime(_upstreamSent, _firstToken) : TimeSpan.Zero;
-        if (promptDuration > TimeSpan.Zero)
-        {
-            json.WriteNumber("prompt_eval_duration"u8, Nanoseconds(promptDuration));
-        }
-
-        if (_completionTokens is { } completion)
-        {
-            json.WriteNumber("eval_count"u8, completion);
-        }
-
-        var evalDuration = _predictedMs is { } ems ? TimeSpan.FromMilliseconds(ems)
-            : _firstToken != 0 ? Stopwatch.GetElapsedTime(_firstToken, _lastToken) : TimeSpan.Zero;
-        if (evalDuration > TimeSpan.Zero)
-        {
-            json.WriteNumber("eval_duration"u8, Nanoseconds(evalDuration));
-        }
-    }
-
-    private static long Nanoseconds(TimeSpan duration) => duration.Ticks * 100;
 
     private void MarkToken()
     {
@@ -478,18 +343,7 @@ public sealed class ChunkTranslator : IUpstreamEventSink, IDisposable
     private void ObserveUsage(JsonElement root)
     {
         // LM Studio may send usage on its own choices:[] chunk or on the finish chunk (protocol.md §3.1): both are read.
-        if (root.TryGetProperty("usage"u8, out var usage) && usage.ValueKind == JsonValueKind.Object)
-        {
-            if (UpstreamJson.TryGetInt32(usage, "prompt_tokens"u8, out var pv))
-            {
-                _promptTokens = pv;
-            }
-
-            if (UpstreamJson.TryGetInt32(usage, "completion_tokens"u8, out var cv))
-            {
-                _completionTokens = cv;
-            }
-        }
+        OpenAIChunk.ReadUsage(root, ref _promptTokens, ref _completionTokens);
 
         if (root.TryGetProperty("timings"u8, out var timings) && timings.ValueKind == JsonValueKind.Object)
         {

@@ -91,15 +91,10 @@ public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog 
             throw await UpstreamErrors.FromStatusAsync(response, url, timeout.Token);
         }
 
-        LmStudioV1ModelList? list;
-        try
+        var (list, failure) = await UpstreamPipeline.ReadJsonAsync(new UpstreamAnswer(response, timeout, url, upstream), CatalogJsonContext.Default.LmStudioV1ModelList);
+        if (list is null)
         {
-            await using var body = await response.Content.ReadAsStreamAsync(timeout.Token);
-            list = await JsonSerializer.DeserializeAsync(body, CatalogJsonContext.Default.LmStudioV1ModelList, timeout.Token);
-        }
-        catch (JsonException ex)
-        {
-            throw new UpstreamException(UpstreamFailure.InvalidResponse, $"LM Studio at {url} answered with an unreadable model list ({ex.Message}).", url, 200, ex);
+            throw failure!;
         }
 
         var entry = list?.Models?.FirstOrDefault(m => string.Equals(m.Key, model.UpstreamId, StringComparison.OrdinalIgnoreCase));

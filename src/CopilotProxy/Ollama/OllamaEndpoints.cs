@@ -24,6 +24,7 @@ public static class OllamaEndpoints
         group.MapMethods("/api/tags", [HttpMethods.Get, HttpMethods.Head], Tags);
         group.MapPost("/api/show", Show);
         group.MapGet("/api/ps", Ps);
+        group.MapGet("/api/experimental/model-recommendations", Recommendations);
 
         group.MapPost("/api/chat", Chat);
         group.MapPost("/api/generate", Generate);
@@ -41,13 +42,13 @@ public static class OllamaEndpoints
         return group;
     }
 
-    private static Task Chat(HttpContext context, OllamaTranslator translator) => translator.ChatAsync(context);
+    private static Task Chat(HttpContext context, ChatHandler handler) => handler.HandleAsync(context);
 
-    private static Task Generate(HttpContext context, OllamaTranslator translator) => translator.GenerateAsync(context);
+    private static Task Generate(HttpContext context, GenerateHandler handler) => handler.HandleAsync(context);
 
-    private static Task Embed(HttpContext context, OllamaTranslator translator) => translator.EmbedAsync(context);
+    private static Task Embed(HttpContext context, EmbedHandler handler) => handler.EmbedAsync(context);
 
-    private static Task Embeddings(HttpContext context, OllamaTranslator translator) => translator.EmbeddingsAsync(context);
+    private static Task Embeddings(HttpContext context, EmbedHandler handler) => handler.EmbeddingsAsync(context);
 
     /// <summary>
     /// A model LM Studio already has is "pulled": the answer is the progress of an up-to-date pull, so scripts that pull
@@ -55,7 +56,7 @@ public static class OllamaEndpoints
     /// </summary>
     private static async Task Pull(HttpContext context, ModelCatalog catalog)
     {
-        if (await OllamaTranslator.ReadAsync(context, OllamaJsonContext.Default.ModelRequest) is not { } request
+        if (await ModelResolution.ReadAsync(context, OllamaJsonContext.Default.ModelRequest) is not { } request
             || await RequireModelAsync(context, catalog, request.ModelName,
                 name => $"model '{name}' is not in LM Studio, and the proxy can't download models: download it in LM Studio (Discover tab, or `lms get {name}`) and it appears here") is null)
         {
@@ -95,7 +96,7 @@ public static class OllamaEndpoints
 
     private static async Task Copy(HttpContext context, ModelCatalog catalog)
     {
-        if (await OllamaTranslator.ReadAsync(context, OllamaJsonContext.Default.CopyRequest) is not { } request
+        if (await ModelResolution.ReadAsync(context, OllamaJsonContext.Default.CopyRequest) is not { } request
             || await RequireModelAsync(context, catalog, request.Source, OllamaErrors.ModelNotFound) is not { } model)
         {
             return;
@@ -107,7 +108,7 @@ public static class OllamaEndpoints
 
     private static async Task Delete(HttpContext context, ModelCatalog catalog)
     {
-        if (await OllamaTranslator.ReadAsync(context, OllamaJsonContext.Default.ModelRequest) is not { } request
+        if (await ModelResolution.ReadAsync(context, OllamaJsonContext.Default.ModelRequest) is not { } request
             || await RequireModelAsync(context, catalog, request.ModelName, OllamaErrors.ModelNotFound) is not { } model)
         {
             return;
@@ -156,6 +157,10 @@ public static class OllamaEndpoints
     private static JsonHttpResult<VersionResponse> Version(ProxySettings settings) =>
         TypedResults.Json(new VersionResponse(settings.OllamaVersion), OllamaJsonContext.Default.VersionResponse);
 
+    /// <summary>Answered at once, without asking the upstream: the extension holds its whole model list until this returns.</summary>
+    private static JsonHttpResult<RecommendationsResponse> Recommendations() =>
+        TypedResults.Json(new RecommendationsResponse([]), OllamaJsonContext.Default.RecommendationsResponse);
+
     private static async Task Tags(HttpContext context, ModelCatalog catalog)
     {
         if (await SnapshotAsync(context, catalog) is not { } snapshot)
@@ -169,7 +174,7 @@ public static class OllamaEndpoints
 
     private static async Task Show(HttpContext context, ModelCatalog catalog)
     {
-        if (await OllamaTranslator.ReadAsync(context, OllamaJsonContext.Default.ShowRequest) is not { } request
+        if (await ModelResolution.ReadAsync(context, OllamaJsonContext.Default.ShowRequest) is not { } request
             || await RequireModelAsync(context, catalog, request.Model is { Length: > 0 } model ? model : request.Name, OllamaErrors.ModelNotFound) is not { } found)
         {
             return;

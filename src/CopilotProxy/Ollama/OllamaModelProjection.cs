@@ -32,31 +32,7 @@ public static class OllamaModelProjection
         // LM Studio doesn't report the GPU/CPU split or its TTL; the model counts as fully offloaded and kept loaded.
         new(model.OllamaName, model.OllamaName, model.SizeBytes, Digest(model), Details(model), DateTimeOffset.MaxValue, model.SizeBytes, model.ContextLength);
 
-    public static IReadOnlyList<string> Capabilities(CatalogModel model)
-    {
-        if (model.Kind == ModelKind.Embedding)
-        {
-            return ["embedding"];
-        }
-
-        var capabilities = new List<string>(4) { "completion" };
-        if (model.Tools)
-        {
-            capabilities.Add("tools");
-        }
-
-        if (model.Vision)
-        {
-            capabilities.Add("vision");
-        }
-
-        if (model.Thinking)
-        {
-            capabilities.Add("thinking");
-        }
-
-        return capabilities;
-    }
+    public static IReadOnlyList<string> Capabilities(CatalogModel model) => ModelCapabilities.Of(model);
 
     private static ModelDetails Details(CatalogModel model)
     {

@@ -23,9 +23,6 @@ internal static class RelayJson
 /// <summary>Rewrites whole (non-streamed) OpenAI JSON bodies on their way through the relay.</summary>
 public static class JsonRelay
 {
-    /// <summary>An id for a tool call the upstream sent without one (or with ""): clients link results to calls by it.</summary>
-    internal static string NewToolCallId() => "call_" + Guid.NewGuid().ToString("N")[..24];
-
     /// <summary>The client's request for the upstream: unchanged except <c>model</c>, which becomes the upstream's own key.</summary>
     public static void WriteRequest(JsonElement root, string upstreamModel, IBufferWriter<byte> output) =>
         WriteRequest(root, upstreamModel, ModelDefaults.None, output);
@@ -40,16 +37,16 @@ public static class JsonRelay
         ArgumentNullException.ThrowIfNull(defaults);
         using var writer = new Utf8JsonWriter(output, RelayJson.WriterOptions);
         writer.WriteStartObject();
-        writer.WriteString("model"u8, upstreamModel);
+        writer.WriteString(OpenAIChunk.Model, upstreamModel);
         foreach (var property in root.EnumerateObject())
         {
-            if (property.NameEquals("model"u8) || (omit is not null && property.NameEquals(omit))
+            if (property.NameEquals(OpenAIChunk.Model) || (omit is not null && property.NameEquals(omit))
                 || (property.Value.ValueKind == JsonValueKind.Null && HasDefault(defaults, property.Name)))
             {
                 continue;
             }
 
-            property.WriteTo(writer);
+            OpenAIChunk.CopyProperty(property, writer);
         }
 
         WriteDefaults(root, defaults, writer);
@@ -134,9 +131,9 @@ public static class JsonRelay
         writer.WriteStartObject();
         foreach (var property in root.EnumerateObject())
         {
-            if (property.NameEquals("model"u8))
+            if (property.NameEquals(OpenAIChunk.Model))
             {
-                writer.WriteString("model"u8, clientModel);
+                writer.WriteString(OpenAIChunk.Model, clientModel);
             }
             else if (base64 && property.NameEquals("data"u8) && property.Value.ValueKind == JsonValueKind.Array)
             {
@@ -150,7 +147,7 @@ public static class JsonRelay
             }
             else
             {
-                property.WriteTo(writer);
+                OpenAIChunk.CopyProperty(property, writer);
             }
         }
 
@@ -161,7 +158,7 @@ public static class JsonRelay
     {
         if (item.ValueKind != JsonValueKind.Object)
         {
-            item.WriteTo(writer);
+            OpenAIChunk.CopyValue(item, writer);
             return;
         }
 
@@ -183,7 +180,7 @@ public static class JsonRelay
             }
             else
             {
-                property.WriteTo(writer);
+                OpenAIChunk.CopyProperty(property, writer);
             }
         }
 
@@ -201,13 +198,13 @@ public static class JsonRelay
         writer.WriteStartObject();
         foreach (var property in root.EnumerateObject())
         {
-            if (property.NameEquals("model"u8))
+            if (property.NameEquals(OpenAIChunk.Model))
             {
-                writer.WriteString("model"u8, clientModel);
+                writer.WriteString(OpenAIChunk.Model, clientModel);
             }
-            else if (property.NameEquals("choices"u8) && property.Value.ValueKind == JsonValueKind.Array)
+            else if (property.NameEquals(OpenAIChunk.Choices) && property.Value.ValueKind == JsonValueKind.Array)
             {
-                writer.WriteStartArray("choices"u8);
+                writer.WriteStartArray(OpenAIChunk.Choices);
                 foreach (var choice in property.Value.EnumerateArray())
                 {
                     WriteChoice(choice, writer);
@@ -217,7 +214,7 @@ public static class JsonRelay
             }
             else
             {
-                property.WriteTo(writer);
+                OpenAIChunk.CopyProperty(property, writer);
             }
         }
 
@@ -228,27 +225,28 @@ public static class JsonRelay
     {
         if (choice.ValueKind != JsonValueKind.Object)
         {
-            choice.WriteTo(writer);
+            OpenAIChunk.CopyValue(choice, writer);
             return;
         }
 
-        var hasCalls = choice.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object
-            && message.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0;
+        var hasCalls = choice.TryGetProperty(OpenAIChunk.Message, out var message) && message.ValueKind == JsonValueKind.Object
+            && message.TryGetProperty(OpenAIChunk.ToolCalls, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0;
         writer.WriteStartObject();
         foreach (var property in choice.EnumerateObject())
         {
-            if (property.NameEquals("message"u8) && property.Value.ValueKind == JsonValueKind.Object)
+            if (property.NameEquals(OpenAIChunk.Message) && property.Value.ValueKind == JsonValueKind.Object)
             {
-                writer.WritePropertyName("message"u8);
+                writer.WritePropertyName(OpenAIChunk.Message);
                 WriteMessage(property.Value, writer);
             }
-            else if (property.NameEquals("finish_reason"u8) && hasCalls && property.Value.ValueEquals("stop"u8))
+            else if (property.NameEquals(OpenAIChunk.FinishReason) && property.Value.ValueKind == JsonValueKind.String
+                && OpenAIChunk.FinishReasonFor(property.Value.GetString(), hasCalls) is "tool_calls" && !property.Value.ValueEquals("tool_calls"u8))
             {
-                writer.WriteString("finish_reason"u8, "tool_calls"u8);
+                writer.WriteString(OpenAIChunk.FinishReason, "tool_calls"u8);
             }
             else
             {
-                property.WriteTo(writer);
+                OpenAIChunk.CopyProperty(property, writer);
             }
         }
 
@@ -260,9 +258,9 @@ public static class JsonRelay
         writer.WriteStartObject();
         foreach (var property in message.EnumerateObject())
         {
-            if (property.NameEquals("tool_calls"u8) && property.Value.ValueKind == JsonValueKind.Array)
+            if (property.NameEquals(OpenAIChunk.ToolCalls) && property.Value.ValueKind == JsonValueKind.Array)
             {
-                writer.WriteStartArray("tool_calls"u8);
+                writer.WriteStartArray(OpenAIChunk.ToolCalls);
                 foreach (var call in property.Value.EnumerateArray())
                 {
                     WriteToolCall(call, writer);
@@ -272,7 +270,7 @@ public static class JsonRelay
             }
             else
             {
-                property.WriteTo(writer);
+                OpenAIChunk.CopyProperty(property, writer);
             }
         }
 
@@ -283,7 +281,7 @@ public static class JsonRelay
     {
         if (call.ValueKind != JsonValueKind.Object)
         {
-            call.WriteTo(writer);
+            OpenAIChunk.CopyValue(call, writer);
             return;
         }
 
@@ -291,23 +289,23 @@ public static class JsonRelay
         var hasId = false;
         foreach (var property in call.EnumerateObject())
         {
-            if (property.NameEquals("id"u8))
+            if (property.NameEquals(OpenAIChunk.Id))
             {
-                if (property.Value.ValueKind == JsonValueKind.String && property.Value.GetString() is { Length: > 0 })
+                if (OpenAIChunk.ToolCallId(call) is not null)
                 {
-                    property.WriteTo(writer);
+                    OpenAIChunk.CopyProperty(property, writer);
                     hasId = true;
                 }
             }
             else
             {
-                property.WriteTo(writer);
+                OpenAIChunk.CopyProperty(property, writer);
             }
         }
 
         if (!hasId)
         {
-            writer.WriteString("id"u8, NewToolCallId());
+            writer.WriteString(OpenAIChunk.Id, OpenAIChunk.NewToolCallId());
         }
 
         writer.WriteEndObject();

@@ -16,10 +16,16 @@ public static class OpenAIEndpoints
         var group = app.MapGroup(string.Empty).WithMetadata(new FrontDoorMetadata(door));
         if (door == FrontDoor.Ollama)
         {
+            // Real Ollama's OpenAI compatibility routes (protocol.md §2.2), so tools pointed at port 11434 find them all.
             group.MapGet("/v1/models", ListModels);
+            group.MapGet("/v1/models/{**id}", GetOllamaModel);
             group.MapPost("/v1/chat/completions", ChatCompletions);
             // Copilot Chat 0.37.x posted here without /v1 (microsoft/vscode#293271).
             group.MapPost("/chat/completions", ChatCompletions);
+            group.MapPost("/v1/completions", Completions);
+            group.MapPost("/v1/embeddings", Embeddings);
+            group.MapPost("/v1/responses", Responses);
+            group.MapPost("/v1/messages", Messages);
             return group;
         }
 
@@ -28,9 +34,10 @@ public static class OpenAIEndpoints
         // LiteLLM serves every route with and without /v1 (protocol.md §4.5).
         foreach (var prefix in (string[])["/v1", ""])
         {
-            group.MapGet($"{prefix}/models", ListModels);
+            group.MapGet($"{prefix}/models", ListGatewayModels);
+            group.MapGet($"{prefix}/model/info", ModelInfo);
             // Model ids contain '/' (qwen/qwen3-8b), so the id is a catch-all.
-            group.MapGet($"{prefix}/models/{{**id}}", GetModel);
+            group.MapGet($"{prefix}/models/{{**id}}", GetGatewayModel);
             group.MapPost($"{prefix}/chat/completions", ChatCompletions);
             group.MapPost($"{prefix}/completions", Completions);
             group.MapPost($"{prefix}/embeddings", Embeddings);
@@ -43,22 +50,78 @@ public static class OpenAIEndpoints
 
     private static async Task ListModels(HttpContext context, ModelCatalog catalog)
     {
-        CatalogSnapshot snapshot;
+        if (await SnapshotAsync(context, catalog) is { } snapshot)
+        {
+            var cards = snapshot.Models.Select(ToCard).ToList();
+            await context.Response.WriteAsJsonAsync(new ModelList(cards), OpenAIJsonContext.Default.ModelList, contentType: null, context.RequestAborted);
+        }
+    }
+
+    private static async Task ListGatewayModels(HttpContext context, ModelCatalog catalog)
+    {
+        if (await SnapshotAsync(context, catalog) is { } snapshot)
+        {
+            var cards = snapshot.Models.Select(ToGatewayCard).ToList();
+            await context.Response.WriteAsJsonAsync(new ModelList(cards), OpenAIJsonContext.Default.ModelList, contentType: null, context.RequestAborted);
+        }
+    }
+
+    private static async Task GetGatewayModel(HttpContext context, string id, ModelCatalog catalog)
+    {
+        if (await FindAsync(context, id, catalog) is { } model)
+        {
+            await context.Response.WriteAsJsonAsync(ToGatewayCard(model), OpenAIJsonContext.Default.ModelCard, contentType: null, context.RequestAborted);
+        }
+    }
+
+    /// <summary>Ollama echoes the name it was asked for, tag included, and owns every local model to "library" (openai.go ToModel).</summary>
+    private static async Task GetOllamaModel(HttpContext context, string id, ModelCatalog catalog)
+    {
+        if (await FindAsync(context, id, catalog) is { } model)
+        {
+            var card = new ModelCard(id, model.FirstSeen.ToUnixTimeSeconds(), "library");
+            await context.Response.WriteAsJsonAsync(card, OpenAIJsonContext.Default.ModelCard, contentType: null, context.RequestAborted);
+        }
+    }
+
+    /// <summary>LiteLLM's <c>/model/info</c>: every deployment of every model, with the limits and capabilities clients budget with.</summary>
+    private static async Task ModelInfo(HttpContext context, ModelCatalog catalog)
+    {
+        if (await SnapshotAsync(context, catalog) is not { } snapshot)
+        {
+            return;
+        }
+
+        var entries = new List<DeploymentInfo>();
+        foreach (var model in snapshot.Models)
+        {
+            var budget = TokenBudget.For(model);
+            var info = new DeploymentModelInfo(
+                model.Id, model.Kind == ModelKind.Embedding ? "embedding" : "chat", budget.ContextLength, budget.MaxInputTokens, budget.MaxOutputTokens,
+                budget.MaxOutputTokens, model.Tools, model.Vision, model.Thinking, ModelCapabilities.Of(model));
+            foreach (var deployment in model.Deployments)
+            {
+                entries.Add(new DeploymentInfo(model.Id, new DeploymentParams("openai/" + deployment.UpstreamModel, deployment.Upstream.BaseUrl.ToString()), info));
+            }
+        }
+
+        await context.Response.WriteAsJsonAsync(new ModelInfoList(entries), OpenAIJsonContext.Default.ModelInfoList, contentType: null, context.RequestAborted);
+    }
+
+    private static async Task<CatalogSnapshot?> SnapshotAsync(HttpContext context, ModelCatalog catalog)
+    {
         try
         {
-            snapshot = await catalog.GetAsync(context.RequestAborted);
+            return await catalog.GetAsync(context.RequestAborted);
         }
         catch (UpstreamException failure)
         {
             await OpenAIErrors.WriteAsync(context, failure);
-            return;
+            return null;
         }
-
-        var cards = snapshot.Models.Select(ToCard).ToList();
-        await context.Response.WriteAsJsonAsync(new ModelList(cards), OpenAIJsonContext.Default.ModelList, contentType: null, context.RequestAborted);
     }
 
-    private static async Task GetModel(HttpContext context, string id, ModelCatalog catalog)
+    private static async Task<CatalogModel?> FindAsync(HttpContext context, string id, ModelCatalog catalog)
     {
         CatalogModel? model;
         try
@@ -68,19 +131,30 @@ public static class OpenAIEndpoints
         catch (UpstreamException failure)
         {
             await OpenAIErrors.WriteAsync(context, failure);
-            return;
+            return null;
         }
 
         if (model is null)
         {
             await OpenAIErrors.WriteAsync(context, StatusCodes.Status404NotFound, $"The model '{id}' does not exist. GET /v1/models lists the models.", code: "model_not_found", param: "model");
-            return;
         }
 
-        await context.Response.WriteAsJsonAsync(ToCard(model), OpenAIJsonContext.Default.ModelCard, contentType: null, context.RequestAborted);
+        return model;
     }
 
     private static ModelCard ToCard(CatalogModel model) => new(model.Id, model.FirstSeen.ToUnixTimeSeconds(), model.Publisher ?? "lmstudio");
+
+    private static ModelCard ToGatewayCard(CatalogModel model)
+    {
+        var budget = TokenBudget.For(model);
+        return ToCard(model) with
+        {
+            ContextLength = budget.ContextLength,
+            MaxInputTokens = budget.MaxInputTokens,
+            MaxOutputTokens = budget.MaxOutputTokens,
+            Capabilities = ModelCapabilities.Of(model),
+        };
+    }
 
     private static Task ChatCompletions(HttpContext context, OpenAIRelay relay) => relay.HandleAsync(context, OpenAIOperation.ChatCompletions);
 
@@ -88,7 +162,7 @@ public static class OpenAIEndpoints
 
     private static Task Embeddings(HttpContext context, OpenAIRelay relay) => relay.HandleAsync(context, OpenAIOperation.Embeddings);
 
-    private static Task Responses(HttpContext context, OpenAIRelay relay) => relay.HandleAsync(context, OpenAIOperation.Responses);
+    private static Task Responses(HttpContext context, EventApiRelay relay) => relay.HandleAsync(context, EventApi.Responses);
 
-    private static Task Messages(HttpContext context, OpenAIRelay relay) => relay.HandleAsync(context, OpenAIOperation.Messages);
+    private static Task Messages(HttpContext context, EventApiRelay relay) => relay.HandleAsync(context, EventApi.Messages);
 }

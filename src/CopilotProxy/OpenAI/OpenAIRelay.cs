@@ -20,13 +20,12 @@ public enum OpenAIOperation
     ChatCompletions,
     Completions,
     Embeddings,
-    Responses,
-    Messages,
 }
 
 /// <summary>
 /// The relay behind the OpenAI routes on both front doors: resolve the model in the model catalog, route it to a
-/// deployment (rewriting the model and applying the entry's defaults), and stream the answer back.
+/// deployment (rewriting the model and applying the entry's defaults), and stream the answer back. The Responses and
+/// Messages APIs have their own relay (<see cref="EventApiRelay"/>): their errors and events have other shapes.
 /// </summary>
 public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, ILogger<OpenAIRelay> logger)
 {
@@ -87,7 +86,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         var streaming = ClientJsonBody.GetBool(root, "stream", false);
         var base64 = operation == OpenAIOperation.Embeddings
             && string.Equals(ClientJsonBody.GetString(root, "encoding_format"), "base64", StringComparison.Ordinal);
-        // Sampling defaults mean nothing to embeddings, and the Responses and Messages APIs spell the limits differently.
+        // Sampling defaults mean nothing to embeddings.
         var applyDefaults = operation is OpenAIOperation.ChatCompletions or OpenAIOperation.Completions;
         void WriteBody(Deployment deployment, PooledBufferWriter output) =>
             JsonRelay.WriteRequest(root, deployment.UpstreamModel, applyDefaults ? deployment.Defaults : ModelDefaults.None, output,
@@ -126,12 +125,6 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         var response = routed.Response;
         if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } failure)
         {
-            if (operation is OpenAIOperation.Responses or OpenAIOperation.Messages && failure.UpstreamStatus is 404 or 405 or 501)
-            {
-                await WriteUnsupportedAsync(context, operation, routed.Url);
-                return;
-            }
-
             FailureReporting.Report(context, logger, door, path, failure);
             await OpenAIErrors.WriteAsync(context, failure);
             return;
@@ -144,22 +137,10 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
             case OpenAIOperation.ChatCompletions or OpenAIOperation.Completions when isStream:
                 await RelayStreamAsync(context, door, path, clientModel, routed);
                 break;
-            case OpenAIOperation.Responses or OpenAIOperation.Messages when isStream:
-                await PassThroughStreamAsync(context, door, path, routed);
-                break;
             default:
                 await RelayJsonAsync(context, door, operation, path, clientModel, base64, routed);
                 break;
         }
-    }
-
-    /// <summary>404/501 in OpenAI's shape when the upstream has no such API (llama.cpp, LM Studio before 0.3.29 / 0.4.1).</summary>
-    private static Task WriteUnsupportedAsync(HttpContext context, OpenAIOperation operation, Uri url)
-    {
-        var (api, since) = operation == OpenAIOperation.Responses ? ("Responses API (/v1/responses)", "0.3.29") : ("Anthropic Messages API (/v1/messages)", "0.4.1");
-        return OpenAIErrors.WriteAsync(context, StatusCodes.Status501NotImplemented,
-            $"The upstream at {url} does not offer the {api}. LM Studio has it since {since}; other upstreams may not have it at all. Use /v1/chat/completions instead.",
-            code: "unsupported_endpoint");
     }
 
     private async Task RelayStreamAsync(HttpContext context, string door, string path, string clientModel, RoutedResponse routed)
@@ -172,22 +153,6 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         if (outcome.Failure is { } failure)
         {
             FailureReporting.Report(context, logger, door, path, failure, relay.FailureMessage ?? "the upstream sent an error event, relayed in band");
-        }
-    }
-
-    /// <summary>
-    /// Responses and Messages streams carry typed <c>event:</c> lines whose shapes the Copilot rules in <see cref="SseRelay"/>
-    /// don't apply to, so their bytes pass through as they arrive.
-    /// </summary>
-    private async Task PassThroughStreamAsync(HttpContext context, string door, string path, RoutedResponse routed)
-    {
-        await StartStreamAsync(context);
-        if (await UpstreamPipeline.CopyAsync(routed.Answer, context.Response.BodyWriter) is { } failure
-            && FailureReporting.Report(context, logger, door, path, failure))
-        {
-            // Headers are gone and these protocols have no in-band error the relay may add; cutting the connection is
-            // the only way left to say the answer is incomplete.
-            context.Abort();
         }
     }
 
@@ -204,7 +169,6 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
 
     private async Task RelayJsonAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool base64, RoutedResponse routed)
     {
-        var url = routed.Url;
         var (answer, failure) = await UpstreamPipeline.ReadJsonAsync(routed.Answer);
         if (answer is null)
         {
@@ -220,12 +184,6 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
         using (var output = new PooledBufferWriter())
         {
             var root = answer.RootElement;
-            if (operation is OpenAIOperation.Responses or OpenAIOperation.Messages && IsUnexpectedEndpoint(root))
-            {
-                await WriteUnsupportedAsync(context, operation, url);
-                return;
-            }
-
             if (root.ValueKind != JsonValueKind.Object)
             {
                 output.Write(System.Text.Encoding.UTF8.GetBytes(root.GetRawText()));
@@ -249,25 +207,17 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, I
 
     private static void RecordUsage(JsonElement completion, RequestTelemetry telemetry)
     {
-        if (completion.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
-        {
-            telemetry.PromptTokens = usage.TryGetProperty("prompt_tokens", out var p) && p.TryGetInt32(out var pv) ? pv : null;
-            telemetry.CompletionTokens = usage.TryGetProperty("completion_tokens", out var c) && c.TryGetInt32(out var cv) ? cv : null;
-        }
+        int? promptTokens = null, completionTokens = null;
+        OpenAIChunk.ReadUsage(completion, ref promptTokens, ref completionTokens);
+        telemetry.PromptTokens = promptTokens;
+        telemetry.CompletionTokens = completionTokens;
     }
-
-    /// <summary>LM Studio answers routes it lacks with 200 and <c>{"error":"Unexpected endpoint or method. …"}</c> (protocol.md §3.2).</summary>
-    private static bool IsUnexpectedEndpoint(JsonElement root) =>
-        root.ValueKind == JsonValueKind.Object && root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.String
-        && error.GetString()!.StartsWith("Unexpected endpoint", StringComparison.OrdinalIgnoreCase);
 
     private static string UpstreamPath(OpenAIOperation operation) => operation switch
     {
         OpenAIOperation.ChatCompletions => "v1/chat/completions",
         OpenAIOperation.Completions => "v1/completions",
         OpenAIOperation.Embeddings => "v1/embeddings",
-        OpenAIOperation.Responses => "v1/responses",
-        OpenAIOperation.Messages => "v1/messages",
         _ => throw new ArgumentOutOfRangeException(nameof(operation)),
     };
 

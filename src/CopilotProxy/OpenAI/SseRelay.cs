@@ -30,7 +30,7 @@ public readonly record struct RelayOutcome(UpstreamFailure? Failure, string? Fin
 ///    <c>[DONE]</c> when the upstream sent none: Copilot only runs tool calls after a finish reason.
 /// 7. Write <c>data: …\n\n</c> and flush, so tokens and tool-call fragments reach the client as they arrive (nothing is buffered).
 /// </remarks>
-public sealed class SseRelay : IUpstreamEventSink, IDisposable
+public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
 {
     private enum DeltaPart
     {
@@ -138,6 +138,9 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         return !_sawDone;
     }
 
+    /// <summary>Every event takes the document path; tests compare it with the fast path, which must produce the same bytes.</summary>
+    internal bool DocumentPathOnly { get; init; }
+
     public void Dispose() => _writer.Dispose();
 
     /// <summary>Relays one event's data (the bytes after <c>data: </c>) into the output without flushing; the per-event hot path.</summary>
@@ -182,7 +185,7 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
                 return true;
             }
 
-            if (root.TryGetProperty("error", out var error) && !HasChoices(root))
+            if (root.TryGetProperty(OpenAIChunk.Error, out var error) && !HasChoices(root))
             {
                 WriteFailure(NormalizedErrorEvent(error));
                 _sawDone = true;
@@ -205,232 +208,46 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     }
 
     /// <summary>
-    /// The fast path for the common event: plain text (or an empty delta) with at most a finish reason that needs no
-    /// change. One forward scan with <see cref="Utf8JsonReader"/> proves the event needs nothing but the model name
-    /// swapped, then the upstream's bytes are copied around the new name: no document, no re-serialisation, no
-    /// allocation. Anything else (tool calls, reasoning, errors, "stop" after tool calls, the first event, whose id and
-    /// created the full path records) returns false and takes the full path.
+    /// The fast path for the common event (see <see cref="PlainEvent"/>); false sends the event down the document path.
+    /// The first event always takes the document path, which records the stream's id and created.
     /// </summary>
     private bool TryRelayPlainEvent(ReadOnlySpan<byte> data)
     {
-        if (_chunkId is null)
+        if (_chunkId is null || DocumentPathOnly || !PlainEvent.TryScan(data, out var plain))
         {
             return false;
         }
 
-        var modelStart = -1;
-        var modelEnd = -1;
-        string? finish = null;
-        var choiceSeen = false;
-        int? promptTokens = null;
-        int? completionTokens = null;
-        try
-        {
-            var reader = new Utf8JsonReader(data);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("model"u8))
-                {
-                    if (!reader.Read() || reader.TokenType != JsonTokenType.String)
-                    {
-                        return false;
-                    }
-
-                    modelStart = (int)reader.TokenStartIndex;
-                    modelEnd = (int)reader.BytesConsumed;
-                }
-                else if (reader.ValueTextEquals("choices"u8))
-                {
-                    if (!ScanPlainChoices(ref reader, ref finish, ref choiceSeen))
-                    {
-                        return false;
-                    }
-                }
-                else if (reader.ValueTextEquals("usage"u8))
-                {
-                    if (!ScanUsage(ref reader, ref promptTokens, ref completionTokens))
-                    {
-                        return false;
-                    }
-                }
-                else if (reader.ValueTextEquals("error"u8))
-                {
-                    return false;
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-        }
-        catch (JsonException)
+        if (plain.Finish == "stop" && _toolCallIds.Count > 0)
         {
             return false;
         }
 
-        if (finish == "stop" && _toolCallIds.Count > 0)
-        {
-            return false;
-        }
-
-        _choiceOpen |= choiceSeen;
-        if (finish is not null)
+        _choiceOpen |= plain.ChoiceSeen;
+        if (plain.Finish is not null)
         {
             _sawFinish = true;
-            _finishReason = finish;
+            _finishReason = plain.Finish;
         }
 
-        _promptTokens = promptTokens ?? _promptTokens;
-        _completionTokens = completionTokens ?? _completionTokens;
-
-        // One GetSpan/Advance for the whole event: Kestrel's response writer takes a lock on each call.
-        var model = modelStart >= 0 ? _clientModelJson : [];
-        var head = modelStart >= 0 ? data[..modelStart] : data;
-        var tail = modelStart >= 0 ? data[modelEnd..] : [];
-        var length = DataPrefix.Length + head.Length + model.Length + tail.Length + EventEnd.Length;
-        var span = _output.GetSpan(length);
-        DataPrefix.CopyTo(span);
-        var at = DataPrefix.Length;
-        head.CopyTo(span[at..]);
-        at += head.Length;
-        model.CopyTo(span[at..]);
-        at += model.Length;
-        tail.CopyTo(span[at..]);
-        at += tail.Length;
-        EventEnd.CopyTo(span[at..]);
-        _output.Advance(length);
-        return true;
-    }
-
-    /// <summary>Accepts choices whose delta holds only role and text, and whose finish reason is a known one.</summary>
-    private static bool ScanPlainChoices(ref Utf8JsonReader reader, ref string? finish, ref bool choiceSeen)
-    {
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
-        {
-            return false;
-        }
-
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-        {
-            if (reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-
-            choiceSeen = true;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("delta"u8))
-                {
-                    if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-                    {
-                        return false;
-                    }
-
-                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                    {
-                        if (!reader.ValueTextEquals("role"u8) && !reader.ValueTextEquals("content"u8))
-                        {
-                            return false;
-                        }
-
-                        if (!reader.Read() || reader.TokenType is not (JsonTokenType.String or JsonTokenType.Null))
-                        {
-                            return false;
-                        }
-                    }
-                }
-                else if (reader.ValueTextEquals("finish_reason"u8))
-                {
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.String)
-                    {
-                        finish = reader.ValueTextEquals("stop"u8) ? "stop"
-                            : reader.ValueTextEquals("length"u8) ? "length"
-                            : reader.ValueTextEquals("tool_calls"u8) ? "tool_calls"
-                            : reader.ValueTextEquals("content_filter"u8) ? "content_filter"
-                            : null;
-                        if (finish is null)
-                        {
-                            return false;
-                        }
-                    }
-                    else if (reader.TokenType != JsonTokenType.Null)
-                    {
-                        return false;
-                    }
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-        }
-
-        return true;
-    }
-
-    private static bool ScanUsage(ref Utf8JsonReader reader, ref int? promptTokens, ref int? completionTokens)
-    {
-        reader.Read();
-        if (reader.TokenType == JsonTokenType.Null)
-        {
-            return true;
-        }
-
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            return false;
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var isPrompt = reader.ValueTextEquals("prompt_tokens"u8);
-            var isCompletion = !isPrompt && reader.ValueTextEquals("completion_tokens"u8);
-            reader.Read();
-            if ((isPrompt || isCompletion) && reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var value))
-            {
-                if (isPrompt)
-                {
-                    promptTokens = value;
-                }
-                else
-                {
-                    completionTokens = value;
-                }
-            }
-            else
-            {
-                reader.Skip();
-            }
-        }
-
+        _promptTokens = plain.PromptTokens ?? _promptTokens;
+        _completionTokens = plain.CompletionTokens ?? _completionTokens;
+        PlainEvent.WriteWithModel(data, plain, _clientModelJson, _output);
         return true;
     }
 
     /// <summary>Records what the chunk tells us before writing it: llama.cpp puts finish_reason before delta, so order can't be relied on.</summary>
     private void Observe(JsonElement root)
     {
-        if (_chunkId is null && root.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+        if (_chunkId is null && root.TryGetProperty(OpenAIChunk.Id, out var id) && id.ValueKind == JsonValueKind.String)
         {
             _chunkId = id.GetString();
-            _created = root.TryGetProperty("created", out var created) && created.TryGetInt64(out var c) ? c : 0;
+            _created = root.TryGetProperty(OpenAIChunk.Created, out var created) && created.TryGetInt64(out var c) ? c : 0;
         }
 
-        if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
-        {
-            _promptTokens = UpstreamJson.TryGetInt32(usage, "prompt_tokens", out var pv) ? pv : _promptTokens;
-            _completionTokens = UpstreamJson.TryGetInt32(usage, "completion_tokens", out var cv) ? cv : _completionTokens;
-        }
+        OpenAIChunk.ReadUsage(root, ref _promptTokens, ref _completionTokens);
 
-        if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array)
+        if (!root.TryGetProperty(OpenAIChunk.Choices, out var choices) || choices.ValueKind != JsonValueKind.Array)
         {
             return;
         }
@@ -438,8 +255,8 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         foreach (var choice in choices.EnumerateArray())
         {
             _choiceOpen |= choice.ValueKind == JsonValueKind.Object;
-            if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object
-                && delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
+            if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty(OpenAIChunk.Delta, out var delta) && delta.ValueKind == JsonValueKind.Object
+                && delta.TryGetProperty(OpenAIChunk.ToolCalls, out var calls) && calls.ValueKind == JsonValueKind.Array)
             {
                 var position = 0;
                 foreach (var call in calls.EnumerateArray())
@@ -456,204 +273,12 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
                         _toolCallIds.Add(null);
                     }
 
-                    if (call.TryGetProperty("id", out var callId) && callId.ValueKind == JsonValueKind.String && callId.GetString() is { Length: > 0 } given)
-                    {
-                        _toolCallIds[index] = given;
-                    }
-                    else
-                    {
-                        _toolCallIds[index] ??= JsonRelay.NewToolCallId();
-                    }
+                    _toolCallIds[index] = OpenAIChunk.ToolCallId(call) ?? _toolCallIds[index] ?? OpenAIChunk.NewToolCallId();
 
                     position++;
                 }
             }
         }
-    }
-
-    private static bool HasChoices(JsonElement root) =>
-        root.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0;
-
-    private static bool NeedsSplit(JsonElement root)
-    {
-        if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array)
-        {
-            return false;
-        }
-
-        foreach (var choice in choices.EnumerateArray())
-        {
-            if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object
-                && HasText(delta) && delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>Non-empty text content, tested without materialising the string (this runs for every event).</summary>
-    private static bool HasText(JsonElement delta) =>
-        delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String && !content.ValueEquals(ReadOnlySpan<byte>.Empty);
-
-    private void WriteChunk(JsonElement root, DeltaPart part)
-    {
-        _output.Write(DataPrefix);
-        _writer.Reset(_output);
-        _writer.WriteStartObject();
-        foreach (var property in root.EnumerateObject())
-        {
-            if (property.NameEquals("model"u8))
-            {
-                _writer.WriteString("model"u8, _clientModel);
-            }
-            else if (property.NameEquals("choices"u8) && property.Value.ValueKind == JsonValueKind.Array)
-            {
-                _writer.WritePropertyName("choices"u8);
-                WriteChoices(property.Value, part);
-            }
-            else if (property.NameEquals("usage"u8) && part == DeltaPart.TextOnly)
-            {
-                // Usage belongs to the last event of a split pair only, so a client never counts it twice.
-            }
-            else
-            {
-                property.WriteTo(_writer);
-            }
-        }
-
-        _writer.WriteEndObject();
-        _writer.Flush();
-        _output.Write(EventEnd);
-    }
-
-    private void WriteChoices(JsonElement choices, DeltaPart part)
-    {
-        _writer.WriteStartArray();
-        foreach (var choice in choices.EnumerateArray())
-        {
-            if (choice.ValueKind != JsonValueKind.Object)
-            {
-                choice.WriteTo(_writer);
-                continue;
-            }
-
-            _writer.WriteStartObject();
-            foreach (var property in choice.EnumerateObject())
-            {
-                if (property.NameEquals("delta"u8) && property.Value.ValueKind == JsonValueKind.Object)
-                {
-                    _writer.WritePropertyName("delta"u8);
-                    WriteDelta(property.Value, part);
-                }
-                else if (property.NameEquals("finish_reason"u8))
-                {
-                    WriteFinishReason(property.Value, part);
-                }
-                else
-                {
-                    property.WriteTo(_writer);
-                }
-            }
-
-            _writer.WriteEndObject();
-        }
-
-        _writer.WriteEndArray();
-    }
-
-    private void WriteFinishReason(JsonElement value, DeltaPart part)
-    {
-        if (part == DeltaPart.TextOnly || value.ValueKind != JsonValueKind.String)
-        {
-            _writer.WriteNull("finish_reason"u8);
-            return;
-        }
-
-        var reason = value.GetString();
-        // Ollama does the same (openai.go FinishChunk): a turn that made tool calls finished *because* of them.
-        if (reason == "stop" && _toolCallIds.Count > 0)
-        {
-            reason = "tool_calls";
-        }
-
-        _sawFinish = true;
-        _finishReason = reason;
-        _writer.WriteString("finish_reason"u8, reason);
-    }
-
-    private void WriteDelta(JsonElement delta, DeltaPart part)
-    {
-        _writer.WriteStartObject();
-        var hasReasoningText = delta.TryGetProperty("reasoning_text", out _);
-        foreach (var property in delta.EnumerateObject())
-        {
-            if (property.NameEquals("tool_calls"u8))
-            {
-                if (part != DeltaPart.TextOnly && property.Value.ValueKind == JsonValueKind.Array)
-                {
-                    _writer.WritePropertyName("tool_calls"u8);
-                    WriteToolCalls(property.Value);
-                }
-                else if (part != DeltaPart.TextOnly)
-                {
-                    property.WriteTo(_writer);
-                }
-            }
-            else if (part == DeltaPart.ToolCallsOnly && !property.NameEquals("role"u8))
-            {
-                // The tool-call half of a split delta carries only the calls (and the role).
-            }
-            else if (property.NameEquals("reasoning_content"u8) || property.NameEquals("reasoning"u8))
-            {
-                property.WriteTo(_writer);
-                if (!hasReasoningText && property.Value.ValueKind == JsonValueKind.String)
-                {
-                    _writer.WritePropertyName("reasoning_text"u8);
-                    property.Value.WriteTo(_writer);
-                    hasReasoningText = true;
-                }
-            }
-            else
-            {
-                property.WriteTo(_writer);
-            }
-        }
-
-        _writer.WriteEndObject();
-    }
-
-    private void WriteToolCalls(JsonElement calls)
-    {
-        _writer.WriteStartArray();
-        var position = 0;
-        foreach (var call in calls.EnumerateArray())
-        {
-            if (call.ValueKind != JsonValueKind.Object)
-            {
-                call.WriteTo(_writer);
-                position++;
-                continue;
-            }
-
-            var index = UpstreamJson.ToolCallIndex(call, position);
-            _writer.WriteStartObject();
-            _writer.WriteNumber("index"u8, index);
-            _writer.WriteString("id"u8, _toolCallIds[index]);
-            foreach (var property in call.EnumerateObject())
-            {
-                if (!property.NameEquals("index"u8) && !property.NameEquals("id"u8))
-                {
-                    property.WriteTo(_writer);
-                }
-            }
-
-            _writer.WriteEndObject();
-            position++;
-        }
-
-        _writer.WriteEndArray();
     }
 
     private void WriteSyntheticFinishIfMissing()
@@ -671,16 +296,16 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         _output.Write(DataPrefix);
         _writer.Reset(_output);
         _writer.WriteStartObject();
-        _writer.WriteString("id"u8, _chunkId ?? "chatcmpl-proxy");
+        _writer.WriteString(OpenAIChunk.Id, _chunkId ?? "chatcmpl-proxy");
         _writer.WriteString("object"u8, "chat.completion.chunk"u8);
-        _writer.WriteNumber("created"u8, _created);
-        _writer.WriteString("model"u8, _clientModel);
-        _writer.WriteStartArray("choices"u8);
+        _writer.WriteNumber(OpenAIChunk.Created, _created);
+        _writer.WriteString(OpenAIChunk.Model, _clientModel);
+        _writer.WriteStartArray(OpenAIChunk.Choices);
         _writer.WriteStartObject();
-        _writer.WriteNumber("index"u8, 0);
-        _writer.WriteStartObject("delta"u8);
+        _writer.WriteNumber(OpenAIChunk.Index, 0);
+        _writer.WriteStartObject(OpenAIChunk.Delta);
         _writer.WriteEndObject();
-        _writer.WriteString("finish_reason"u8, _finishReason);
+        _writer.WriteString(OpenAIChunk.FinishReason, _finishReason);
         _writer.WriteEndObject();
         _writer.WriteEndArray();
         _writer.WriteEndObject();
@@ -700,7 +325,7 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
         using (var writer = new Utf8JsonWriter(buffer, RelayJson.WriterOptions))
         {
             writer.WriteStartObject();
-            writer.WritePropertyName("error"u8);
+            writer.WritePropertyName(OpenAIChunk.Error);
             error.WriteTo(writer);
             writer.WriteEndObject();
         }

@@ -29,7 +29,7 @@ public sealed class ProxyMetrics
     public ProxyMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
-        _requests = meter.CreateCounter<long>("copilot_proxy.requests", "{request}", "Requests by front door, route, model and status.");
+        _requests = meter.CreateCounter<long>("copilot_proxy.requests", "{request}", "Requests by front door, route, model, status and initiator (Copilot's X-Initiator: user, agent, other, none).");
         _duration = meter.CreateHistogram("copilot_proxy.request.duration", "s", "Total request time.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         _timeToFirstToken = meter.CreateHistogram("copilot_proxy.time_to_first_token", "s", "Time from request start to the first streamed event.",
@@ -64,7 +64,7 @@ public sealed class ProxyMetrics
     public void RecordRequest(string frontDoor, string route, RequestTelemetry telemetry, int status, TimeSpan total)
     {
         var model = telemetry.UpstreamModel ?? "none";
-        var tags = new TagList { { "front_door", frontDoor }, { "route", route }, { "model", model }, { "status", status } };
+        var tags = new TagList { { "front_door", frontDoor }, { "route", route }, { "model", model }, { "status", status }, { "initiator", telemetry.Initiator } };
         _requests.Add(1, tags);
         _duration.Record(total.TotalSeconds, new TagList { { "front_door", frontDoor }, { "route", route } });
         if (telemetry.TimeToFirstToken is { } ttft)

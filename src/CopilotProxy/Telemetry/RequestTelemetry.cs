@@ -19,6 +19,12 @@ public sealed class RequestTelemetry
     /// <summary>The upstream model key the request was sent for; set only once the model catalog resolved it, so metrics labels stay bounded.</summary>
     public string? UpstreamModel { get; set; }
 
+    /// <summary>Copilot's <c>X-Initiator</c>, reduced to <see cref="Initiators"/>: whether a person or the agent loop sent the request.</summary>
+    public string Initiator { get; set; } = Initiators.None;
+
+    /// <summary>Copilot's <c>X-Interaction-Id</c>: ties the requests of one chat turn together in the log.</summary>
+    public string? InteractionId { get; set; }
+
     public int? PromptTokens { get; set; }
     public int? CompletionTokens { get; set; }
     public UpstreamFailure? Failure { get; set; }
@@ -66,6 +72,26 @@ public sealed class RequestTelemetry
     }
 
     internal Action? StreamStarted { get; set; }
+}
+
+/// <summary>The values of Copilot's <c>X-Initiator</c> header the proxy tells apart; anything else is "other", so metrics labels stay bounded.</summary>
+public static class Initiators
+{
+    public const string User = "user";
+    public const string Agent = "agent";
+    public const string Other = "other";
+    public const string None = "none";
+
+    /// <summary>Longest <c>X-Interaction-Id</c> kept for the log line; Copilot's are UUIDs, anything longer is cut.</summary>
+    public const int MaxInteractionIdLength = 64;
+
+    public static string Classify(string? header) => header switch
+    {
+        null or "" => None,
+        _ when header.Equals(User, StringComparison.OrdinalIgnoreCase) => User,
+        _ when header.Equals(Agent, StringComparison.OrdinalIgnoreCase) => Agent,
+        _ => Other,
+    };
 }
 
 public static class RequestTelemetryExtensions

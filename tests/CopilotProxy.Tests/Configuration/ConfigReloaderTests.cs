@@ -4,6 +4,7 @@ using System.Text.Json;
 using CopilotProxy.Configuration;
 using CopilotProxy.Tests.Harness;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace CopilotProxy.Tests.Configuration;
 
@@ -95,10 +96,12 @@ public sealed class ConfigReloaderTests : IDisposable
     {
         await File.WriteAllTextAsync(ConfigPath, Aliases("coder"));
         var loaded = GatewayConfigLoader.Load(new ConfigFileLocation(ConfigPath, IsExplicit: true), _ => null);
-        await using var proxy = await ProxyFixture.StartAsync([FakeModel.Llm(Key)], configure: s => s with { HotReload = false }, config: loaded.Config);
+        var time = new FakeTimeProvider();
+        await using var proxy = await ProxyFixture.StartAsync([FakeModel.Llm(Key)], configure: s => s with { HotReload = false }, config: loaded.Config, time: time);
 
         await File.WriteAllTextAsync(ConfigPath, Aliases("coder", "writer"));
-        await Task.Delay(ConfigReloader.PollInterval * 3);
+        // Three poll intervals on the proxy's clock: a reloader that ignored HOT_RELOAD=false would have looked three times.
+        time.Advance(ConfigReloader.PollInterval * 3);
 
         Assert.DoesNotContain("writer:latest", await TagsAsync(proxy));
     }

@@ -62,7 +62,7 @@ public sealed class CopilotTurn
 
 /// <summary>
 /// Parses an SSE chat body the way VS Code Copilot Chat's SSEProcessor and its language-model consumer do
-/// (protocol.md §1.4), quirks included, so tests assert what Copilot would actually show and run.
+/// (docs/protocol.md §1.4), quirks included, so tests assert what Copilot would actually show and run.
 /// </summary>
 public sealed class CopilotSseParser
 {

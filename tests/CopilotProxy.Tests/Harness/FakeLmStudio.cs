@@ -39,6 +39,7 @@ public sealed class FakeLmStudio : IAsyncDisposable
     private FakeLmStudio(FakeApiLevel apiLevel)
     {
         ApiLevel = apiLevel;
+        ResponsesApi = MessagesApi = apiLevel == FakeApiLevel.V1;
     }
 
     public Uri BaseUrl { get; private set; } = null!;
@@ -56,6 +57,12 @@ public sealed class FakeLmStudio : IAsyncDisposable
     /// Null = JIT loading off: requests for a not-loaded model get 400 "No models loaded...".
     /// </summary>
     public int? JitContextLength { get; set; } = 4096;
+
+    /// <summary>Serves <c>/v1/responses</c> (LM Studio 0.3.29+); off, the route gets LM Studio's 200 "Unexpected endpoint" body, as older builds answer.</summary>
+    public bool ResponsesApi { get; set; }
+
+    /// <summary>Serves the Anthropic-compatible <c>/v1/messages</c> (LM Studio 0.4.1+); off, as <see cref="ResponsesApi"/>.</summary>
+    public bool MessagesApi { get; set; }
 
     /// <summary>The text the default responder streams or returns, split into word tokens.</summary>
     public string DefaultReply { get; set; } = "Hello! How can I help you today?";
@@ -231,15 +238,9 @@ public sealed class FakeLmStudio : IAsyncDisposable
             case ("POST", "/v1/completions"):
             case ("POST", "/v1/embeddings"):
                 return Scripted(request);
-            case ("POST", "/v1/responses"):
-            case ("POST", "/v1/messages"):
-                // Newer LM Studio APIs: only a test's Responder answers them; otherwise they are missing, as in older builds.
-                if (Responder?.Invoke(request) is { } answer)
-                {
-                    return answer;
-                }
-
-                break;
+            case ("POST", "/v1/responses") when ResponsesApi:
+            case ("POST", "/v1/messages") when MessagesApi:
+                return Scripted(request);
             default:
                 break;
         }
@@ -317,6 +318,14 @@ public sealed class FakeLmStudio : IAsyncDisposable
 
         switch (request.Path)
         {
+            case "/v1/responses":
+                return stream
+                    ? FakeResponse.Events(LmStudioEventStreams.Responses(modelKey, tokens, null, promptTokens))
+                    : FakeResponse.Json(200, LmStudioEventStreams.ResponsesJson(modelKey, DefaultReply, promptTokens, tokens.Length));
+            case "/v1/messages":
+                return stream
+                    ? FakeResponse.Events(LmStudioEventStreams.Messages(modelKey, tokens, null, promptTokens))
+                    : FakeResponse.Json(200, LmStudioEventStreams.MessagesJson(modelKey, DefaultReply, promptTokens, tokens.Length));
             case "/v1/embeddings":
                 return FakeResponse.Json(200, EmbeddingsJson(body, modelKey, promptTokens));
             case "/v1/completions":
@@ -467,7 +476,8 @@ public sealed class FakeLmStudio : IAsyncDisposable
                         await Task.Delay(response.DelayBetween, cancel);
                     }
 
-                    await http.WriteAsync("data: " + payload + "\n\n", cancel);
+                    var name = response.EventNames.Count > written ? "event: " + response.EventNames[written] + "\n" : "";
+                    await http.WriteAsync(name + "data: " + payload + "\n\n", cancel);
                     await http.Body.FlushAsync(cancel);
                     written++;
                 }

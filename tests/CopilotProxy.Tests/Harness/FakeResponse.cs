@@ -24,6 +24,9 @@ public sealed class FakeResponse
 
     public IReadOnlyList<string> Payloads { get; private init; } = [];
 
+    /// <summary>Event names parallel to <see cref="Payloads"/> (an <c>event:</c> line before each <c>data:</c>); empty for plain chat streams.</summary>
+    public IReadOnlyList<string> EventNames { get; private init; } = [];
+
     public TimeSpan DelayBetween { get; private init; }
 
     public int? DropAfter { get; private init; }
@@ -52,6 +55,20 @@ public sealed class FakeResponse
     {
         ArgumentNullException.ThrowIfNull(dataPayloads);
         return new FakeResponse(FakeResponseKind.Sse) { Payloads = [.. dataPayloads], DelayBetween = delayBetween, DropAfter = dropAfter };
+    }
+
+    /// <summary>Named events as the Responses and Messages APIs send them, flushed one by one; <paramref name="dropAfter"/> as in <see cref="Sse"/>.</summary>
+    public static FakeResponse Events(IEnumerable<NamedEvent> events, TimeSpan delayBetween = default, int? dropAfter = null)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        var list = events.ToList();
+        return new FakeResponse(FakeResponseKind.Sse)
+        {
+            Payloads = [.. list.Select(e => e.Data)],
+            EventNames = [.. list.Select(e => e.Name)],
+            DelayBetween = delayBetween,
+            DropAfter = dropAfter,
+        };
     }
 
     public static FakeResponse Json(int status, string body) => new(FakeResponseKind.Json) { Status = status, Body = body };

@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text;
+using System.Text.Json.Nodes;
 using CopilotProxy.Configuration;
 using CopilotProxy.Hosting;
 using CopilotProxy.Http;
@@ -44,15 +45,20 @@ public sealed class ProxyFixture : IAsyncDisposable
         IEnumerable<FakeModel>? models = null,
         FakeApiLevel apiLevel = FakeApiLevel.V1,
         Func<ProxySettings, ProxySettings>? configure = null,
-        GatewayConfig? config = null)
+        GatewayConfig? config = null,
+        TimeProvider? time = null)
     {
         var upstream = await FakeLmStudio.StartAsync(apiLevel);
         upstream.Models.AddRange(models ?? [FakeModel.Llm("qwen/qwen3-8b", loadedContextLength: 16384)]);
-        return await StartAsync(upstream, configure, config);
+        return await StartAsync(upstream, configure, config, time);
     }
 
-    /// <summary>Starts the proxy in front of an already running fake (or a URL nobody listens on), with config.yaml as given (null: none).</summary>
-    public static async Task<ProxyFixture> StartAsync(FakeLmStudio upstream, Func<ProxySettings, ProxySettings>? configure = null, GatewayConfig? config = null)
+    /// <summary>
+    /// Starts the proxy in front of an already running fake (or a URL nobody listens on), with config.yaml as given (null: none).
+    /// <paramref name="time"/> replaces the proxy's clock, so a test can move timers, retries and cooldowns forward instead of sleeping.
+    /// </summary>
+    public static async Task<ProxyFixture> StartAsync(
+        FakeLmStudio upstream, Func<ProxySettings, ProxySettings>? configure = null, GatewayConfig? config = null, TimeProvider? time = null)
     {
         var settings = new ProxySettings
         {
@@ -64,7 +70,7 @@ public sealed class ProxyFixture : IAsyncDisposable
             DevMode = true,
         };
         settings = configure?.Invoke(settings) ?? settings;
-        var app = ProxyApp.Build(settings, config);
+        var app = ProxyApp.Build(settings, config, time);
         await app.StartAsync();
         return new ProxyFixture(upstream, app, settings);
     }
@@ -76,6 +82,12 @@ public sealed class ProxyFixture : IAsyncDisposable
         request.Headers.TryAddWithoutValidation("Authorization", "Bearer ");
         return request;
     }
+
+    /// <summary>The upstream requests that went to a path, in order.</summary>
+    public List<RecordedRequest> UpstreamRequests(string path) => [.. Upstream.Requests.Where(r => r.Path == path)];
+
+    /// <summary>The JSON body of the last upstream request to a path.</summary>
+    public JsonObject LastUpstreamBody(string path) => UpstreamRequests(path)[^1].Json!.AsObject();
 
     public static Task<HttpResponseMessage> SendStreamingAsync(HttpClient client, HttpRequestMessage request) =>
         client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
@@ -90,7 +102,7 @@ public sealed class ProxyFixture : IAsyncDisposable
     }
 }
 
-/// <summary>Request bodies shaped like Copilot's (protocol.md §1.3).</summary>
+/// <summary>Request bodies shaped like Copilot's (docs/protocol.md §1.3).</summary>
 public static class CopilotRequests
 {
     public const string WeatherTool =

@@ -2,10 +2,11 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CopilotProxy.Tests.Harness;
+using Microsoft.Extensions.Time.Testing;
 
 namespace CopilotProxy.Tests.Ollama;
 
-/// <summary>Copilot's model discovery (protocol.md §1.2): /api/version, /api/tags, then /api/show per model.</summary>
+/// <summary>Copilot's model discovery (docs/protocol.md §1.2): /api/version, /api/tags, then /api/show per model.</summary>
 public sealed class OllamaDiscoveryTests
 {
     private static async Task<JsonElement> ShowAsync(ProxyFixture proxy, string model)
@@ -129,10 +130,12 @@ public sealed class OllamaDiscoveryTests
     [Fact]
     public async Task Show_ModelDownloadedAfterStart_IsFoundWithoutWaitingForTheTimer()
     {
-        await using var proxy = await ProxyFixture.StartAsync();
+        var time = new FakeTimeProvider();
+        await using var proxy = await ProxyFixture.StartAsync(time: time);
         await proxy.Ollama.GetStringAsync("api/tags");
         proxy.Upstream.Models.Add(FakeModel.Llm("mistral/devstral-small"));
-        await Task.Delay(1100);
+        // Past the catalog's minimum spacing between refreshes; the periodic refresh never fires on this clock.
+        time.Advance(TimeSpan.FromMilliseconds(1100));
 
         var show = await ShowAsync(proxy, "mistral/devstral-small");
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
 using CopilotProxy.Tests.Harness;
-using static CopilotProxy.Tests.Ollama.OllamaProxy;
+using static CopilotProxy.Tests.Ollama.OllamaFixture;
 
 namespace CopilotProxy.Tests.Ollama;
 
@@ -13,9 +13,9 @@ public class OllamaNativeApiTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static async Task<(HttpStatusCode Status, string? ContentType, string Body)> PostAsync(OllamaProxy proxy, string path, string json)
+    private static async Task<(HttpStatusCode Status, string? ContentType, string Body)> PostAsync(ProxyFixture proxy, string path, string json)
     {
-        using var response = await proxy.Client.PostAsync(path, Json(json), Ct);
+        using var response = await proxy.Ollama.PostAsync(path, Json(json), Ct);
         return (response.StatusCode, response.Content.Headers.ContentType?.MediaType, await response.Content.ReadAsStringAsync(Ct));
     }
 
@@ -25,10 +25,10 @@ public class OllamaNativeApiTests
     public async Task Chat_Streaming_SendsOneNdjsonLinePerTokenAsItArrives()
     {
         await using var proxy = await StartAsync();
-        proxy.Fake.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Qwen, "One", " two", " three").Usage(20, 3), delayBetween: TimeSpan.FromMilliseconds(300)));
+        proxy.Upstream.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Qwen, "One", " two", " three").Usage(20, 3), delayBetween: TimeSpan.FromMilliseconds(300)));
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/chat") { Content = Json($$"""{"model":"{{Qwen}}:latest","messages":[{"role":"user","content":"count"}]}""") };
-        using var response = await proxy.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct);
+        using var response = await proxy.Ollama.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(Ct));
         var first = await reader.ReadLineAsync(Ct);
         var firstAt = Stopwatch.GetTimestamp();
@@ -57,7 +57,7 @@ public class OllamaNativeApiTests
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("application/json", contentType);
         var answer = Assert.Single(ParseLines(body));
-        Assert.Equal(proxy.Fake.DefaultReply, (string?)answer["message"]!["content"]);
+        Assert.Equal(proxy.Upstream.DefaultReply, (string?)answer["message"]!["content"]);
         Assert.True((bool?)answer["done"]);
         Assert.Equal("stop", (string?)answer["done_reason"]);
         Assert.NotNull(answer["eval_count"]);
@@ -103,7 +103,7 @@ public class OllamaNativeApiTests
     public async Task Chat_UpstreamReasoning_ArrivesAsThinking()
     {
         await using var proxy = await StartAsync();
-        proxy.Fake.Enqueue(FakeResponse.Sse(LmStudioStreams.Reasoning(Qwen, ["Let me", " think"], ["42"])));
+        proxy.Upstream.Enqueue(FakeResponse.Sse(LmStudioStreams.Reasoning(Qwen, ["Let me", " think"], ["42"])));
 
         var (_, _, body) = await PostAsync(proxy, "/api/chat", $$"""{"model":"{{Qwen}}","messages":[{"role":"user","content":"?"}],"think":true,"stream":false}""");
 
@@ -170,9 +170,9 @@ public class OllamaNativeApiTests
     {
         await using var proxy = await StartAsync();
         // Warm the model catalog, then take LM Studio down: the chat itself must fail to connect.
-        await proxy.Client.GetAsync("/api/tags", Ct);
-        var url = proxy.Fake.BaseUrl;
-        await proxy.Fake.DisposeAsync();
+        await proxy.Ollama.GetAsync("/api/tags", Ct);
+        var url = proxy.Upstream.BaseUrl;
+        await proxy.Upstream.DisposeAsync();
 
         var (status, _, body) = await PostAsync(proxy, "/api/chat", $$"""{"model":"{{Qwen}}","messages":[{"role":"user","content":"hi"}]}""");
 
@@ -184,7 +184,7 @@ public class OllamaNativeApiTests
     public async Task Chat_UpstreamStatusError_KeepsItsStatusAndMessage()
     {
         await using var proxy = await StartAsync();
-        proxy.Fake.Enqueue(FakeResponse.ErrorString(400, FakeLmStudio.NoModelsLoadedMessage));
+        proxy.Upstream.Enqueue(FakeResponse.ErrorString(400, FakeLmStudio.NoModelsLoadedMessage));
 
         var (status, _, body) = await PostAsync(proxy, "/api/chat", $$"""{"model":"{{Qwen}}","messages":[{"role":"user","content":"hi"}]}""");
 
@@ -196,7 +196,7 @@ public class OllamaNativeApiTests
     public async Task Chat_UpstreamDiesMidStream_EndsWithAnErrorLine()
     {
         await using var proxy = await StartAsync();
-        proxy.Fake.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Qwen, "Hal", "f", "way", "!"), dropAfter: 2));
+        proxy.Upstream.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Qwen, "Hal", "f", "way", "!"), dropAfter: 2));
 
         var (status, _, body) = await PostAsync(proxy, "/api/chat", $$"""{"model":"{{Qwen}}","messages":[{"role":"user","content":"hi"}]}""");
 
@@ -211,7 +211,7 @@ public class OllamaNativeApiTests
     public async Task Chat_UpstreamErrorEventMidStream_EndsWithAnErrorLine()
     {
         await using var proxy = await StartAsync();
-        proxy.Fake.Enqueue(FakeResponse.Sse(new LmStudioSse(Qwen).Content("par").Raw("""{"error":"Model has crashed without additional information. (Exit code: null)"}""").WithoutDone()));
+        proxy.Upstream.Enqueue(FakeResponse.Sse(new LmStudioSse(Qwen).Content("par").Raw("""{"error":"Model has crashed without additional information. (Exit code: null)"}""").WithoutDone()));
 
         var (_, _, body) = await PostAsync(proxy, "/api/chat", $$"""{"model":"{{Qwen}}","messages":[{"role":"user","content":"hi"}]}""");
 
@@ -224,16 +224,16 @@ public class OllamaNativeApiTests
     public async Task ClientDisconnects_UpstreamRequestIsCanceled()
     {
         await using var proxy = await StartAsync();
-        proxy.Fake.Enqueue(FakeResponse.Sse(Enumerable.Range(0, 50).Select(i => $"t{i} ").Aggregate(new LmStudioSse(Qwen), (s, t) => s.Content(t)).Finish(), delayBetween: TimeSpan.FromMilliseconds(200)));
+        proxy.Upstream.Enqueue(FakeResponse.Sse(Enumerable.Range(0, 50).Select(i => $"t{i} ").Aggregate(new LmStudioSse(Qwen), (s, t) => s.Content(t)).Finish(), delayBetween: TimeSpan.FromMilliseconds(200)));
 
         using (var request = new HttpRequestMessage(HttpMethod.Post, "/api/chat") { Content = Json($$"""{"model":"{{Qwen}}","messages":[{"role":"user","content":"long story"}]}""") })
-        using (var response = await proxy.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct))
+        using (var response = await proxy.Ollama.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct))
         {
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(Ct));
             Assert.NotNull(await reader.ReadLineAsync(Ct));
         }
 
-        var canceled = await proxy.Fake.NextClientDisconnectAsync(TimeSpan.FromSeconds(10));
+        var canceled = await proxy.Upstream.NextClientDisconnectAsync(TimeSpan.FromSeconds(10));
         Assert.Equal("/v1/chat/completions", canceled.Path);
     }
 
@@ -274,7 +274,7 @@ public class OllamaNativeApiTests
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("unload", (string?)ParseLines(body)[0]["done_reason"]);
         Assert.Equal(Qwen, (string?)proxy.LastUpstreamBody("/api/v1/models/unload")["instance_id"]);
-        Assert.False(proxy.Fake.ModelsSnapshot().Single(m => m.Key == Qwen).IsLoaded);
+        Assert.False(proxy.Upstream.ModelsSnapshot().Single(m => m.Key == Qwen).IsLoaded);
     }
 
     [Fact]
@@ -284,7 +284,7 @@ public class OllamaNativeApiTests
 
         var (_, _, body) = await PostAsync(proxy, "/api/chat", $$"""{"model":"{{Qwen}}","messages":[{"role":"user","content":"hi"}],"keep_alive":"0s","stream":false}""");
 
-        Assert.Equal(proxy.Fake.DefaultReply, (string?)ParseLines(body)[0]["message"]!["content"]);
+        Assert.Equal(proxy.Upstream.DefaultReply, (string?)ParseLines(body)[0]["message"]!["content"]);
         var chat = proxy.UpstreamRequests("/v1/chat/completions").Single();
         var unload = proxy.UpstreamRequests("/api/v1/models/unload").Single();
         Assert.True(unload.Sequence > chat.Sequence);
@@ -305,7 +305,7 @@ public class OllamaNativeApiTests
     public async Task Generate_StreamsResponseLinesAndFinalStats()
     {
         await using var proxy = await StartAsync();
-        proxy.Fake.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Qwen, "Blue", " light").Usage(11, 2)));
+        proxy.Upstream.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Qwen, "Blue", " light").Usage(11, 2)));
 
         var (status, contentType, body) = await PostAsync(proxy, "/api/generate", $$"""{"model":"{{Qwen}}","prompt":"Why is the sky blue?","system":"Be brief."}""");
 
@@ -327,7 +327,7 @@ public class OllamaNativeApiTests
         var (status, _, body) = await PostAsync(proxy, "/api/generate", $$"""{"model":"{{Qwen}}","prompt":"<|im_start|>user","raw":true,"stream":false}""");
 
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal(proxy.Fake.DefaultReply, (string?)ParseLines(body)[0]["response"]);
+        Assert.Equal(proxy.Upstream.DefaultReply, (string?)ParseLines(body)[0]["response"]);
         Assert.Equal("<|im_start|>user", (string?)proxy.LastUpstreamBody("/v1/completions")["prompt"]);
     }
 
@@ -428,7 +428,7 @@ public class OllamaNativeApiTests
         await using var proxy = await StartAsync();
 
         using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = Json(json) };
-        using var response = await proxy.Client.SendAsync(request, Ct);
+        using var response = await proxy.Ollama.SendAsync(request, Ct);
 
         Assert.Equal(status, (int)response.StatusCode);
         Assert.StartsWith(error, ErrorOf(await response.Content.ReadAsStringAsync(Ct)), StringComparison.Ordinal);
@@ -439,7 +439,7 @@ public class OllamaNativeApiTests
     {
         await using var proxy = await StartAsync();
 
-        using var response = await proxy.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/api/blobs/sha256:abc"), Ct);
+        using var response = await proxy.Ollama.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/api/blobs/sha256:abc"), Ct);
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
     }

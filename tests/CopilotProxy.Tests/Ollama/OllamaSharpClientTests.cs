@@ -3,7 +3,7 @@ using OllamaSharp;
 using OllamaSharp.Models;
 using OllamaSharp.Models.Chat;
 using OllamaSharp.Tools;
-using static CopilotProxy.Tests.Ollama.OllamaProxy;
+using static CopilotProxy.Tests.Ollama.OllamaFixture;
 
 namespace CopilotProxy.Tests.Ollama;
 
@@ -12,7 +12,7 @@ public class OllamaSharpClientTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static OllamaApiClient Client(OllamaProxy proxy) => new(proxy.BaseUrl, Qwen + ":latest");
+    private static OllamaApiClient Client(ProxyFixture proxy) => new(proxy.OllamaUrl, Qwen + ":latest");
 
     /// <summary>A weather tool OllamaSharp invokes itself when the model calls it.</summary>
     private sealed class WeatherTool : Tool, IInvokableTool
@@ -45,8 +45,8 @@ public class OllamaSharpClientTests
     public async Task MultiTurnToolConversation_ModelCallsToolClientAnswersModelReplies()
     {
         await using var proxy = await StartAsync();
-        proxy.Fake.Enqueue(FakeResponse.Sse(new LmStudioSse(Qwen).ToolCalls(new FakeToolCall("get_weather", """{"city":"Tokyo"}""") { PieceLength = 2 }).Finish("tool_calls").Usage(80, 15)));
-        proxy.Fake.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Qwen, "It is ", "22 °C ", "in Tokyo.").Usage(120, 6)));
+        proxy.Upstream.Enqueue(FakeResponse.Sse(new LmStudioSse(Qwen).ToolCalls(new FakeToolCall("get_weather", """{"city":"Tokyo"}""") { PieceLength = 2 }).Finish("tool_calls").Usage(80, 15)));
+        proxy.Upstream.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Qwen, "It is ", "22 °C ", "in Tokyo.").Usage(120, 6)));
         var tool = new WeatherTool();
         using var client = Client(proxy);
         var chat = new Chat(client);
@@ -75,7 +75,7 @@ public class OllamaSharpClientTests
     public async Task StreamingChat_YieldsTokensInOrderWithFinalStats()
     {
         await using var proxy = await StartAsync();
-        proxy.Fake.Enqueue(FakeResponse.Sse(LmStudioStreams.Reasoning(Qwen, ["Hmm", "."], ["Hello", ", ", "world"]).Usage(9, 5)));
+        proxy.Upstream.Enqueue(FakeResponse.Sse(LmStudioStreams.Reasoning(Qwen, ["Hmm", "."], ["Hello", ", ", "world"]).Usage(9, 5)));
         using var client = Client(proxy);
 
         var updates = await client.ChatAsync(new ChatRequest
@@ -102,7 +102,7 @@ public class OllamaSharpClientTests
 
         var updates = await client.GenerateAsync(new GenerateRequest { Model = Qwen, Prompt = "Say hello" }, Ct).ToListAsync(Ct);
 
-        Assert.Equal(proxy.Fake.DefaultReply, string.Concat(updates.Select(u => u?.Response)));
+        Assert.Equal(proxy.Upstream.DefaultReply, string.Concat(updates.Select(u => u?.Response)));
         Assert.True(updates[^1]!.Done);
     }
 

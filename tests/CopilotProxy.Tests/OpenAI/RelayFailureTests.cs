@@ -69,7 +69,7 @@ public sealed class RelayFailureTests
     [InlineData(500)]
     public async Task UpstreamStatusesCopilotMisreads_AreNeverPassedThrough(int upstreamStatus)
     {
-        // 401/403 make Copilot reset its GitHub token; 503 shows as a rate limit (protocol.md §1.5).
+        // 401/403 make Copilot reset its GitHub token; 503 shows as a rate limit (docs/protocol.md §1.5).
         await using var proxy = await ProxyFixture.StartAsync();
         // A 5xx is retried num_retries times before the client sees it; every attempt gets the same answer here.
         for (var attempt = 0; attempt <= CopilotProxy.Configuration.RouterSettings.DefaultNumRetries; attempt++)

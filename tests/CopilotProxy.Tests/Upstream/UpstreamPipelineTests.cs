@@ -28,8 +28,10 @@ public sealed class UpstreamPipelineTests : IDisposable
             using var request = ProxyFixture.CopilotPost("v1/responses", $$"""{"model":"{{Key}}","input":"hi","stream":true}""");
             using var response = await ProxyFixture.SendStreamingAsync(proxy.Gateway, request);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            // Without an in-band error in these protocols the proxy can only cut the connection.
-            await Assert.ThrowsAnyAsync<Exception>(() => response.Content.ReadAsStringAsync());
+            // The Responses API's own in-band error ends the stream: the SDKs surface response.failed instead of a cut connection.
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.Contains("event: response.failed\n", body, StringComparison.Ordinal);
+            Assert.Contains("sent nothing for 1 s", body, StringComparison.Ordinal);
         }
 
         var log = ReadLogs();

@@ -71,6 +71,14 @@ public sealed record PsResponse(IReadOnlyList<ProcessModel> Models);
 
 public sealed record ProcessModel(string Name, string Model, long Size, string Digest, ModelDetails Details, DateTimeOffset ExpiresAt, long SizeVram, int? ContextLength);
 
+/// <summary>
+/// <c>GET /api/experimental/model-recommendations</c>, which the Ollama VS Code extension asks for during discovery and
+/// waits up to 2 s on. Ollama's recommendations name its own library, which LM Studio doesn't serve, so the list is empty.
+/// </summary>
+public sealed record RecommendationsResponse(IReadOnlyList<ModelRecommendation> Recommendations);
+
+public sealed record ModelRecommendation(string Model);
+
 /// <summary>Ollama's error body: a string, not OpenAI's object.</summary>
 public sealed record OllamaError(string Error);
 
@@ -91,4 +99,5 @@ public sealed record OllamaError(string Error);
 [JsonSerializable(typeof(ModelRequest))]
 [JsonSerializable(typeof(CopyRequest))]
 [JsonSerializable(typeof(StatusResponse))]
+[JsonSerializable(typeof(RecommendationsResponse))]
 internal sealed partial class OllamaJsonContext : JsonSerializerContext;

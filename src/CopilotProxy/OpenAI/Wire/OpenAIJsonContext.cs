@@ -8,4 +8,6 @@ namespace CopilotProxy.OpenAI.Wire;
 [JsonSerializable(typeof(OpenAIErrorResponse))]
 [JsonSerializable(typeof(ModelList))]
 [JsonSerializable(typeof(ModelCard))]
+[JsonSerializable(typeof(ModelInfoList))]
+[JsonSerializable(typeof(AnthropicErrorResponse))]
 internal sealed partial class OpenAIJsonContext : JsonSerializerContext;

@@ -1,7 +1,7 @@
 using CopilotProxy.Tests.Harness;
-using static CopilotProxy.Tests.Gateway.GatewayHarness;
+using static CopilotProxy.Tests.Harness.GatewayHarness;
 
-namespace CopilotProxy.Tests.Gateway;
+namespace CopilotProxy.Tests.Http;
 
 /// <summary>The gateway's key: required where configured, in either header, compared exactly; never on the Ollama front door.</summary>
 public sealed class GatewayAuthTests

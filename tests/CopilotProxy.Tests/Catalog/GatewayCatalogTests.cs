@@ -1,8 +1,8 @@
 using System.Text.Json;
 using CopilotProxy.Tests.Harness;
-using static CopilotProxy.Tests.Gateway.GatewayHarness;
+using static CopilotProxy.Tests.Harness.GatewayHarness;
 
-namespace CopilotProxy.Tests.Gateway;
+namespace CopilotProxy.Tests.Catalog;
 
 /// <summary>One model catalog for both front doors: config.yaml aliases in Ollama discovery and in /v1/models.</summary>
 public sealed class GatewayCatalogTests
@@ -190,35 +190,6 @@ public sealed class GatewayCatalogTests
         Assert.Equal(200, without.Status);
         Assert.Contains("data: [DONE]", without.Text, StringComparison.Ordinal);
         Assert.Equal(2, proxy.Upstream.CountOf("/v1/completions"));
-    }
-
-    [Theory]
-    [InlineData(FakeApiLevel.V1, "v1/responses")]
-    [InlineData(FakeApiLevel.OpenAIOnly, "responses")]
-    [InlineData(FakeApiLevel.V1, "v1/messages")]
-    public async Task ResponsesAndMessages_UpstreamWithoutThem_Returns501InOpenAIShape(FakeApiLevel level, string path)
-    {
-        await using var proxy = await ProxyFixture.StartAsync(apiLevel: level);
-
-        var answer = await SendAsync(proxy.Gateway, Post(path, $$"""{"model":"{{Key}}","input":"hi"}"""));
-
-        Assert.Equal(501, answer.Status);
-        Assert.Equal("unsupported_endpoint", answer.ErrorCode);
-        Assert.Contains(proxy.Upstream.BaseUrl.Authority, answer.Body.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Responses_AreRelayedWhenTheUpstreamHasThem()
-    {
-        await using var proxy = await ProxyFixture.StartAsync();
-        proxy.Upstream.Responder = r => r.Path == "/v1/responses"
-            ? FakeResponse.Json(200, $$"""{"id":"resp_1","object":"response","model":"{{r.Model}}","output":[]}""")
-            : null;
-
-        var answer = await SendAsync(proxy.Gateway, Post("v1/responses", $$"""{"model":"{{Key}}","input":"hi"}"""));
-
-        Assert.Equal(200, answer.Status);
-        Assert.Equal("resp_1", answer.Body.GetProperty("id").GetString());
     }
 
     [Fact]

@@ -4,9 +4,9 @@ using OpenAI;
 using OpenAI.Chat;
 using OpenAI.Embeddings;
 using OpenAI.Models;
-using static CopilotProxy.Tests.Gateway.GatewayHarness;
+using static CopilotProxy.Tests.Harness.GatewayHarness;
 
-namespace CopilotProxy.Tests.Gateway;
+namespace CopilotProxy.Tests.OpenAI;
 
 /// <summary>The official OpenAI .NET SDK against the gateway, with the key from config.yaml: what "works with any OpenAI client" means.</summary>
 public sealed class GatewayClientTests

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using CopilotProxy.Configuration;
 
-namespace CopilotProxy.Tests.Gateway;
+namespace CopilotProxy.Tests.Harness;
 
 /// <summary>Small helpers shared by the gateway tests: config.yaml text through the real loader, and keyed requests.</summary>
 internal static class GatewayHarness

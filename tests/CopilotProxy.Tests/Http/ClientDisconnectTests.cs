@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using CopilotProxy.Tests.Harness;
 
-namespace CopilotProxy.Tests.Hosting;
+namespace CopilotProxy.Tests.Http;
 
 /// <summary>The leak users hit with peers: an upstream generation left running after its client left.</summary>
 public class ClientDisconnectTests

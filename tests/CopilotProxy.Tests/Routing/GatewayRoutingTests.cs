@@ -1,9 +1,10 @@
 using System.Text.Json.Nodes;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Tests.Harness;
-using static CopilotProxy.Tests.Gateway.GatewayHarness;
+using Microsoft.Extensions.Time.Testing;
+using static CopilotProxy.Tests.Harness.GatewayHarness;
 
-namespace CopilotProxy.Tests.Gateway;
+namespace CopilotProxy.Tests.Routing;
 
 /// <summary>Aliases, defaults, balancing, retries, fallbacks and cooldown, observed at two real fake upstreams.</summary>
 public sealed class GatewayRoutingTests
@@ -140,11 +141,13 @@ public sealed class GatewayRoutingTests
     [Fact]
     public async Task StreamThatBreaksAfterTheFirstByte_IsNeverRetried()
     {
-        await using var proxy = await ProxyFixture.StartAsync();
+        var time = new FakeTimeProvider();
+        await using var proxy = await ProxyFixture.StartAsync(time: time);
         proxy.Upstream.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Key, "Hello", " there", " friend"), dropAfter: 2));
 
         var answer = await SendAsync(proxy.Gateway, Post("v1/chat/completions", Chat(Key, stream: true)));
-        await Task.Delay(DeploymentRouterDelay * 3);
+        // Past any retry delay on the router's clock: a retry after the first byte would now have been sent.
+        time.Advance(DeploymentRouterDelay * 3);
 
         Assert.Equal(200, answer.Status);
         Assert.Contains("Hello", answer.Text, StringComparison.Ordinal);

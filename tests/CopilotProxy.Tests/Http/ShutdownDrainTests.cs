@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using CopilotProxy.Tests.Harness;
 
-namespace CopilotProxy.Tests.Hosting;
+namespace CopilotProxy.Tests.Http;
 
 /// <summary>SIGTERM against the real process (the built copilot-proxy apphost), not an in-process host.</summary>
 public class ShutdownDrainTests

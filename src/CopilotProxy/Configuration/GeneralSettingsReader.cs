@@ -1,0 +1,42 @@
+using YamlDotNet.RepresentationModel;
+using static CopilotProxy.Configuration.ConfigReader;
+
+namespace CopilotProxy.Configuration;
+
+/// <summary>Reads <c>general_settings</c>: only <c>master_key</c> is used.</summary>
+internal static class GeneralSettingsReader
+{
+    internal static string? Read(ConfigReader reader, YamlNode node)
+    {
+        if (IsNull(node) || reader.ExpectMapping(node, "general_settings") is not { } map)
+        {
+            return null;
+        }
+
+        string? masterKey = null;
+        foreach (var (keyNode, value) in map.Children)
+        {
+            if (reader.KeyOf(keyNode, "general_settings") is not { } key)
+            {
+                continue;
+            }
+
+            var keyPath = $"general_settings.{key}";
+            if (key == "master_key")
+            {
+                masterKey = reader.ReadScalar(value, keyPath)?.Value;
+            }
+            else
+            {
+                reader.Ignore(keyNode, keyPath, key switch
+                {
+                    "database_url" or "store_model_in_db" => "no database: models come from this file and from discovery",
+                    "alerting" or "alerting_threshold" => "alerting is not built in; scrape /metrics instead",
+                    _ => "not a general_settings key this proxy uses",
+                });
+            }
+        }
+
+        return masterKey;
+    }
+}

@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using CopilotProxy.Catalog;
+using CopilotProxy.Http;
+using CopilotProxy.Ollama.Wire;
+using CopilotProxy.OpenAI;
+using CopilotProxy.Routing;
+using CopilotProxy.Telemetry;
+using CopilotProxy.Upstream;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+
+namespace CopilotProxy.Ollama;
+
+/// <summary>
+/// What every translated Ollama route shares: reading the request body, resolving the model in the model catalog, the
+/// fields common to all requests (think, keep_alive), and loading or unloading the model around a request.
+/// </summary>
+public sealed class ModelResolution(ModelCatalog catalog, UpstreamClient upstream, ModelLifecycle lifecycle, ILogger<ModelResolution> logger)
+{
+    internal const string Door = "Ollama";
+
+    /// <summary>Reads the request body into a typed Ollama request; malformed JSON or a missing body is the client's error (400).</summary>
+    internal static async Task<T?> ReadAsync<T>(HttpContext context, JsonTypeInfo<T> type)
+        where T : class
+    {
+        var body = await ClientJsonBody.ReadAsync(context, type);
+        if (body.Value is { } request)
+        {
+            return request;
+        }
+
+        var message = body.Problem switch
+        {
+            ClientBodyProblem.TooLarge => "request body too large; raise MAX_REQUEST_BODY_MB if this request is legitimate (large images, long contexts)",
+            ClientBodyProblem.Malformed =>
+                $"invalid request body{(body.Path is { Length: > 1 } path ? $" at {path}" : string.Empty)}{(body.Line is { } line ? $" (line {line + 1}, position {body.Position + 1})" : string.Empty)}: malformed JSON, or a value of the wrong type",
+            _ => "missing request body",
+        };
+        await OllamaErrors.WriteAsync(context, body.Status, message);
+        return null;
+    }
+
+    /// <summary>Finds the model, writing Ollama's error (400 no model, 404 unknown, 502 upstream down, 400 wrong kind) when it can't be used.</summary>
+    internal async Task<CatalogModel?> ResolveAsync(HttpContext context, string? name, string operation)
+    {
+        if (string.IsNullOrEmpty(name))
+        {
+            await OllamaErrors.WriteAsync(context, StatusCodes.Status400BadRequest, "model is required");
+            return null;
+        }
+
+        CatalogModel? model;
+        try
+        {
+            model = await catalog.FindAsync(name, context.RequestAborted);
+        }
+        catch (UpstreamException failure)
+        {
+            if (FailureReporting.Report(context, logger, Door, context.Request.Path, failure))
+            {
+                await OllamaErrors.WriteAsync(context, failure);
+            }
+
+            return null;
+        }
+
+        if (model is null)
+        {
+            await OllamaErrors.WriteAsync(context, StatusCodes.Status404NotFound, OllamaErrors.ModelNotFound(name));
+            return null;
+        }
+
+        var embeddingRoute = operation is "embed" or "embeddings";
+        if (!embeddingRoute && model.Kind == ModelKind.Embedding)
+        {
+            await OllamaErrors.WriteAsync(context, StatusCodes.Status400BadRequest, $"\"{name}\" does not support {operation}");
+            return null;
+        }
+
+        return model;
+    }
+
+    internal readonly record struct CommonFields(ThinkSetting Think, TimeSpan? KeepAlive);
+
+    internal static async Task<CommonFields?> ParseCommonAsync(HttpContext context, JsonElement? think, JsonElement? keepAlive)
+    {
+        if (!ChatTranslation.TryParseThink(think, out var thinkSetting, out var error)
+            || !ChatTranslation.TryParseKeepAlive(keepAlive, out var keepAliveValue, out error))
+        {
+            await OllamaErrors.WriteAsync(context, StatusCodes.Status400BadRequest, error!);
+            return null;
+        }
+
+        return new CommonFields(thinkSetting, keepAliveValue);
+    }
+
+    internal static UpstreamRequestSettings Settings(CatalogModel model, CommonFields common) =>
+        // Only LM Studio's v1 catalog says whether a model reasons; elsewhere the setting is sent and the upstream decides.
+        new(model.UpstreamId, common.Think, model.Source != CatalogSource.LmStudioV1 || model.Thinking, ChatTranslation.TtlSeconds(common.KeepAlive));
+
+    internal void LogIgnoredOptions(string route, GenerationOptions? options)
+    {
+        if (ChatTranslation.IgnoredOptions(options) is { } ignored)
+        {
+            OllamaLog.IgnoredOptions(logger, route, ignored);
+        }
+    }
+    /// <summary>Answers an empty chat/generate: Ollama's "load" (or, with keep_alive 0, "unload") call.</summary>
+    internal async Task LoadOrUnloadAsync(HttpContext context, string clientModel, CatalogModel model, TimeSpan? keepAlive, OllamaAnswerShape shape, long started)
+    {
+        if (await LifecycleAsync(context, model, keepAlive) is not { } outcome)
+        {
+            return;
+        }
+
+        context.Response.ContentType = "application/json; charset=utf-8";
+        var output = context.Response.BodyWriter;
+        using (var lines = new NdjsonWriter(output))
+        {
+            var json = lines.BeginLine();
+            json.WriteStartObject();
+            json.WriteString("model"u8, clientModel);
+            json.WriteString("created_at"u8, DateTime.UtcNow);
+            if (shape == OllamaAnswerShape.Chat)
+            {
+                json.WriteStartObject("message"u8);
+                json.WriteString("role"u8, "assistant"u8);
+                json.WriteString("content"u8, ""u8);
+                json.WriteEndObject();
+            }
+            else
+            {
+                json.WriteString("response"u8, ""u8);
+            }
+
+            json.WriteBoolean("done"u8, true);
+            json.WriteString("done_reason"u8, outcome.Unloaded ? "unload"u8 : "load"u8);
+            json.WriteNumber("total_duration"u8, Stopwatch.GetElapsedTime(started).Ticks * 100);
+            if (outcome.LoadDuration is { } load)
+            {
+                json.WriteNumber("load_duration"u8, load.Ticks * 100);
+            }
+
+            json.WriteEndObject();
+            lines.EndLine();
+        }
+
+        await TryFlushAsync(output);
+    }
+
+    internal readonly record struct LifecycleOutcome(bool Unloaded, TimeSpan? LoadDuration);
+
+    /// <summary>Loads, or unloads for keep_alive 0; writes the error and returns null when that fails.</summary>
+    internal async Task<LifecycleOutcome?> LifecycleAsync(HttpContext context, CatalogModel model, TimeSpan? keepAlive)
+    {
+        using var timeout = new ActivityTimeout(upstream.IdleTimeout, context.RequestAborted);
+        try
+        {
+            if (keepAlive == TimeSpan.Zero)
+            {
+                if (await lifecycle.UnloadAsync(model, timeout) == UnloadOutcome.Unsupported)
+                {
+                    await OllamaErrors.WriteAsync(context, StatusCodes.Status501NotImplemented,
+                        $"unloading needs LM Studio 0.4 or newer (POST /api/v1/models/unload), which {(model.Upstream ?? upstream).BaseUrl} does not offer; unload '{model.UpstreamId}' in LM Studio instead");
+                    return null;
+                }
+
+                return new LifecycleOutcome(true, null);
+            }
+
+            return new LifecycleOutcome(false, await lifecycle.LoadAsync(model, timeout));
+        }
+        catch (UpstreamException failure)
+        {
+            if (FailureReporting.Report(context, logger, Door, context.Request.Path, failure))
+            {
+                await OllamaErrors.WriteAsync(context, failure);
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>keep_alive 0 with a real request: answer first, then unload, as Ollama does. The client has its answer, so a failure is only logged.</summary>
+    internal async Task UnloadAfterRequestAsync(CatalogModel model, TimeSpan? keepAlive)
+    {
+        if (keepAlive != TimeSpan.Zero)
+        {
+            return;
+        }
+
+        using var timeout = new ActivityTimeout(upstream.IdleTimeout, CancellationToken.None);
+        try
+        {
+            await lifecycle.UnloadAsync(model, timeout);
+        }
+        catch (UpstreamException failure)
+        {
+            OllamaLog.UnloadAfterRequestFailed(logger, model.UpstreamId, failure.Message);
+        }
+    }
+    internal static async Task TryFlushAsync(System.IO.Pipelines.PipeWriter output)
+    {
+        try
+        {
+            await output.FlushAsync(CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // The client is gone; there is nobody left to tell.
+        }
+    }
+}
