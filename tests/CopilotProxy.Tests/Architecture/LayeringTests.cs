@@ -22,7 +22,7 @@ public sealed partial class LayeringTests
     /// </summary>
     private static readonly string[] LongFilesPendingIssue10 =
     [
-        // Issue 10: wave/pipeline split SseRelay, OllamaTranslator, ChatTranslation and ChunkTranslator; none is left.
+        // Issue 10's long files (SseRelay, OllamaTranslator, ChatTranslation, ChunkTranslator) are split; none left.
     ];
 
     /// <summary>Test folders that test no single src folder, and why.</summary>
