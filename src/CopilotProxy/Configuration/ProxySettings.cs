@@ -34,6 +34,9 @@ public sealed record ProxySettings
     public TimeSpan UpstreamConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public long MaxRequestBodyBytes { get; init; } = 64L * 1024 * 1024;
 
+    /// <summary>Open client connections allowed over both front doors; null is unlimited. Past it Kestrel refuses new ones.</summary>
+    public int? MaxConnections { get; init; } = 1024;
+
     /// <summary>The version /api/version reports; Copilot refuses anything below 0.6.4.</summary>
     public string OllamaVersion { get; init; } = "0.12.10";
 

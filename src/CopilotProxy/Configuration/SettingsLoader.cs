@@ -14,7 +14,7 @@ public static class SettingsLoader
     public static readonly IReadOnlyList<string> VariableNames =
     [
         "LMSTUDIO_URL", "LMSTUDIO_API_KEY", "LITELLM_PORT", "OLLAMA_PORT", "HOST", "API_KEY", "CONFIG_FILE", "LOG_LEVEL", "LOG_FORMAT", "LOG_DIR", "LOG_MAX_FILE_MB", "LOG_MAX_FILES",
-        "HEALTH_CHECK_INTERVAL", "GRACEFUL_SHUTDOWN_TIMEOUT", "MODEL_REFRESH_INTERVAL", "UPSTREAM_TIMEOUT", "MAX_REQUEST_BODY_MB",
+        "HEALTH_CHECK_INTERVAL", "GRACEFUL_SHUTDOWN_TIMEOUT", "MODEL_REFRESH_INTERVAL", "UPSTREAM_TIMEOUT", "MAX_REQUEST_BODY_MB", "MAX_CONNECTIONS",
         "MIN_CONTEXT_LENGTH", "STREAM_HEARTBEAT_SECONDS", "OLLAMA_VERSION", "TOOL_CALL_REPAIR", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
     ];
 
@@ -58,6 +58,7 @@ public static class SettingsLoader
             MaxRequestBodyBytes = ParseInt("MAX_REQUEST_BODY_MB", Get("MAX_REQUEST_BODY_MB"), 64, 1, 4096, "64", errors) * 1024L * 1024,
             MinContextLength = ParseInt("MIN_CONTEXT_LENGTH", Get("MIN_CONTEXT_LENGTH"), defaults.MinContextLength, 0, 16 * 1024 * 1024, "32768", errors, " of tokens"),
             StreamHeartbeat = ParseSeconds("STREAM_HEARTBEAT_SECONDS", Get("STREAM_HEARTBEAT_SECONDS"), defaults.StreamHeartbeat, 0, 600, errors),
+            MaxConnections = ParseMaxConnections(Get("MAX_CONNECTIONS"), errors),
             OllamaVersion = ParseVersion(Get("OLLAMA_VERSION"), defaults.OllamaVersion, errors),
             ToolCallRepair = ParseBool("TOOL_CALL_REPAIR", Get("TOOL_CALL_REPAIR"), defaults.ToolCallRepair, errors),
             DevMode = devMode,
@@ -94,6 +95,17 @@ public static class SettingsLoader
         }
 
         return new UriBuilder(uri) { Path = path + "/" }.Uri;
+    }
+
+    /// <summary>0 means unlimited, as Kestrel's own null does; below 32 a single IDE window's parallel requests could be refused.</summary>
+    private static int? ParseMaxConnections(string? value, List<string> errors)
+    {
+        if (value is "0")
+        {
+            return null;
+        }
+
+        return ParseInt("MAX_CONNECTIONS", value, 1024, 32, 1_000_000, "1024", errors, " of connections (or 0 for unlimited)");
     }
 
     private static int ParsePort(string name, string? value, int fallback, List<string> errors) =>

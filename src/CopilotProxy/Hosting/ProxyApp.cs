@@ -42,6 +42,7 @@ public static class ProxyApp
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = settings.MaxRequestBodyBytes;
+            ClientLimits.Apply(kestrel.Limits, settings);
             bindings.OllamaListener = Listen(kestrel, settings, settings.OllamaPort);
             bindings.GatewayListener = Listen(kestrel, settings, settings.GatewayPort);
         });

@@ -31,7 +31,8 @@ public sealed class ChatHandler(ModelResolution models, StreamTranslation transl
 
         var clientModel = request.Model!;
         var messages = request.Messages ?? [];
-        var invalid = ChatTranslation.ValidateFormat(request.Format) ?? ChatTranslation.ValidateImages(messages.SelectMany(m => m.Images ?? []));
+        var invalid = ChatTranslation.FindNull(messages)
+            ?? ChatTranslation.ValidateFormat(request.Format) ?? ChatTranslation.ValidateImages(messages.SelectMany(m => m.Images ?? []));
         if (invalid is not null)
         {
             await OllamaErrors.WriteAsync(context, StatusCodes.Status400BadRequest, invalid);

@@ -31,11 +31,43 @@ public static partial class ChatTranslation
         _ => "invalid format: expected \"json\" or a JSON schema",
     };
 
+    /// <summary>
+    /// Ollama's error text for a JSON null where the history needs an object (a message, a tool call); null when there is
+    /// none. The deserialiser lets such nulls through, and every later step would trip over them (a 500, found by the
+    /// property tests).
+    /// </summary>
+    public static string? FindNull(IReadOnlyList<ChatMessage> messages)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        for (var m = 0; m < messages.Count; m++)
+        {
+            if (messages[m] is not { } message)
+            {
+                return $"messages[{m}] is null: each message must be an object such as {{\"role\":\"user\",\"content\":\"hi\"}}";
+            }
+
+            for (var c = 0; c < (message.ToolCalls?.Count ?? 0); c++)
+            {
+                if (message.ToolCalls![c] is null)
+                {
+                    return $"messages[{m}].tool_calls[{c}] is null: each tool call must be an object such as {{\"function\":{{\"name\":\"f\",\"arguments\":{{}}}}}}";
+                }
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Null when every image is base64 (or a base64 data URL), else Ollama's error text.</summary>
     public static string? ValidateImages(IEnumerable<string>? images)
     {
         foreach (var image in images ?? [])
         {
+            if (image is null)
+            {
+                return "invalid image data: images must be base64-encoded strings, not null";
+            }
+
             var payload = image.StartsWith("data:", StringComparison.Ordinal) && image.IndexOf(";base64,", StringComparison.Ordinal) is var at and > 0
                 ? image.AsSpan(at + ";base64,".Length)
                 : image.AsSpan();

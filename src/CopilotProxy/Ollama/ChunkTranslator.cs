@@ -151,7 +151,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
                 foreach (var choice in choices.EnumerateArray())
                 {
                     // Ollama has one answer per request; further choices (n > 1) have nowhere to go.
-                    if (choice.ValueKind == JsonValueKind.Object && (!choice.TryGetProperty(OpenAIChunk.Index, out var index) || (index.TryGetInt32(out var i) && i == 0)))
+                    if (choice.ValueKind == JsonValueKind.Object && (!choice.TryGetProperty(OpenAIChunk.Index, out var index) || (index.ValueKind == JsonValueKind.Number && index.TryGetInt32(out var i) && i == 0)))
                     {
                         HandleChoice(choice);
                         break;

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using CopilotProxy.Upstream;
 
 namespace CopilotProxy.Ollama;
 
@@ -33,7 +34,7 @@ public sealed class ToolCallAccumulator
             if (call.ValueKind == JsonValueKind.Object)
             {
                 // A whole (non-streamed) message may omit index; the position in the array stands in for it.
-                var index = call.TryGetProperty("index"u8, out var i) && i.TryGetInt32(out var iv) && iv >= 0 ? iv : position;
+                var index = UpstreamJson.ToolCallIndex(call, position);
                 AddFragment(index, call);
             }
 

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using CopilotProxy.Upstream;
 
 namespace CopilotProxy.OpenAI;
 
@@ -49,8 +50,9 @@ public static class OpenAIChunk
     {
         if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty(Usage, out var usage) && usage.ValueKind == JsonValueKind.Object)
         {
-            promptTokens = usage.TryGetProperty(PromptTokens, out var p) && p.TryGetInt32(out var pv) ? pv : promptTokens;
-            completionTokens = usage.TryGetProperty(CompletionTokens, out var c) && c.TryGetInt32(out var cv) ? cv : completionTokens;
+            // UpstreamJson: a string or object where a count belongs must not throw (found by fuzzing).
+            promptTokens = UpstreamJson.TryGetInt32(usage, PromptTokens, out var pv) ? pv : promptTokens;
+            completionTokens = UpstreamJson.TryGetInt32(usage, CompletionTokens, out var cv) ? cv : completionTokens;
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using CopilotProxy.Upstream;
 
 namespace CopilotProxy.OpenAI;
 
@@ -181,10 +182,11 @@ public sealed partial class SseRelay
             if (call.ValueKind != JsonValueKind.Object)
             {
                 OpenAIChunk.CopyValue(call, _writer);
+                position++;
                 continue;
             }
 
-            var index = call.TryGetProperty(OpenAIChunk.Index, out var i) && i.TryGetInt32(out var iv) ? iv : position;
+            var index = UpstreamJson.ToolCallIndex(call, position);
             _writer.WriteStartObject();
             _writer.WriteNumber(OpenAIChunk.Index, index);
             _writer.WriteString(OpenAIChunk.Id, _toolCallIds[index]);

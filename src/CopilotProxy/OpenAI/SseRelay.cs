@@ -57,6 +57,7 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
     private bool _sawDone;
     private bool _sawError;
     private string? _finishReason;
+    private string? _unreadableEvent;
     private int? _promptTokens;
     private int? _completionTokens;
 
@@ -93,6 +94,13 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
             {
                 // Headers and a 200 are already on the wire, so the status can't say it; the protocol's in-band error event
                 // is the only way left to tell the client this answer is incomplete.
+                WriteFailure(OpenAIErrors.SseEvent(failure.Message, OpenAIErrors.CodeFor(failure.Failure)));
+            }
+            else if (_unreadableEvent is { } unreadable)
+            {
+                failure = new UpstreamException(UpstreamFailure.InvalidResponse,
+                    $"The upstream at {answer.Url} sent an event that is not JSON ({unreadable}); the answer is incomplete. Check LM Studio's server log, or whether LMSTUDIO_URL points at an OpenAI-compatible server.",
+                    answer.Url);
                 WriteFailure(OpenAIErrors.SseEvent(failure.Message, OpenAIErrors.CodeFor(failure.Failure)));
             }
             else if (!_sawDone && !_sawError)
@@ -174,8 +182,11 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
         }
         catch (JsonException)
         {
+            // Relayed as is, the client's SSE parser throws on it and the answer so far is lost without a word; stop
+            // here and say what came instead (RunAsync writes the error event).
             RelayLog.NonJsonEvent(_logger, Encoding.UTF8.GetString(data));
-            WriteRaw(data);
+            _unreadableEvent = Encoding.UTF8.GetString(trimmed.Length > 80 ? trimmed[..80] : trimmed);
+            _sawDone = true;
             return true;
         }
 
@@ -289,7 +300,13 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
                 var position = 0;
                 foreach (var call in calls.EnumerateArray())
                 {
-                    var index = call.TryGetProperty(OpenAIChunk.Index, out var i) && i.TryGetInt32(out var iv) ? iv : position;
+                    if (call.ValueKind != JsonValueKind.Object)
+                    {
+                        position++;
+                        continue;
+                    }
+
+                    var index = UpstreamJson.ToolCallIndex(call, position);
                     while (_toolCallIds.Count <= index)
                     {
                         _toolCallIds.Add(null);

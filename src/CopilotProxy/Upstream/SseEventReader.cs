@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Text;
+using System.Text.Unicode;
 
 namespace CopilotProxy.Upstream;
 
@@ -179,13 +181,39 @@ internal sealed class SseEventReader : IDisposable
         var joined = _joined is { WrittenSpan.IsEmpty: false };
         var data = joined ? _joined!.WrittenSpan : _buffer.AsSpan(_dataStart, _dataLength);
         _hasData = false;
-        var more = sink.OnEvent(data);
+        bool more;
+        if (Utf8.IsValid(data))
+        {
+            more = sink.OnEvent(data);
+        }
+        else
+        {
+            // A model server may cut a multi-byte character between two tokens. Relayed as is, the client's JSON parser
+            // throws and the whole answer is lost; U+FFFD in its place loses one character, as a browser would.
+            using var repaired = new PooledBufferWriter(data.Length + 16);
+            ReplaceInvalidUtf8(data, repaired);
+            more = sink.OnEvent(repaired.WrittenSpan);
+        }
+
         if (joined)
         {
             _joined!.Clear();
         }
 
         return more;
+    }
+
+    private static void ReplaceInvalidUtf8(ReadOnlySpan<byte> data, PooledBufferWriter output)
+    {
+        while (!data.IsEmpty)
+        {
+            var status = Rune.DecodeFromUtf8(data, out var rune, out var consumed);
+            var target = output.GetSpan(4);
+            // DecodeFromUtf8 yields U+FFFD for the maximal invalid subsequence, as the Unicode standard recommends.
+            var written = (status == OperationStatus.Done ? rune : Rune.ReplacementChar).EncodeToUtf8(target);
+            output.Advance(written);
+            data = data[consumed..];
+        }
     }
 
     /// <summary>Moves the undispatched event to the front of <paramref name="target"/> (the buffer itself, or a bigger one).</summary>

@@ -29,6 +29,7 @@ public sealed partial class LayeringTests
     private static readonly Dictionary<string, string> TestFoldersWithoutSrcFolder = new(StringComparer.Ordinal)
     {
         ["Architecture"] = "rules over the whole product",
+        ["Reliability"] = "property tests, fuzz regressions and client limits over the whole request path, both front doors (issue 15)",
         ["Clients"] = "real client libraries (npm, NuGet) against both front doors",
         ["Deploy"] = "deploy/ manifests checked against the proxy's settings",
         ["Docs"] = "the documents follow the code",

@@ -24,6 +24,7 @@ public class SettingsValidationTests
         { "MAX_REQUEST_BODY_MB", "99999", "expected a whole number from 1 to 4096. Example: MAX_REQUEST_BODY_MB=64" },
         { "MIN_CONTEXT_LENGTH", "32k", "expected a whole number of tokens from 0 to 16777216. Example: MIN_CONTEXT_LENGTH=32768" },
         { "STREAM_HEARTBEAT_SECONDS", "601", "expected a whole number of seconds from 0 to 600. Example: STREAM_HEARTBEAT_SECONDS=10" },
+        { "MAX_CONNECTIONS", "10", "expected a whole number of connections (or 0 for unlimited) from 32 to 1000000. Example: MAX_CONNECTIONS=1024" },
         { "OLLAMA_VERSION", "0.5.1", "expected a version MAJOR.MINOR.PATCH of at least 0.6.4" },
         { "DEV_MODE", "maybe", "expected true or false (also 1/0, yes/no, on/off, any case). Example: DEV_MODE=true" },
         { "HOT_RELOAD", "2", "expected true or false (also 1/0, yes/no, on/off, any case). Example: HOT_RELOAD=true" },

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Text.Json;
+using CopilotProxy.Ollama;
+using CopilotProxy.Ollama.Wire;
+using CopilotProxy.OpenAI;
+using CopilotProxy.Upstream;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CopilotProxy.Fuzz;
+
+/// <summary>
+/// What the fuzzer drives: the first byte picks a target, the rest is its input. Every target must return normally on
+/// any input; an exception escaping one is a crash (a 500 or a dead stream in the real proxy). The test project replays
+/// every saved crash through the same code (Reliability/FuzzRegressionTests).
+/// </summary>
+public static class FuzzTargets
+{
+    public static void Run(ReadOnlySpan<byte> input)
+    {
+        if (input.IsEmpty)
+        {
+            return;
+        }
+
+        var data = input[1..];
+        switch (input[0] % 5)
+        {
+            case 0:
+                ChatRequest(data);
+                break;
+            case 1:
+                GenerateRequest(data);
+                break;
+            case 2:
+                EmbedRequest(data);
+                break;
+            case 3:
+                Sse(data, relay: true);
+                break;
+            default:
+                Sse(data, relay: false);
+                break;
+        }
+    }
+
+    /// <summary>The /api/chat reader and everything the proxy does with a request before sending it upstream.</summary>
+    private static void ChatRequest(ReadOnlySpan<byte> data)
+    {
+        if (Deserialize(data, OllamaJsonContext.Default.ChatRequest) is not { } request)
+        {
+            return;
+        }
+
+        var messages = request.Messages ?? [];
+        if (ChatTranslation.FindNull(messages) is not null
+            || ChatTranslation.ValidateFormat(request.Format) is not null
+            || ChatTranslation.ValidateImages(messages.SelectMany(m => m.Images ?? [])) is not null)
+        {
+            return;
+        }
+
+        _ = ChatTranslation.TryParseThink(request.Think, out _, out _);
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        using var writer = new Utf8JsonWriter(output);
+        writer.WriteStartObject();
+        ChatTranslation.WriteMessages(messages, writer);
+        writer.WriteEndObject();
+    }
+
+    private static void GenerateRequest(ReadOnlySpan<byte> data)
+    {
+        if (Deserialize(data, OllamaJsonContext.Default.GenerateRequest) is not { } request)
+        {
+            return;
+        }
+
+        _ = ChatTranslation.ValidateFormat(request.Format) ?? ChatTranslation.ValidateImages(request.Images);
+        _ = ChatTranslation.TryParseThink(request.Think, out _, out _);
+    }
+
+    private static void EmbedRequest(ReadOnlySpan<byte> data) => _ = Deserialize(data, OllamaJsonContext.Default.EmbedRequest);
+
+    /// <summary>
+    /// An upstream body through the SSE reader into the relay or the /api/chat translation. The first byte is the read
+    /// size, so the fuzzer also explores where reads cut events.
+    /// </summary>
+    private static void Sse(ReadOnlySpan<byte> data, bool relay)
+    {
+        if (data.IsEmpty)
+        {
+            return;
+        }
+
+        var chunk = Math.Max(1, (int)data[0]);
+        var body = data[1..].ToArray();
+        var client = PipeWriter.Create(Stream.Null);
+        using var events = new SseEventReader();
+        IUpstreamEventSink sink = relay
+            ? new SseRelay(client, "client-model", NullLogger.Instance)
+            : new ChunkTranslator(client, "client-model", OllamaAnswerShape.Chat, stream: true, showThinking: true, Stopwatch.GetTimestamp());
+        try
+        {
+            var position = 0;
+            while (true)
+            {
+                var buffer = events.GetReadBuffer().Span;
+                var n = Math.Min(Math.Min(chunk, buffer.Length), body.Length - position);
+                body.AsSpan(position, n).CopyTo(buffer);
+                position += n;
+                var ended = n == 0;
+                if (!ended)
+                {
+                    events.Advance(n);
+                }
+
+                if (!events.Dispatch(sink, ended, out _) || ended)
+                {
+                    break;
+                }
+            }
+
+            if (sink is ChunkTranslator translator)
+            {
+                translator.WriteDone();
+            }
+        }
+        finally
+        {
+            (sink as IDisposable)?.Dispose();
+        }
+    }
+
+    private static T? Deserialize<T>(ReadOnlySpan<byte> data, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+        where T : class
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(data, type);
+        }
+        catch (JsonException)
+        {
+            // The proxy answers 400 to malformed JSON; not a crash.
+            return null;
+        }
+    }
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of the request readers (/api/chat, /api/generate, /api/embed) and the SSE parser with the
+# relay and the Ollama translation behind it (issue 15): SharpFuzz instruments the proxy's assembly, afl++ drives it.
+#
+#   bench/fuzz/run.sh [MINUTES]    default 10; CI runs 1
+#
+# Installs afl++ (apt) and the sharpfuzz tool (dotnet tool) when missing. The corpus is seeded from the wire transcripts
+# (tests/CopilotProxy.Tests/Transcripts) and from request examples. Every crash found is copied to
+# tests/CopilotProxy.Tests/Reliability/FuzzCrashes/, where FuzzRegressionTests replays it; the script then exits 1.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+minutes="${1:-10}"
+case "$minutes" in ''|*[!0-9]*) echo "fuzz/run.sh: expected a number of minutes, got '$minutes'" >&2; exit 64 ;; esac
+log() { printf '[fuzz] %s\n' "$*" >&2; }
+
+if ! command -v afl-fuzz >/dev/null 2>&1; then
+  [ "$(id -u)" -eq 0 ] || { log "afl++ is missing: sudo apt-get install afl++"; exit 1; }
+  log "installing afl++ (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq afl++ >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq afl++ >/dev/null; }
+fi
+export PATH="$PATH:$HOME/.dotnet/tools"
+if ! command -v sharpfuzz >/dev/null 2>&1; then
+  log "installing the sharpfuzz tool (dotnet tool)"
+  dotnet tool install --global SharpFuzz.CommandLine --version 2.3.0 >/dev/null
+fi
+
+work="$root/artifacts/fuzz"
+out="$work/target"
+rm -rf "$out" "$work/corpus"
+mkdir -p "$out" "$work/corpus"
+log "building and instrumenting the target"
+# A build, not a publish: the proxy project is a self-contained (AOT) executable, which a publish refuses to reference.
+dotnet build "$here/FuzzTarget/FuzzTarget.csproj" -c Release -nologo -v quiet >"$work/build.log" 2>&1 \
+  || { cat "$work/build.log" >&2; exit 1; }
+# Instrument a copy: the build output stays as it was for the next incremental build.
+cp -r "$root/artifacts/bin/FuzzTarget/release/." "$out/"
+sharpfuzz "$out/copilot-proxy.dll" >/dev/null
+
+# Seeds: the first byte picks the target (0 chat, 1 generate, 2 embed, 3 SSE into the relay, 4 SSE into /api/chat);
+# for SSE the second byte is the read size.
+seed() { { printf "$1"; cat; } >"$work/corpus/$2"; }
+printf '{"model":"qwen/qwen3-8b","messages":[{"role":"user","content":"hi","images":["aGk="]},{"role":"assistant","content":"","tool_calls":[{"function":{"name":"f","arguments":{"a":1}}}]},{"role":"tool","content":"r","tool_name":"f"}],"format":"json","think":"high","options":{"temperature":0.2,"stop":["x"]},"tools":[{"type":"function","function":{"name":"f"}}]}' | seed '\x00' chat
+printf '{"model":"qwen/qwen3-8b","prompt":"hi","system":"s","raw":false,"images":["aGk="],"format":{"type":"object"},"think":true,"keep_alive":"5m"}' | seed '\x01' generate
+printf '{"model":"nomic","input":["a","b"],"dimensions":8,"truncate":true}' | seed '\x02' embed
+n=0
+for sse in "$root"/tests/CopilotProxy.Tests/Transcripts/*/*.sse; do
+  n=$((n + 1))
+  seed '\x03\x07' "relay-$n" <"$sse"
+  seed '\x04\x0d' "chat-$n" <"$sse"
+done
+log "corpus: $(ls "$work/corpus" | wc -l) seeds; fuzzing for $minutes minute(s)"
+
+export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
+rm -rf "$work/findings"
+afl-fuzz -i "$work/corpus" -o "$work/findings" -t 10000 -m none -V $((minutes * 60)) -- "$out/fuzz-target" >"$work/afl.log" 2>&1 \
+  || { tail -n 30 "$work/afl.log" >&2; log "afl-fuzz failed; see $work/afl.log"; exit 1; }
+stats="$work/findings/default/fuzzer_stats"
+[ -f "$stats" ] && log "$(grep -E '^(execs_done|execs_per_sec|corpus_count|saved_crashes|saved_hangs) ' "$stats" | tr -s ' ' | tr '\n' ';')"
+
+crashes=("$work"/findings/default/crashes/id*)
+if [ -e "${crashes[0]}" ]; then
+  keep="$root/tests/CopilotProxy.Tests/Reliability/FuzzCrashes"
+  mkdir -p "$keep"
+  for crash in "${crashes[@]}"; do cp "$crash" "$keep/$(sha1sum "$crash" | cut -c1-16).bin"; done
+  log "${#crashes[@]} crash(es) kept in $keep: replay with 'dotnet test ... --filter-class *FuzzRegressionTests', fix, commit them"
+  exit 1
+fi
+log "no crash"
