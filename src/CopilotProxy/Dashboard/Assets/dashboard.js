@@ -372,9 +372,10 @@ async function loadSetups() {
       box.replaceChildren(el("p", { class: "muted", text: "No client setups." }));
       return;
     }
+    // Collapsed: a dozen setups with their snippets would push the models and the traffic below the fold.
     box.replaceChildren(...setups.map((s) =>
-      el("div", { class: "setup", "data-setup": s.id },
-        el("h3", { text: s.title || s.id }),
+      el("details", { class: "setup", "data-setup": s.id },
+        el("summary", { text: s.title || s.id }),
         s.description ? el("p", { text: s.description }) : null,
         ...(s.snippets || []).map((snippet) => {
           const button = el("button", { type: "button", "data-copy": "" }, "Copy");
