@@ -85,7 +85,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         // A model load plus a long prompt can keep the upstream silent for minutes; Copilot gives up after 2. Heartbeats
         // commit the 200 and the event stream early, so from then on failures are the API's own error event.
         var heartbeat = streaming && settings.StreamHeartbeat > TimeSpan.Zero
-            ? new SseHeartbeat(context.Response.BodyWriter, settings.StreamHeartbeat, time) { BeforeFirst = () => StartStreamAsync(context) }
+            ? new SseHeartbeat(context.Response.BodyWriter, settings.StreamHeartbeat, time) { BeforeFirst = () => OpenAIRelay.StartStreamAsync(context) }
             : null;
         var sent = Stopwatch.GetTimestamp();
         RoutedResponse routed;
@@ -184,7 +184,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
     private async Task RelayStreamAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, SseHeartbeat? heartbeat)
     {
         var telemetry = context.GetRequestTelemetry();
-        await StartStreamAsync(context);
+        await OpenAIRelay.StartStreamAsync(context);
 
         // SSE comments (": keep-alive") written during upstream silences are ignored by both APIs' SDKs and by this relay's event reader.
         var output = context.Response.BodyWriter;
@@ -242,23 +242,6 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         api == EventApi.Messages
             ? AnthropicErrors.WriteAsync(context, status, message)
             : OpenAIErrors.WriteAsync(context, status, message, code: status == StatusCodes.Status404NotFound ? "model_not_found" : null, param: param);
-
-    /// <summary>Commits 200 and the event-stream headers; does nothing when a heartbeat already did.</summary>
-    private static Task StartStreamAsync(HttpContext context)
-    {
-        if (context.Response.HasStarted)
-        {
-            return Task.CompletedTask;
-        }
-
-        context.GetRequestTelemetry().MarkStreaming();
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "text/event-stream";
-        context.Response.Headers.CacheControl = "no-cache";
-        context.Response.Headers["X-Accel-Buffering"] = "no";
-        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        return context.Response.StartAsync(context.RequestAborted);
-    }
 
     /// <summary>
     /// A failure before any upstream event: a status and the API's error body, or, once heartbeats have committed the 200,

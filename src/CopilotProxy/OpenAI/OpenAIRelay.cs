@@ -206,8 +206,8 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         }
     }
 
-    /// <summary>Commits 200 and the SSE headers; does nothing when a heartbeat already did.</summary>
-    private static Task StartStreamAsync(HttpContext context)
+    /// <summary>Commits 200 and the SSE headers; does nothing when a heartbeat already did. The Responses and Messages relay shares it.</summary>
+    internal static Task StartStreamAsync(HttpContext context)
     {
         if (context.Response.HasStarted)
         {
