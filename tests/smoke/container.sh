@@ -121,7 +121,9 @@ check "GET /api/tags lists the upstream's model" json_ok "$work/tags.json" 'j.mo
 model=$(node -e 'try{const j=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));const m=j.models.find(m=>m.name.startsWith("qwen/qwen3-8b"));console.log(m?m.name:"qwen/qwen3-8b")}catch{console.log("qwen/qwen3-8b")}' "$work/tags.json")
 curl -s --max-time 5 -H 'Content-Type: application/json' -d "{\"model\":\"$model\"}" "$ollama/api/show" >"$work/show.json" || true
 check "POST /api/show reports the tools capability" json_ok "$work/show.json" 'j.capabilities.includes("tools") && j.capabilities.includes("completion")'
-check "POST /api/show reports the loaded context length" json_ok "$work/show.json" 'Object.entries(j.model_info).some(([k, v]) => k.endsWith(".context_length") && v === 16384)'
+# The fake has the model loaded at 16384 of a 32768 maximum; with MIN_CONTEXT_LENGTH's default (32768) the proxy reloads
+# it larger before the first chat, so /api/show must already advertise the context the model will have, not 16384.
+check "POST /api/show reports the context the proxy will load (MIN_CONTEXT_LENGTH)" json_ok "$work/show.json" 'Object.entries(j.model_info).some(([k, v]) => k.endsWith(".context_length") && v === 32768)'
 chat_body="{\"model\":\"$model\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
 curl -sN --max-time 15 -H 'Content-Type: application/json' -H 'Authorization: Bearer ' -d "$chat_body" \
   "$ollama/v1/chat/completions" >"$work/chat.sse" || true
