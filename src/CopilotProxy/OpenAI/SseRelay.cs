@@ -30,7 +30,7 @@ public readonly record struct RelayOutcome(UpstreamFailure? Failure, string? Fin
 ///    <c>[DONE]</c> when the upstream sent none: Copilot only runs tool calls after a finish reason.
 /// 7. Write <c>data: …\n\n</c> and flush, so tokens and tool-call fragments reach the client as they arrive (nothing is buffered).
 /// </remarks>
-public sealed class SseRelay : IUpstreamEventSink, IDisposable
+public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
 {
     private enum DeltaPart
     {
@@ -199,175 +199,31 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
     }
 
     /// <summary>
-    /// The fast path for the common event: plain text (or an empty delta) with at most a finish reason that needs no
-    /// change. One forward scan with <see cref="Utf8JsonReader"/> proves the event needs nothing but the model name
-    /// swapped, then the upstream's bytes are copied around the new name: no document, no re-serialisation, no
-    /// allocation. Anything else (tool calls, reasoning, errors, "stop" after tool calls, the first event, whose id and
-    /// created the full path records) returns false and takes the full path.
+    /// The fast path for the common event (see <see cref="PlainEvent"/>); false sends the event down the document path.
+    /// The first event always takes the document path, which records the stream's id and created.
     /// </summary>
     private bool TryRelayPlainEvent(ReadOnlySpan<byte> data)
     {
-        if (_chunkId is null || DocumentPathOnly || !OpenAIChunk.IsCompact(data))
+        if (_chunkId is null || DocumentPathOnly || !PlainEvent.TryScan(data, out var plain))
         {
             return false;
         }
 
-        var modelStart = -1;
-        var modelEnd = -1;
-        string? finish = null;
-        var choiceSeen = false;
-        int? promptTokens = null;
-        int? completionTokens = null;
-        try
-        {
-            var reader = new Utf8JsonReader(data);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals(OpenAIChunk.Model))
-                {
-                    if (!reader.Read() || reader.TokenType != JsonTokenType.String)
-                    {
-                        return false;
-                    }
-
-                    modelStart = (int)reader.TokenStartIndex;
-                    modelEnd = (int)reader.BytesConsumed;
-                }
-                else if (reader.ValueTextEquals(OpenAIChunk.Choices))
-                {
-                    if (!ScanPlainChoices(ref reader, ref finish, ref choiceSeen))
-                    {
-                        return false;
-                    }
-                }
-                else if (reader.ValueTextEquals(OpenAIChunk.Usage))
-                {
-                    if (!OpenAIChunk.ReadUsage(ref reader, ref promptTokens, ref completionTokens))
-                    {
-                        return false;
-                    }
-                }
-                else if (reader.ValueTextEquals(OpenAIChunk.Error))
-                {
-                    return false;
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-        }
-        catch (JsonException)
+        if (plain.Finish == "stop" && _toolCallIds.Count > 0)
         {
             return false;
         }
 
-        if (finish == "stop" && _toolCallIds.Count > 0)
-        {
-            return false;
-        }
-
-        _choiceOpen |= choiceSeen;
-        if (finish is not null)
+        _choiceOpen |= plain.ChoiceSeen;
+        if (plain.Finish is not null)
         {
             _sawFinish = true;
-            _finishReason = finish;
+            _finishReason = plain.Finish;
         }
 
-        _promptTokens = promptTokens ?? _promptTokens;
-        _completionTokens = completionTokens ?? _completionTokens;
-
-        // One GetSpan/Advance for the whole event: Kestrel's response writer takes a lock on each call.
-        var model = modelStart >= 0 ? _clientModelJson : [];
-        var head = modelStart >= 0 ? data[..modelStart] : data;
-        var tail = modelStart >= 0 ? data[modelEnd..] : [];
-        var length = DataPrefix.Length + head.Length + model.Length + tail.Length + EventEnd.Length;
-        var span = _output.GetSpan(length);
-        DataPrefix.CopyTo(span);
-        var at = DataPrefix.Length;
-        head.CopyTo(span[at..]);
-        at += head.Length;
-        model.CopyTo(span[at..]);
-        at += model.Length;
-        tail.CopyTo(span[at..]);
-        at += tail.Length;
-        EventEnd.CopyTo(span[at..]);
-        _output.Advance(length);
-        return true;
-    }
-
-    /// <summary>Accepts choices whose delta holds only role and text, and whose finish reason is a known one.</summary>
-    private static bool ScanPlainChoices(ref Utf8JsonReader reader, ref string? finish, ref bool choiceSeen)
-    {
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
-        {
-            return false;
-        }
-
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-        {
-            if (reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-
-            choiceSeen = true;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals(OpenAIChunk.Delta))
-                {
-                    if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-                    {
-                        return false;
-                    }
-
-                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-                    {
-                        if (!reader.ValueTextEquals(OpenAIChunk.Role) && !reader.ValueTextEquals(OpenAIChunk.Content))
-                        {
-                            return false;
-                        }
-
-                        if (!reader.Read() || reader.TokenType is not (JsonTokenType.String or JsonTokenType.Null))
-                        {
-                            return false;
-                        }
-                    }
-                }
-                else if (reader.ValueTextEquals(OpenAIChunk.FinishReason))
-                {
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.String)
-                    {
-                        finish = reader.ValueTextEquals("stop"u8) ? "stop"
-                            : reader.ValueTextEquals("length"u8) ? "length"
-                            : reader.ValueTextEquals(OpenAIChunk.ToolCalls) ? "tool_calls"
-                            : reader.ValueTextEquals("content_filter"u8) ? "content_filter"
-                            : null;
-                        if (finish is null)
-                        {
-                            return false;
-                        }
-                    }
-                    else if (reader.TokenType != JsonTokenType.Null)
-                    {
-                        return false;
-                    }
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
-                }
-            }
-        }
-
+        _promptTokens = plain.PromptTokens ?? _promptTokens;
+        _completionTokens = plain.CompletionTokens ?? _completionTokens;
+        PlainEvent.WriteWithModel(data, plain, _clientModelJson, _output);
         return true;
     }
 
@@ -408,185 +264,6 @@ public sealed class SseRelay : IUpstreamEventSink, IDisposable
                 }
             }
         }
-    }
-
-    private static bool HasChoices(JsonElement root) =>
-        root.TryGetProperty(OpenAIChunk.Choices, out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0;
-
-    private static bool NeedsSplit(JsonElement root)
-    {
-        if (!root.TryGetProperty(OpenAIChunk.Choices, out var choices) || choices.ValueKind != JsonValueKind.Array)
-        {
-            return false;
-        }
-
-        foreach (var choice in choices.EnumerateArray())
-        {
-            if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty(OpenAIChunk.Delta, out var delta) && delta.ValueKind == JsonValueKind.Object
-                && HasText(delta) && delta.TryGetProperty(OpenAIChunk.ToolCalls, out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>Non-empty text content, tested without materialising the string (this runs for every event).</summary>
-    private static bool HasText(JsonElement delta) =>
-        delta.TryGetProperty(OpenAIChunk.Content, out var content) && content.ValueKind == JsonValueKind.String && !content.ValueEquals(ReadOnlySpan<byte>.Empty);
-
-    private void WriteChunk(JsonElement root, DeltaPart part)
-    {
-        _output.Write(DataPrefix);
-        _writer.Reset(_output);
-        _writer.WriteStartObject();
-        foreach (var property in root.EnumerateObject())
-        {
-            if (property.NameEquals(OpenAIChunk.Model))
-            {
-                _writer.WriteString(OpenAIChunk.Model, _clientModel);
-            }
-            else if (property.NameEquals(OpenAIChunk.Choices) && property.Value.ValueKind == JsonValueKind.Array)
-            {
-                _writer.WritePropertyName(OpenAIChunk.Choices);
-                WriteChoices(property.Value, part);
-            }
-            else if (property.NameEquals(OpenAIChunk.Usage) && part == DeltaPart.TextOnly)
-            {
-                // Usage belongs to the last event of a split pair only, so a client never counts it twice.
-            }
-            else
-            {
-                OpenAIChunk.CopyProperty(property, _writer);
-            }
-        }
-
-        _writer.WriteEndObject();
-        _writer.Flush();
-        _output.Write(EventEnd);
-    }
-
-    private void WriteChoices(JsonElement choices, DeltaPart part)
-    {
-        _writer.WriteStartArray();
-        foreach (var choice in choices.EnumerateArray())
-        {
-            if (choice.ValueKind != JsonValueKind.Object)
-            {
-                OpenAIChunk.CopyValue(choice, _writer);
-                continue;
-            }
-
-            _writer.WriteStartObject();
-            foreach (var property in choice.EnumerateObject())
-            {
-                if (property.NameEquals(OpenAIChunk.Delta) && property.Value.ValueKind == JsonValueKind.Object)
-                {
-                    _writer.WritePropertyName(OpenAIChunk.Delta);
-                    WriteDelta(property.Value, part);
-                }
-                else if (property.NameEquals(OpenAIChunk.FinishReason))
-                {
-                    WriteFinishReason(property.Value, part);
-                }
-                else
-                {
-                    OpenAIChunk.CopyProperty(property, _writer);
-                }
-            }
-
-            _writer.WriteEndObject();
-        }
-
-        _writer.WriteEndArray();
-    }
-
-    private void WriteFinishReason(JsonElement value, DeltaPart part)
-    {
-        if (part == DeltaPart.TextOnly || value.ValueKind != JsonValueKind.String)
-        {
-            _writer.WriteNull(OpenAIChunk.FinishReason);
-            return;
-        }
-
-        var reason = OpenAIChunk.FinishReasonFor(value.GetString(), _toolCallIds.Count > 0);
-
-        _sawFinish = true;
-        _finishReason = reason;
-        _writer.WriteString(OpenAIChunk.FinishReason, reason);
-    }
-
-    private void WriteDelta(JsonElement delta, DeltaPart part)
-    {
-        _writer.WriteStartObject();
-        var hasReasoningText = delta.TryGetProperty(OpenAIChunk.ReasoningText, out _);
-        foreach (var property in delta.EnumerateObject())
-        {
-            if (property.NameEquals(OpenAIChunk.ToolCalls))
-            {
-                if (part != DeltaPart.TextOnly && property.Value.ValueKind == JsonValueKind.Array)
-                {
-                    _writer.WritePropertyName(OpenAIChunk.ToolCalls);
-                    WriteToolCalls(property.Value);
-                }
-                else if (part != DeltaPart.TextOnly)
-                {
-                    OpenAIChunk.CopyProperty(property, _writer);
-                }
-            }
-            else if (part == DeltaPart.ToolCallsOnly && !property.NameEquals(OpenAIChunk.Role))
-            {
-                // The tool-call half of a split delta carries only the calls (and the role).
-            }
-            else if (property.NameEquals(OpenAIChunk.ReasoningContent) || property.NameEquals(OpenAIChunk.Reasoning))
-            {
-                OpenAIChunk.CopyProperty(property, _writer);
-                if (!hasReasoningText && property.Value.ValueKind == JsonValueKind.String)
-                {
-                    _writer.WritePropertyName(OpenAIChunk.ReasoningText);
-                    OpenAIChunk.CopyValue(property.Value, _writer);
-                    hasReasoningText = true;
-                }
-            }
-            else
-            {
-                OpenAIChunk.CopyProperty(property, _writer);
-            }
-        }
-
-        _writer.WriteEndObject();
-    }
-
-    private void WriteToolCalls(JsonElement calls)
-    {
-        _writer.WriteStartArray();
-        var position = 0;
-        foreach (var call in calls.EnumerateArray())
-        {
-            if (call.ValueKind != JsonValueKind.Object)
-            {
-                OpenAIChunk.CopyValue(call, _writer);
-                continue;
-            }
-
-            var index = call.TryGetProperty(OpenAIChunk.Index, out var i) && i.TryGetInt32(out var iv) ? iv : position;
-            _writer.WriteStartObject();
-            _writer.WriteNumber(OpenAIChunk.Index, index);
-            _writer.WriteString(OpenAIChunk.Id, _toolCallIds[index]);
-            foreach (var property in call.EnumerateObject())
-            {
-                if (!property.NameEquals(OpenAIChunk.Index) && !property.NameEquals(OpenAIChunk.Id))
-                {
-                    OpenAIChunk.CopyProperty(property, _writer);
-                }
-            }
-
-            _writer.WriteEndObject();
-            position++;
-        }
-
-        _writer.WriteEndArray();
     }
 
     private void WriteSyntheticFinishIfMissing()

@@ -1,0 +1,183 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace CopilotProxy.OpenAI;
+
+/// <summary>What the fast-path scan learned about a plain event.</summary>
+internal readonly record struct PlainEventScan(int ModelStart, int ModelEnd, string? Finish, bool ChoiceSeen, int? PromptTokens, int? CompletionTokens);
+
+/// <summary>
+/// The relay's fast path for the common event: plain text (or an empty delta) with at most a known finish reason. One
+/// forward scan with <see cref="Utf8JsonReader"/> proves the event needs nothing but the model name swapped, then the
+/// upstream's bytes are copied around the new name: no document, no re-serialisation, no allocation. Tool calls,
+/// reasoning, errors and anything unusual fail the scan and take the document path in <see cref="SseRelay"/>. Only
+/// compact events qualify (<see cref="OpenAIChunk.IsCompact"/>), so both paths write the same bytes.
+/// </summary>
+internal static class PlainEvent
+{
+    private static ReadOnlySpan<byte> DataPrefix => "data: "u8;
+    private static ReadOnlySpan<byte> EventEnd => "\n\n"u8;
+
+    public static bool TryScan(ReadOnlySpan<byte> data, out PlainEventScan result)
+    {
+        if (!OpenAIChunk.IsCompact(data))
+        {
+            return Fail(out result);
+        }
+
+        var modelStart = -1;
+        var modelEnd = -1;
+        string? finish = null;
+        var choiceSeen = false;
+        int? promptTokens = null;
+        int? completionTokens = null;
+        try
+        {
+            var reader = new Utf8JsonReader(data);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return Fail(out result);
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals(OpenAIChunk.Model))
+                {
+                    if (!reader.Read() || reader.TokenType != JsonTokenType.String)
+                    {
+                        return Fail(out result);
+                    }
+
+                    modelStart = (int)reader.TokenStartIndex;
+                    modelEnd = (int)reader.BytesConsumed;
+                }
+                else if (reader.ValueTextEquals(OpenAIChunk.Choices))
+                {
+                    if (!ScanPlainChoices(ref reader, ref finish, ref choiceSeen))
+                    {
+                        return Fail(out result);
+                    }
+                }
+                else if (reader.ValueTextEquals(OpenAIChunk.Usage))
+                {
+                    if (!OpenAIChunk.ReadUsage(ref reader, ref promptTokens, ref completionTokens))
+                    {
+                        return Fail(out result);
+                    }
+                }
+                else if (reader.ValueTextEquals(OpenAIChunk.Error))
+                {
+                    return Fail(out result);
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            return Fail(out result);
+        }
+
+        result = new PlainEventScan(modelStart, modelEnd, finish, choiceSeen, promptTokens, completionTokens);
+        return true;
+    }
+
+    /// <summary>Writes <c>data: </c>, the event with its model swapped for <paramref name="clientModelJson"/>, and the blank line.</summary>
+    public static void WriteWithModel(ReadOnlySpan<byte> data, in PlainEventScan plain, byte[] clientModelJson, IBufferWriter<byte> output)
+    {
+        // One GetSpan/Advance for the whole event: Kestrel's response writer takes a lock on each call.
+        var model = plain.ModelStart >= 0 ? clientModelJson : [];
+        var head = plain.ModelStart >= 0 ? data[..plain.ModelStart] : data;
+        var tail = plain.ModelStart >= 0 ? data[plain.ModelEnd..] : [];
+        var length = DataPrefix.Length + head.Length + model.Length + tail.Length + EventEnd.Length;
+        var span = output.GetSpan(length);
+        DataPrefix.CopyTo(span);
+        var at = DataPrefix.Length;
+        head.CopyTo(span[at..]);
+        at += head.Length;
+        model.CopyTo(span[at..]);
+        at += model.Length;
+        tail.CopyTo(span[at..]);
+        at += tail.Length;
+        EventEnd.CopyTo(span[at..]);
+        output.Advance(length);
+    }
+
+    private static bool Fail(out PlainEventScan result)
+    {
+        result = default;
+        return false;
+    }
+
+    /// <summary>Accepts choices whose delta holds only role and text, and whose finish reason is a known one.</summary>
+    private static bool ScanPlainChoices(ref Utf8JsonReader reader, ref string? finish, ref bool choiceSeen)
+    {
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+        {
+            return false;
+        }
+
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            choiceSeen = true;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals(OpenAIChunk.Delta))
+                {
+                    if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        return false;
+                    }
+
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        if (!reader.ValueTextEquals(OpenAIChunk.Role) && !reader.ValueTextEquals(OpenAIChunk.Content))
+                        {
+                            return false;
+                        }
+
+                        if (!reader.Read() || reader.TokenType is not (JsonTokenType.String or JsonTokenType.Null))
+                        {
+                            return false;
+                        }
+                    }
+                }
+                else if (reader.ValueTextEquals(OpenAIChunk.FinishReason))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String)
+                    {
+                        finish = reader.ValueTextEquals("stop"u8) ? "stop"
+                            : reader.ValueTextEquals("length"u8) ? "length"
+                            : reader.ValueTextEquals(OpenAIChunk.ToolCalls) ? "tool_calls"
+                            : reader.ValueTextEquals("content_filter"u8) ? "content_filter"
+                            : null;
+                        if (finish is null)
+                        {
+                            return false;
+                        }
+                    }
+                    else if (reader.TokenType != JsonTokenType.Null)
+                    {
+                        return false;
+                    }
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+        }
+
+        return true;
+    }
+}
