@@ -39,12 +39,16 @@ public sealed class AgentRequestTests(ITestOutputHelper output)
         return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
-    private void Print(string title, FakeLmStudio fake)
+    private void Print(string title, FakeLmStudio fake) =>
+        Print(string.Join('\n', [title, .. fake.CallLog().Select(line => "  " + line)]));
+
+    /// <summary>To the test output, and to the file CALL_LOG_FILE names, so the sequences can be read without a failing test.</summary>
+    private void Print(string text)
     {
-        output.WriteLine(title);
-        foreach (var line in fake.CallLog())
+        output.WriteLine(text);
+        if (Environment.GetEnvironmentVariable("CALL_LOG_FILE") is { Length: > 0 } file)
         {
-            output.WriteLine("  " + line);
+            File.AppendAllText(file, text + "\n");
         }
     }
 
@@ -136,7 +140,7 @@ public sealed class AgentRequestTests(ITestOutputHelper output)
 
         var raw = body.ToString();
         var turn = CopilotSseParser.Parse(raw);
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        Print(string.Create(CultureInfo.InvariantCulture,
             $"Load takes {proxy.Upstream.LoadDelay.TotalSeconds} s, STREAM_HEARTBEAT_SECONDS=1: headers after {headers.TotalMilliseconds:0} ms, first heartbeat after {firstHeartbeat?.TotalMilliseconds:0} ms, first token after {firstToken?.TotalMilliseconds:0} ms, {turn.CommentLines} heartbeat(s)"));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
