@@ -229,13 +229,13 @@ internal sealed class FaultUpstream : IAsyncDisposable
         "{\"models\":[" + string.Join(',', Models.Select(m =>
             "{\"type\":\"llm\",\"publisher\":\"chaos\",\"key\":\"" + m + "\",\"display_name\":\"" + m + "\",\"architecture\":\"qwen3\","
             + "\"quantization\":{\"name\":\"Q4_K_M\",\"bits_per_weight\":4.8},\"size_bytes\":1000,\"params_string\":\"8B\","
-            + "\"loaded_instances\":[{\"id\":\"" + m + "\",\"config\":{\"context_length\":8192}}],\"max_context_length\":32768,"
+            + "\"loaded_instances\":[{\"id\":\"" + m + "\",\"config\":{\"context_length\":32768}}],\"max_context_length\":32768,"
             + "\"format\":\"gguf\",\"capabilities\":{\"vision\":false,\"trained_for_tool_use\":true}}")) + "]}";
 
     private static string V0Models() =>
         "{\"object\":\"list\",\"data\":[" + string.Join(',', Models.Select(m =>
             "{\"id\":\"" + m + "\",\"object\":\"model\",\"type\":\"llm\",\"publisher\":\"chaos\",\"arch\":\"qwen3\",\"compatibility_type\":\"gguf\","
-            + "\"quantization\":\"Q4_K_M\",\"state\":\"loaded\",\"max_context_length\":32768,\"loaded_context_length\":8192,\"capabilities\":[\"tool_use\"]}")) + "]}";
+            + "\"quantization\":\"Q4_K_M\",\"state\":\"loaded\",\"max_context_length\":32768,\"loaded_context_length\":32768,\"capabilities\":[\"tool_use\"]}")) + "]}";
 
     private static string OpenAIModels() =>
         "{\"object\":\"list\",\"data\":[" + string.Join(',', Models.Select(m => "{\"id\":\"" + m + "\",\"object\":\"model\",\"owned_by\":\"chaos\"}")) + "]}";

@@ -183,13 +183,13 @@ namespace CopilotProxy.Bench.FakeUpstream
             "{\"models\":[{\"type\":\"llm\",\"publisher\":\"bench\",\"key\":\"" + Model + "\",\"display_name\":\"Bench\","
             + "\"architecture\":\"qwen3\",\"quantization\":{\"name\":\"Q4_K_M\",\"bits_per_weight\":4.8},"
             + "\"size_bytes\":1000,\"params_string\":\"8B\",\"loaded_instances\":[{\"id\":\"" + Model + "\","
-            + "\"config\":{\"context_length\":8192}}],\"max_context_length\":32768,\"format\":\"gguf\","
+            + "\"config\":{\"context_length\":32768}}],\"max_context_length\":32768,\"format\":\"gguf\","
             + "\"capabilities\":{\"vision\":false,\"trained_for_tool_use\":true}}]}");
 
         public static readonly byte[] V0Models = Encoding.UTF8.GetBytes(
             "{\"object\":\"list\",\"data\":[{\"id\":\"" + Model + "\",\"object\":\"model\",\"type\":\"llm\","
             + "\"publisher\":\"bench\",\"arch\":\"qwen3\",\"compatibility_type\":\"gguf\",\"quantization\":\"Q4_K_M\","
-            + "\"state\":\"loaded\",\"max_context_length\":32768,\"loaded_context_length\":8192,"
+            + "\"state\":\"loaded\",\"max_context_length\":32768,\"loaded_context_length\":32768,"
             + "\"capabilities\":[\"tool_use\"]}]}");
 
         public static readonly byte[] OpenAIModels = Encoding.UTF8.GetBytes(
