@@ -1,0 +1,174 @@
+using System.Text.Json;
+using CopilotProxy.Tests.Harness;
+using Microsoft.Extensions.Logging;
+using static CopilotProxy.Tests.Harness.GatewayHarness;
+
+namespace CopilotProxy.Tests.OpenAI;
+
+/// <summary>
+/// Tool calls a local model wrote as text reach Responses and Anthropic Messages clients as their API's own calls
+/// (<c>function_call</c> output items, <c>tool_use</c> blocks), and text that is not a call reaches them unchanged.
+/// </summary>
+public sealed class EventApiToolCallRepairTests
+{
+    private const string Call = """{"name": "get_weather", "arguments": {"city": "Zürich"}}""";
+    private const string QwenBlock = "<tool_call>\n" + Call + "\n</tool_call>";
+
+    private static string Request(string api, bool stream = false) => (api == "responses"
+        ? """{"model":"KEY","input":"Weather in Zürich?","stream":STREAM,"tools":[{"type":"function","name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}]}"""
+        : """{"model":"KEY","max_tokens":256,"stream":STREAM,"messages":[{"role":"user","content":"Weather in Zürich?"}],"tools":[{"name":"get_weather","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}}]}""")
+        .Replace("KEY", Key, StringComparison.Ordinal).Replace("STREAM", stream ? "true" : "false", StringComparison.Ordinal);
+
+    private static async Task<ProxyFixture> StartAsync(string reply, bool repair = true, string? logDir = null)
+    {
+        var proxy = await ProxyFixture.StartAsync(configure: s => logDir is null ? s with { ToolCallRepair = repair } : s with { ToolCallRepair = repair, LogDir = logDir, LogLevel = LogLevel.Information });
+        proxy.Upstream.DefaultReply = reply;
+        proxy.Upstream.ReplyTokenizer = text => LmStudioTokens.Split(text, specialTokens: false);
+        return proxy;
+    }
+
+    public static TheoryData<string, string> Forms => new()
+    {
+        { "responses", QwenBlock },
+        { "messages", QwenBlock },
+        { "responses", "```json\n" + Call + "\n```" },
+        { "messages", Call },
+        { "responses", "[" + Call + "]" },
+        { "messages", """{"name":"get_weather","parameters":"{\"city\":\"Zürich\"}"}""" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Forms))]
+    public async Task NonStreaming_ToolCallWrittenAsText_BecomesTheApisOwnCall(string api, string content)
+    {
+        await using var proxy = await StartAsync(content);
+
+        var answer = await SendAsync(proxy.Gateway, Post("v1/" + api, Request(api)));
+
+        Assert.Equal(200, answer.Status);
+        if (api == "responses")
+        {
+            var item = Assert.Single(answer.Body.GetProperty("output").EnumerateArray());
+            Assert.Equal("function_call", item.GetProperty("type").GetString());
+            Assert.Equal("get_weather", item.GetProperty("name").GetString());
+            Assert.Equal("completed", item.GetProperty("status").GetString());
+            Assert.StartsWith("fc_", item.GetProperty("id").GetString(), StringComparison.Ordinal);
+            Assert.StartsWith("call_", item.GetProperty("call_id").GetString(), StringComparison.Ordinal);
+            using var arguments = JsonDocument.Parse(item.GetProperty("arguments").GetString()!);
+            Assert.Equal("Zürich", arguments.RootElement.GetProperty("city").GetString());
+        }
+        else
+        {
+            var block = Assert.Single(answer.Body.GetProperty("content").EnumerateArray());
+            Assert.Equal("tool_use", block.GetProperty("type").GetString());
+            Assert.Equal("get_weather", block.GetProperty("name").GetString());
+            Assert.StartsWith("toolu_", block.GetProperty("id").GetString(), StringComparison.Ordinal);
+            Assert.Equal("Zürich", block.GetProperty("input").GetProperty("city").GetString());
+            Assert.Equal("tool_use", answer.Body.GetProperty("stop_reason").GetString());
+        }
+
+        Assert.Equal(Key, answer.Body.GetProperty("model").GetString());
+    }
+
+    [Theory]
+    [InlineData("responses")]
+    [InlineData("messages")]
+    public async Task NonStreaming_TextBeforeTheBlock_StaysText_TheCallFollows(string api)
+    {
+        await using var proxy = await StartAsync("Let me check.\n" + QwenBlock);
+
+        var answer = await SendAsync(proxy.Gateway, Post("v1/" + api, Request(api)));
+
+        if (api == "responses")
+        {
+            var output = answer.Body.GetProperty("output").EnumerateArray().ToArray();
+            Assert.Equal(2, output.Length);
+            Assert.Equal("message", output[0].GetProperty("type").GetString());
+            Assert.Equal("Let me check.\n", output[0].GetProperty("content")[0].GetProperty("text").GetString());
+            Assert.Equal("function_call", output[1].GetProperty("type").GetString());
+        }
+        else
+        {
+            var content = answer.Body.GetProperty("content").EnumerateArray().ToArray();
+            Assert.Equal(2, content.Length);
+            Assert.Equal("Let me check.\n", content[0].GetProperty("text").GetString());
+            Assert.Equal("tool_use", content[1].GetProperty("type").GetString());
+        }
+    }
+
+    public static TheoryData<string, string, bool> Declined => new()
+    {
+        // api, content, repair on
+        { "responses", """<tool_call>{"name": "rm_rf", "arguments": {}}</tool_call>""", true },
+        { "messages", """<tool_call>{"name": "get_weather", "arguments": {"city": </tool_call>""", true },
+        { "messages", """{"name": "not offered", "arguments": {}}""", true },
+        { "responses", "Use `<b>` for bold; {\"a\": 1} is JSON.", true },
+        { "responses", QwenBlock, false },
+        { "messages", QwenBlock, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(Declined))]
+    public async Task NonStreaming_NotARepairableCall_PassesThroughUnchanged(string api, string content, bool repair)
+    {
+        await using var proxy = await StartAsync(content, repair);
+
+        var answer = await SendAsync(proxy.Gateway, Post("v1/" + api, Request(api)));
+
+        Assert.Equal(200, answer.Status);
+        if (api == "responses")
+        {
+            var item = Assert.Single(answer.Body.GetProperty("output").EnumerateArray());
+            Assert.Equal(content, item.GetProperty("content")[0].GetProperty("text").GetString());
+        }
+        else
+        {
+            var block = Assert.Single(answer.Body.GetProperty("content").EnumerateArray());
+            Assert.Equal(content, block.GetProperty("text").GetString());
+            Assert.Equal("end_turn", answer.Body.GetProperty("stop_reason").GetString());
+        }
+    }
+
+    [Theory]
+    [InlineData("responses")]
+    [InlineData("messages")]
+    public async Task NonStreaming_CutOffByTheTokenLimit_StaysText(string api)
+    {
+        const string cut = """<tool_call>{"name": "get_weather", "arguments": {"city": "Zü""";
+        await using var proxy = await StartAsync(cut);
+        proxy.Upstream.Enqueue(FakeResponse.Json(200, api == "responses"
+            ? LmStudioEventStreams.ResponsesJson(Key, cut).Replace("\"status\":\"completed\",\"model\"", "\"status\":\"incomplete\",\"model\"", StringComparison.Ordinal)
+            : LmStudioEventStreams.MessagesJson(Key, cut).Replace("end_turn", "max_tokens", StringComparison.Ordinal)));
+
+        var answer = await SendAsync(proxy.Gateway, Post("v1/" + api, Request(api)));
+
+        var text = api == "responses"
+            ? Assert.Single(answer.Body.GetProperty("output").EnumerateArray()).GetProperty("content")[0].GetProperty("text").GetString()
+            : Assert.Single(answer.Body.GetProperty("content").EnumerateArray()).GetProperty("text").GetString();
+        Assert.Equal(cut, text);
+    }
+
+    [Fact]
+    public async Task NonStreaming_RepairsAreCountedInTheRequestLog()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "copilot-proxy-logs-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using (var proxy = await StartAsync("[" + Call + "," + Call + "]", logDir: directory))
+            {
+                var answer = await SendAsync(proxy.Gateway, Post("v1/messages", Request("messages")));
+                Assert.Equal(2, answer.Body.GetProperty("content").GetArrayLength());
+            }
+
+            var line = Assert.Single(Directory.GetFiles(directory).SelectMany(File.ReadAllLines), l => l.Contains("\"Route\":\"/v1/messages\"", StringComparison.Ordinal));
+            Assert.Contains("\"RepairedToolCalls\":2", line, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+    }
+}
