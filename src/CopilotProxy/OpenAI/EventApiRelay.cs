@@ -138,7 +138,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
             }
             else
             {
-                await RelayStreamAsync(context, api, door, path, clientModel, routed, heartbeat);
+                await RelayStreamAsync(context, api, door, path, clientModel, routed, heartbeat, tools);
             }
         }
     }
@@ -203,14 +203,16 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         }
     }
 
-    private async Task RelayStreamAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, SseHeartbeat? heartbeat)
+    private async Task RelayStreamAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, SseHeartbeat? heartbeat, string[] tools)
     {
         var telemetry = context.GetRequestTelemetry();
         await StartStreamAsync(context);
 
         // SSE comments (": keep-alive") written during upstream silences are ignored by both APIs' SDKs and by this relay's event reader.
         var output = context.Response.BodyWriter;
-        var relay = new EventStreamRelay(output, api, clientModel);
+        // Responses streams are not repaired yet; their text passes through as it comes.
+        using var repair = tools.Length > 0 && api == EventApi.Messages ? new ToolCallRepair(tools, clientModel, logger) : null;
+        var relay = new EventStreamRelay(output, api, clientModel, repair);
         var failure = await UpstreamPipeline.ReadEventsAsync(routed.Answer, relay, output, telemetry.MarkFirstToken, heartbeat);
         if (failure is { Failure: UpstreamFailure.ClientCanceled })
         {
@@ -243,6 +245,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
             }
         }
 
+        telemetry.RecordRepairedToolCalls(relay.RepairedToolCalls);
         telemetry.Record(failure?.Failure, relay.FinishReason, relay.InputTokens, relay.OutputTokens);
         if (failure is not null)
         {

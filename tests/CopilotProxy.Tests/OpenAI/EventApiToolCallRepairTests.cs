@@ -171,4 +171,97 @@ public sealed class EventApiToolCallRepairTests
             }
         }
     }
+
+    public static TheoryData<string, bool> StreamedForms => new()
+    {
+        // content, Qwen's special tokens (false: the tags arrive in pieces)
+        { QwenBlock, true },
+        { QwenBlock, false },
+        { "```json\n" + Call + "\n```", false },
+        { Call, false },
+        { "[" + Call + "]", false },
+    };
+
+    private static async Task<List<(string Name, JsonElement Data)>> StreamMessagesAsync(ProxyFixture proxy)
+    {
+        var answer = await SendAsync(proxy.Gateway, Post("v1/messages", Request("messages", stream: true)));
+        Assert.Equal(200, answer.Status);
+        var events = EventApiRelayTests.ParseEvents(answer.Text);
+        Assert.All(events, e => Assert.Equal(e.Name, e.Data.GetProperty("type").GetString()));
+        Assert.Equal("message_stop", events[^1].Name);
+        return events;
+    }
+
+    private static string StreamedText(List<(string Name, JsonElement Data)> events) => string.Concat(events
+        .Where(e => e.Name == "content_block_delta" && e.Data.GetProperty("delta").GetProperty("type").GetString() == "text_delta")
+        .Select(e => e.Data.GetProperty("delta").GetProperty("text").GetString()));
+
+    private static string StopReason(List<(string Name, JsonElement Data)> events) =>
+        events.Single(e => e.Name == "message_delta").Data.GetProperty("delta").GetProperty("stop_reason").GetString()!;
+
+    [Theory]
+    [MemberData(nameof(StreamedForms))]
+    public async Task MessagesStream_ToolCallWrittenAsText_BecomesAToolUseBlock(string content, bool specialTokens)
+    {
+        await using var proxy = await StartAsync(content);
+        proxy.Upstream.ReplyTokenizer = text => LmStudioTokens.Split(text, specialTokens);
+
+        var events = await StreamMessagesAsync(proxy);
+
+        Assert.Equal("", StreamedText(events));
+        var starts = events.Where(e => e.Name == "content_block_start").ToArray();
+        var start = Assert.Single(starts).Data;
+        Assert.Equal(0, start.GetProperty("index").GetInt32());
+        var block = start.GetProperty("content_block");
+        Assert.Equal("tool_use", block.GetProperty("type").GetString());
+        Assert.Equal("get_weather", block.GetProperty("name").GetString());
+        Assert.StartsWith("toolu_", block.GetProperty("id").GetString(), StringComparison.Ordinal);
+        var json = string.Concat(events.Where(e => e.Name == "content_block_delta").Select(e => e.Data.GetProperty("delta").GetProperty("partial_json").GetString()));
+        using var input = JsonDocument.Parse(json);
+        Assert.Equal("Zürich", input.RootElement.GetProperty("city").GetString());
+        Assert.Single(events, e => e.Name == "content_block_stop" && e.Data.GetProperty("index").GetInt32() == 0);
+        Assert.Equal("tool_use", StopReason(events));
+    }
+
+    [Fact]
+    public async Task MessagesStream_TextBeforeTheBlock_StreamsAsText_TheToolUseBlockFollows()
+    {
+        await using var proxy = await StartAsync("Let me check the <b>weather</b>.\n" + QwenBlock);
+
+        var events = await StreamMessagesAsync(proxy);
+
+        Assert.Equal("Let me check the <b>weather</b>.\n", StreamedText(events));
+        var starts = events.Where(e => e.Name == "content_block_start").Select(e => e.Data).ToArray();
+        Assert.Equal(2, starts.Length);
+        Assert.Equal(("text", 0), (starts[0].GetProperty("content_block").GetProperty("type").GetString(), starts[0].GetProperty("index").GetInt32()));
+        Assert.Equal(("tool_use", 1), (starts[1].GetProperty("content_block").GetProperty("type").GetString(), starts[1].GetProperty("index").GetInt32()));
+        // The text block ends before the tool_use block starts, as Anthropic's SDKs expect.
+        var textStop = events.FindIndex(e => e.Name == "content_block_stop" && e.Data.GetProperty("index").GetInt32() == 0);
+        var toolStart = events.FindIndex(e => e.Name == "content_block_start" && e.Data.GetProperty("index").GetInt32() == 1);
+        Assert.InRange(textStop, 0, toolStart);
+        Assert.Equal("tool_use", StopReason(events));
+    }
+
+    public static TheoryData<string, bool> StreamedDeclined => new()
+    {
+        { "Plain text answer, no call.", true },
+        { "Use `<b>` and `<tool` tags; {\"a\": 1} is JSON.", true },
+        { """{"answer": 42}""", true },
+        { """<tool_call>{"name": "rm_rf", "arguments": {}}</tool_call>""", true },
+        { QwenBlock, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(StreamedDeclined))]
+    public async Task MessagesStream_NotARepairableCall_StreamsUnchanged(string content, bool repair)
+    {
+        await using var proxy = await StartAsync(content, repair);
+
+        var events = await StreamMessagesAsync(proxy);
+
+        Assert.Equal(content, StreamedText(events));
+        Assert.Single(events, e => e.Name == "content_block_start");
+        Assert.Single(events, e => e.Name == "content_block_stop");
+        Assert.Equal("end_turn", StopReason(events));
+    }
 }
