@@ -264,4 +264,35 @@ public sealed class EventApiToolCallRepairTests
         Assert.Single(events, e => e.Name == "content_block_stop");
         Assert.Equal("end_turn", StopReason(events));
     }
+
+    [Fact]
+    public async Task MessagesStream_CallCutOffByTheTokenLimit_StaysText()
+    {
+        await using var proxy = await StartAsync("unused");
+        string[] tokens = ["<tool_call>", "{\"name\": \"get_weather\", ", "\"arguments\": {\"city\": \"Zü", "</tool_call>"];
+        var events = LmStudioEventStreams.MessagesText(Key, tokens)
+            .Select(e => e.Name == "message_delta" ? e with { Data = e.Data.Replace("end_turn", "max_tokens", StringComparison.Ordinal) } : e);
+        proxy.Upstream.Enqueue(FakeResponse.Events(events));
+
+        var streamed = await StreamMessagesAsync(proxy);
+
+        Assert.Equal(string.Concat(tokens), StreamedText(streamed));
+        Assert.DoesNotContain(streamed, e => e.Name == "content_block_start" && e.Data.GetProperty("content_block").GetProperty("type").GetString() == "tool_use");
+        Assert.Equal("max_tokens", StopReason(streamed));
+    }
+
+    [Fact]
+    public async Task MessagesStream_UpstreamBreaksWhileACallIsHeld_TheTextStillArrives_ThenTheError()
+    {
+        await using var proxy = await StartAsync("unused");
+        string[] tokens = ["Sure.", "<tool_call>", "{\"name\": \"get_weather\""];
+        // message_start, content_block_start, three deltas; then the connection drops.
+        proxy.Upstream.Enqueue(FakeResponse.Events(LmStudioEventStreams.MessagesText(Key, tokens), dropAfter: 5));
+
+        var answer = await SendAsync(proxy.Gateway, Post("v1/messages", Request("messages", stream: true)));
+
+        var events = EventApiRelayTests.ParseEvents(answer.Text);
+        Assert.Equal(string.Concat(tokens), StreamedText(events));
+        Assert.Equal("error", events[^1].Name);
+    }
 }
