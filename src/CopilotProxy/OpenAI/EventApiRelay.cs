@@ -76,6 +76,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
 
         // Step 2: route it; the router retries and falls back only while nothing has reached the client.
         var streaming = ClientJsonBody.GetBool(root, "stream", false);
+        var tools = settings.ToolCallRepair ? EventApiRepair.OfferedTools(root) : [];
 
         // Generation needs the model loaded with enough context (MIN_CONTEXT_LENGTH), as for chat completions.
         ContextOutcome? loaded = null;
@@ -133,16 +134,16 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
             // Once heartbeats committed an event stream, the answer has to be one, whatever the upstream chose.
             if ((UpstreamPipeline.IsJson(routed.Response) || !streaming) && !context.Response.HasStarted)
             {
-                await RelayJsonAsync(context, api, door, path, clientModel, routed);
+                await RelayJsonAsync(context, api, door, path, clientModel, routed, tools);
             }
             else
             {
-                await RelayStreamAsync(context, api, door, path, clientModel, routed, heartbeat);
+                await RelayStreamAsync(context, api, door, path, clientModel, routed, heartbeat, tools);
             }
         }
     }
 
-    private async Task RelayJsonAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed)
+    private async Task RelayJsonAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, string[] tools)
     {
         var (answer, failure) = await UpstreamPipeline.ReadJsonAsync(routed.Answer);
         if (answer is null)
@@ -172,8 +173,29 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
                 telemetry.CompletionTokens = usage.TryGetProperty("output_tokens"u8, out var o) && o.TryGetInt32(out var ov) ? ov : null;
             }
 
+            // A tool call the model wrote as text becomes the API's own call first; the rename then walks the repaired answer.
+            using var repairedBody = new PooledBufferWriter();
+            JsonDocument? repaired = null;
+            if (tools.Length > 0)
+            {
+                using (var writer = new Utf8JsonWriter(repairedBody, RelayJson.WriterOptions))
+                {
+                    var count = EventApiRepair.TryWrite(root, api, writer, () => new ToolCallRepair(tools, clientModel, logger));
+                    writer.Flush();
+                    if (count > 0)
+                    {
+                        context.GetRequestTelemetry().RecordRepairedToolCalls(count);
+                        repaired = JsonDocument.Parse(repairedBody.WrittenMemory);
+                    }
+                }
+            }
+
             // The same walk as a stream's events renames the model; a whole answer is written as one JSON body, without SSE framing.
-            JsonRelay.WriteCompletion(root, clientModel, output);
+            using (repaired)
+            {
+                JsonRelay.WriteCompletion(repaired?.RootElement ?? root, clientModel, output);
+            }
+
             context.Response.StatusCode = StatusCodes.Status200OK;
             context.Response.ContentType = "application/json";
             context.Response.ContentLength = output.WrittenMemory.Length;
@@ -181,14 +203,16 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         }
     }
 
-    private async Task RelayStreamAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, SseHeartbeat? heartbeat)
+    private async Task RelayStreamAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, SseHeartbeat? heartbeat, string[] tools)
     {
         var telemetry = context.GetRequestTelemetry();
         await OpenAIRelay.StartStreamAsync(context);
 
         // SSE comments (": keep-alive") written during upstream silences are ignored by both APIs' SDKs and by this relay's event reader.
         var output = context.Response.BodyWriter;
-        var relay = new EventStreamRelay(output, api, clientModel);
+        // Responses streams are not repaired yet; their text passes through as it comes.
+        using var repair = tools.Length > 0 && api == EventApi.Messages ? new ToolCallRepair(tools, clientModel, logger) : null;
+        var relay = new EventStreamRelay(output, api, clientModel, repair);
         var failure = await UpstreamPipeline.ReadEventsAsync(routed.Answer, relay, output, telemetry.MarkFirstToken, heartbeat);
         if (failure is { Failure: UpstreamFailure.ClientCanceled })
         {
@@ -221,6 +245,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
             }
         }
 
+        telemetry.RecordRepairedToolCalls(relay.RepairedToolCalls);
         telemetry.Record(failure?.Failure, relay.FinishReason, relay.InputTokens, relay.OutputTokens);
         if (failure is not null)
         {

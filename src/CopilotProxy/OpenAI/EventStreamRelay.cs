@@ -25,7 +25,7 @@ public enum EventApi
 /// <c>type</c>, because Anthropic's SDKs dispatch on the <c>event:</c> line while the upstream reader hands over data
 /// only. Nothing is buffered across events; the caller flushes after each upstream read.
 /// </remarks>
-public sealed class EventStreamRelay(IBufferWriter<byte> output, EventApi api, string clientModel) : IUpstreamEventSink
+public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventApi api, string clientModel, ToolCallRepair? repair = null) : IUpstreamEventSink
 {
     private long _nextSequence;
     private string? _responseId;
@@ -76,6 +76,11 @@ public sealed class EventStreamRelay(IBufferWriter<byte> output, EventApi api, s
             }
 
             Observe(type, root);
+            if (repair is not null && api == EventApi.Messages && RepairMessages(type, root))
+            {
+                return !Finished;
+            }
+
             Write(type, root);
             if (type is "error")
             {
@@ -93,6 +98,7 @@ public sealed class EventStreamRelay(IBufferWriter<byte> output, EventApi api, s
     /// </summary>
     public void WriteError(string message, string code)
     {
+        ReleaseHeld();
         using var writer = Begin(api == EventApi.Responses ? "response.failed" : "error");
         writer.WriteStartObject();
         if (api == EventApi.Responses)

@@ -297,7 +297,7 @@ public sealed class EventApiRelayTests
         Assert.Equal($"{Key}:latest", events[^1].Data.GetProperty("response").GetProperty("model").GetString());
     }
 
-    private static List<(string Name, JsonElement Data)> ParseEvents(string sse)
+    internal static List<(string Name, JsonElement Data)> ParseEvents(string sse)
     {
         var events = new List<(string, JsonElement)>();
         foreach (var block in sse.Split("\n\n", StringSplitOptions.RemoveEmptyEntries))

@@ -1,0 +1,246 @@
+using System.Text.Json;
+
+namespace CopilotProxy.OpenAI;
+
+/// <summary>
+/// The tool-call repair for the Responses and Anthropic Messages APIs' whole (non-streamed) answers: a text part that is a
+/// tool call written as text becomes <c>function_call</c> output items or <c>tool_use</c> content blocks.
+/// </summary>
+public static class EventApiRepair
+{
+    /// <summary>The tool names a Responses or Messages request offers: both put <c>name</c> at the top of each tool.</summary>
+    public static string[] OfferedTools(JsonElement request)
+    {
+        if (request.ValueKind != JsonValueKind.Object || !request.TryGetProperty("tools"u8, out var tools) || tools.ValueKind != JsonValueKind.Array)
+        {
+            return [];
+        }
+
+        List<string>? names = null;
+        foreach (var tool in tools.EnumerateArray())
+        {
+            // Responses' built-in tools (web_search, file_search) have no name and cannot be written as a function call.
+            if (tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("name"u8, out var name) && name.ValueKind == JsonValueKind.String
+                && name.GetString() is { Length: > 0 } text
+                && (!tool.TryGetProperty("type"u8, out var type) || type.ValueKind != JsonValueKind.String || type.ValueEquals("function"u8) || type.ValueEquals("custom"u8)))
+            {
+                (names ??= []).Add(text);
+            }
+        }
+
+        return names is null ? [] : [.. names];
+    }
+
+    /// <summary>Writes <paramref name="root"/> with a tool call written as text replaced by real ones.</summary>
+    /// <returns>The number of repaired calls; 0 (nothing written) when the answer has none.</returns>
+    public static int TryWrite(JsonElement root, EventApi api, Utf8JsonWriter writer, Func<ToolCallRepair> newRepair) =>
+        root.ValueKind != JsonValueKind.Object ? 0 : api == EventApi.Responses ? TryWriteResponse(root, writer, newRepair) : TryWriteMessage(root, writer, newRepair);
+
+    /// <summary>Runs the repair over one whole text; the text before the calls, and the calls, or null when it is not a call.</summary>
+    private static (string Before, IReadOnlyList<RepairedToolCall> Calls)? Repair(string text, bool truncated, Func<ToolCallRepair> newRepair)
+    {
+        using var repair = newRepair();
+        var unchanged = repair.Append(text);
+        var before = unchanged ? "" : System.Text.Encoding.UTF8.GetString(repair.Released);
+        repair.Finish(truncated);
+        return unchanged || repair.Calls.Count == 0 ? null : (before, repair.Calls);
+    }
+
+    private static int TryWriteResponse(JsonElement root, Utf8JsonWriter writer, Func<ToolCallRepair> newRepair)
+    {
+        if (!root.TryGetProperty("output"u8, out var output) || output.ValueKind != JsonValueKind.Array)
+        {
+            return 0;
+        }
+
+        // A message item whose content is output_text only, in an answer without real function calls.
+        var target = -1;
+        var index = -1;
+        string? text = null;
+        foreach (var item in output.EnumerateArray())
+        {
+            index++;
+            if (item.ValueKind != JsonValueKind.Object || !item.TryGetProperty("type"u8, out var type))
+            {
+                continue;
+            }
+
+            if (type.ValueEquals("function_call"u8))
+            {
+                return 0;
+            }
+
+            if (target < 0 && type.ValueEquals("message"u8) && item.TryGetProperty("content"u8, out var content) && content.ValueKind == JsonValueKind.Array
+                && content.GetArrayLength() > 0 && content.EnumerateArray().All(p => p.ValueKind == JsonValueKind.Object
+                    && p.TryGetProperty("type"u8, out var t) && t.ValueEquals("output_text"u8) && p.TryGetProperty("text"u8, out var s) && s.ValueKind == JsonValueKind.String))
+            {
+                target = index;
+                text = string.Concat(content.EnumerateArray().Select(p => p.GetProperty("text"u8).GetString()));
+            }
+        }
+
+        var truncated = root.TryGetProperty("status"u8, out var status) && status.ValueEquals("incomplete"u8);
+        if (target < 0 || Repair(text!, truncated, newRepair) is not { } repaired)
+        {
+            return 0;
+        }
+
+        writer.WriteStartObject();
+        foreach (var property in root.EnumerateObject())
+        {
+            if (!property.NameEquals("output"u8))
+            {
+                property.WriteTo(writer);
+                continue;
+            }
+
+            writer.WriteStartArray("output"u8);
+            index = 0;
+            foreach (var item in output.EnumerateArray())
+            {
+                if (index++ != target)
+                {
+                    item.WriteTo(writer);
+                    continue;
+                }
+
+                if (repaired.Before.Length > 0)
+                {
+                    writer.WriteStartObject();
+                    foreach (var field in item.EnumerateObject())
+                    {
+                        if (!field.NameEquals("content"u8))
+                        {
+                            field.WriteTo(writer);
+                        }
+                    }
+
+                    writer.WriteStartArray("content"u8);
+                    writer.WriteStartObject();
+                    writer.WriteString("type"u8, "output_text"u8);
+                    writer.WriteString("text"u8, repaired.Before);
+                    writer.WriteStartArray("annotations"u8);
+                    writer.WriteEndArray();
+                    writer.WriteEndObject();
+                    writer.WriteEndArray();
+                    writer.WriteEndObject();
+                }
+
+                foreach (var call in repaired.Calls)
+                {
+                    WriteFunctionCall(writer, call);
+                }
+            }
+
+            writer.WriteEndArray();
+        }
+
+        writer.WriteEndObject();
+        return repaired.Calls.Count;
+    }
+
+    /// <summary>A Responses <c>function_call</c> output item; <c>id</c> is the item's, <c>call_id</c> what the client answers with.</summary>
+    public static void WriteFunctionCall(Utf8JsonWriter writer, RepairedToolCall call)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("type"u8, "function_call"u8);
+        writer.WriteString("id"u8, FunctionCallItemId(call));
+        writer.WriteString("call_id"u8, call.Id);
+        writer.WriteString("name"u8, call.Name);
+        writer.WriteString("arguments"u8, call.Arguments);
+        writer.WriteString("status"u8, "completed"u8);
+        writer.WriteEndObject();
+    }
+
+    public static string FunctionCallItemId(RepairedToolCall call) => "fc_" + Suffix(call);
+
+    public static string ToolUseId(RepairedToolCall call) => "toolu_" + Suffix(call);
+
+    private static string Suffix(RepairedToolCall call) => call.Id.StartsWith("call_", StringComparison.Ordinal) ? call.Id[5..] : call.Id;
+
+    private static int TryWriteMessage(JsonElement root, Utf8JsonWriter writer, Func<ToolCallRepair> newRepair)
+    {
+        if (!root.TryGetProperty("content"u8, out var content) || content.ValueKind != JsonValueKind.Array)
+        {
+            return 0;
+        }
+
+        // The first text block (thinking blocks may come before it), in an answer without real tool_use blocks.
+        var index = -1;
+        var i = 0;
+        foreach (var block in content.EnumerateArray())
+        {
+            if (block.ValueKind == JsonValueKind.Object && block.TryGetProperty("type"u8, out var type))
+            {
+                if (type.ValueEquals("tool_use"u8))
+                {
+                    return 0;
+                }
+
+                if (index < 0 && type.ValueEquals("text"u8) && block.TryGetProperty("text"u8, out var t) && t.ValueKind == JsonValueKind.String)
+                {
+                    index = i;
+                }
+            }
+
+            i++;
+        }
+
+        var truncated = root.TryGetProperty("stop_reason"u8, out var stop) && stop.ValueEquals("max_tokens"u8);
+        if (index < 0 || Repair(content[index].GetProperty("text"u8).GetString()!, truncated, newRepair) is not { } repaired)
+        {
+            return 0;
+        }
+
+        writer.WriteStartObject();
+        foreach (var property in root.EnumerateObject())
+        {
+            if (property.NameEquals("stop_reason"u8))
+            {
+                writer.WriteString("stop_reason"u8, "tool_use"u8);
+                continue;
+            }
+
+            if (!property.NameEquals("content"u8))
+            {
+                property.WriteTo(writer);
+                continue;
+            }
+
+            writer.WriteStartArray("content"u8);
+            i = 0;
+            foreach (var block in content.EnumerateArray())
+            {
+                if (i++ != index)
+                {
+                    block.WriteTo(writer);
+                    continue;
+                }
+
+                if (repaired.Before.Length > 0)
+                {
+                    writer.WriteStartObject();
+                    writer.WriteString("type"u8, "text"u8);
+                    writer.WriteString("text"u8, repaired.Before);
+                    writer.WriteEndObject();
+                }
+
+                foreach (var call in repaired.Calls)
+                {
+                    writer.WriteStartObject();
+                    writer.WriteString("type"u8, "tool_use"u8);
+                    writer.WriteString("id"u8, ToolUseId(call));
+                    writer.WriteString("name"u8, call.Name);
+                    writer.WritePropertyName("input"u8);
+                    writer.WriteRawValue(call.Arguments);
+                    writer.WriteEndObject();
+                }
+            }
+
+            writer.WriteEndArray();
+        }
+
+        writer.WriteEndObject();
+        return repaired.Calls.Count;
+    }
+}
