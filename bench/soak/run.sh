@@ -4,7 +4,7 @@
 # every 10 s into a CSV. Passes when RSS grows under 10% after warm-up, no request fails and p99 stays stable.
 #
 #   bench/soak/run.sh [MINUTES]     default 30; the run behind docs/reliability.md
-#   bench/soak/run.sh --ci          60 seconds (10 s warm-up, 5 s samples): CI proves the soak still works
+#   bench/soak/run.sh --ci          3 minutes (the full run's 120 s warm-up, 5 s samples): CI proves the soak still works
 #
 # PROXY_EXE=/path/to/copilot-proxy measures that binary; otherwise the Native AOT build is published first.
 # Results: bench/soak/results/<time>/ (soak.csv, summary.md, soak.png, proxy.log). PLOT_TO=docs/soak.png copies the plot.
@@ -14,7 +14,7 @@ root="$(cd "$here/../.." && pwd)"
 minutes=30
 args=()
 case "${1:-}" in
-  --ci) args=(--seconds 60 --interval 5 --warm-up 10) ;;
+  --ci) args=(--seconds 180 --interval 5 --warm-up 120) ;;
   -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   '') ;;
   *[!0-9]*) echo "soak/run.sh: expected a number of minutes or --ci, got '$1'" >&2; exit 64 ;;
