@@ -367,17 +367,17 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
 
         if (root.TryGetProperty("timings"u8, out var timings) && timings.ValueKind == JsonValueKind.Object)
         {
-            if (timings.TryGetProperty("prompt_ms"u8, out var pm) && pm.TryGetDouble(out var pmv))
+            if (timings.TryGetProperty("prompt_ms"u8, out var pm) && pm.ValueKind == JsonValueKind.Number && pm.TryGetDouble(out var pmv))
             {
                 _promptMs = pmv;
             }
 
-            if (timings.TryGetProperty("prompt_n"u8, out var pn) && pn.TryGetInt32(out var pnv))
+            if (timings.TryGetProperty("prompt_n"u8, out var pn) && pn.ValueKind == JsonValueKind.Number && pn.TryGetInt32(out var pnv))
             {
                 _promptEvaluated = pnv;
             }
 
-            if (timings.TryGetProperty("predicted_ms"u8, out var em) && em.TryGetDouble(out var emv))
+            if (timings.TryGetProperty("predicted_ms"u8, out var em) && em.ValueKind == JsonValueKind.Number && em.TryGetDouble(out var emv))
             {
                 _predictedMs = emv;
             }

@@ -169,8 +169,8 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
             if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("usage"u8, out var usage) && usage.ValueKind == JsonValueKind.Object)
             {
                 var telemetry = context.GetRequestTelemetry();
-                telemetry.PromptTokens = usage.TryGetProperty("input_tokens"u8, out var i) && i.TryGetInt32(out var iv) ? iv : null;
-                telemetry.CompletionTokens = usage.TryGetProperty("output_tokens"u8, out var o) && o.TryGetInt32(out var ov) ? ov : null;
+                telemetry.PromptTokens = usage.TryGetProperty("input_tokens"u8, out var i) && i.ValueKind == JsonValueKind.Number && i.TryGetInt32(out var iv) ? iv : null;
+                telemetry.CompletionTokens = usage.TryGetProperty("output_tokens"u8, out var o) && o.ValueKind == JsonValueKind.Number && o.TryGetInt32(out var ov) ? ov : null;
             }
 
             // A tool call the model wrote as text becomes the API's own call first; the rename then walks the repaired answer.

@@ -26,7 +26,7 @@ public sealed partial class EventStreamRelay
     /// <summary>Handles the event when the repair needs to; false: write it as it is.</summary>
     private bool RepairMessages(string? type, JsonElement root)
     {
-        var index = root.TryGetProperty("index"u8, out var i) && i.TryGetInt32(out var iv) ? iv : -1;
+        var index = root.TryGetProperty("index"u8, out var i) && i.ValueKind == JsonValueKind.Number && i.TryGetInt32(out var iv) ? iv : -1;
         if (_stopDeferred && type != "message_delta")
         {
             var realCall = type == "content_block_start" && root.TryGetProperty("content_block"u8, out var b) && b.TryGetProperty("type"u8, out var bt) && bt.ValueEquals("tool_use"u8);

@@ -136,7 +136,7 @@ public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventAp
 
     private void Observe(string? type, JsonElement root)
     {
-        if (root.TryGetProperty("sequence_number"u8, out var sequence) && sequence.TryGetInt64(out var n))
+        if (root.TryGetProperty("sequence_number"u8, out var sequence) && sequence.ValueKind == JsonValueKind.Number && sequence.TryGetInt64(out var n))
         {
             _nextSequence = n + 1;
         }
@@ -191,12 +191,12 @@ public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventAp
             return;
         }
 
-        if (usage.TryGetProperty(input, out var i) && i.TryGetInt32(out var iv))
+        if (usage.TryGetProperty(input, out var i) && i.ValueKind == JsonValueKind.Number && i.TryGetInt32(out var iv))
         {
             InputTokens = iv;
         }
 
-        if (usage.TryGetProperty(output, out var o) && o.TryGetInt32(out var ov))
+        if (usage.TryGetProperty(output, out var o) && o.ValueKind == JsonValueKind.Number && o.TryGetInt32(out var ov))
         {
             OutputTokens = ov;
         }

@@ -189,7 +189,9 @@ public sealed partial class SseRelay
             var index = UpstreamJson.ToolCallIndex(call, position);
             _writer.WriteStartObject();
             _writer.WriteNumber(OpenAIChunk.Index, index);
-            _writer.WriteString(OpenAIChunk.Id, _toolCallIds[index]);
+            // Looked up again rather than indexed: an event whose JSON repeats "choices" shows the writer calls the first
+            // pass did not see (found by the fuzzer), and a missing id must never crash the stream.
+            _writer.WriteString(OpenAIChunk.Id, _toolCallIds.Count > index && _toolCallIds[index] is { } known ? known : RecordToolCallId(call, index));
             foreach (var property in call.EnumerateObject())
             {
                 if (!property.NameEquals(OpenAIChunk.Index) && !property.NameEquals(OpenAIChunk.Id))

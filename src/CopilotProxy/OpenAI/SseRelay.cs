@@ -281,7 +281,7 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
         if (_chunkId is null && root.TryGetProperty(OpenAIChunk.Id, out var id) && id.ValueKind == JsonValueKind.String)
         {
             _chunkId = id.GetString();
-            _created = root.TryGetProperty(OpenAIChunk.Created, out var created) && created.TryGetInt64(out var c) ? c : 0;
+            _created = root.TryGetProperty(OpenAIChunk.Created, out var created) && created.ValueKind == JsonValueKind.Number && created.TryGetInt64(out var c) ? c : 0;
         }
 
         OpenAIChunk.ReadUsage(root, ref _promptTokens, ref _completionTokens);
@@ -306,18 +306,22 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
                         continue;
                     }
 
-                    var index = UpstreamJson.ToolCallIndex(call, position);
-                    while (_toolCallIds.Count <= index)
-                    {
-                        _toolCallIds.Add(null);
-                    }
-
-                    _toolCallIds[index] = OpenAIChunk.ToolCallId(call) ?? _toolCallIds[index] ?? OpenAIChunk.NewToolCallId();
-
+                    RecordToolCallId(call, UpstreamJson.ToolCallIndex(call, position));
                     position++;
                 }
             }
         }
+    }
+
+    /// <summary>The id of the call at <paramref name="index"/>: the upstream's when it sent one, else the one synthesised before, else a new one.</summary>
+    private string RecordToolCallId(JsonElement call, int index)
+    {
+        while (_toolCallIds.Count <= index)
+        {
+            _toolCallIds.Add(null);
+        }
+
+        return (_toolCallIds[index] = OpenAIChunk.ToolCallId(call) ?? _toolCallIds[index] ?? OpenAIChunk.NewToolCallId())!;
     }
 
     private void WriteSyntheticFinishIfMissing()
