@@ -54,7 +54,7 @@ log "corpus: $(ls "$work/corpus" | wc -l) seeds; fuzzing for $minutes minute(s)"
 
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
 rm -rf "$work/findings"
-afl-fuzz -i "$work/corpus" -o "$work/findings" -t 10000 -m none -V $((minutes * 60)) -- "$out/fuzz-target" >"$work/afl.log" 2>&1 \
+afl-fuzz -i "$work/corpus" -o "$work/findings" -x "$here/json.dict" -t 10000 -m none -V $((minutes * 60)) -- "$out/fuzz-target" >"$work/afl.log" 2>&1 \
   || { tail -n 30 "$work/afl.log" >&2; log "afl-fuzz failed; see $work/afl.log"; exit 1; }
 stats="$work/findings/default/fuzzer_stats"
 [ -f "$stats" ] && log "$(grep -E '^(execs_done|execs_per_sec|corpus_count|saved_crashes|saved_hangs) ' "$stats" | tr -s ' ' | tr '\n' ';')"

@@ -1,5 +1,7 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Http;
 
 namespace CopilotProxy.Http;
@@ -49,7 +51,21 @@ public readonly record struct ClientJsonBody(JsonDocument? Document, int Status,
     /// <summary>Reads the body into a document whose root is an object, worded for the OpenAI front door.</summary>
     public static async Task<ClientJsonBody> ReadAsync(HttpContext context)
     {
-        var body = await ReadAsync(context, async (stream, cancel) => await JsonDocument.ParseAsync(stream, Options, cancel));
+        var body = await ReadAsync(context, async (stream, cancel) =>
+        {
+            var document = await JsonDocument.ParseAsync(stream, Options, cancel);
+            try
+            {
+                StrictJson.Validate(JsonMarshal.GetRawUtf8Value(document.RootElement));
+            }
+            catch
+            {
+                document.Dispose();
+                throw;
+            }
+
+            return document;
+        });
         if (body.Value is { RootElement.ValueKind: not JsonValueKind.Object } notObject)
         {
             notObject.Dispose();

@@ -128,9 +128,9 @@ public static partial class ChatTranslation
             return true;
         }
 
-        if (v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var seconds))
+        if (v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var seconds) && !double.IsNaN(seconds))
         {
-            keepAlive = TimeSpan.FromSeconds(seconds);
+            keepAlive = KeepAliveSeconds(seconds);
             return true;
         }
 
@@ -164,8 +164,8 @@ public static partial class ChatTranslation
         // A bare number is seconds, as for the numeric form (Ollama clients send "-1" and "0" as strings too).
         if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var bare))
         {
-            duration = TimeSpan.FromSeconds(bare);
-            return true;
+            duration = KeepAliveSeconds(bare);
+            return !double.IsNaN(bare);
         }
 
         var negative = s[0] == '-';
@@ -214,7 +214,14 @@ public static partial class ChatTranslation
             s = s[unitLength..];
         }
 
-        duration = TimeSpan.FromSeconds(negative ? -totalSeconds : totalSeconds);
+        duration = KeepAliveSeconds(negative ? -totalSeconds : totalSeconds);
         return true;
     }
+
+    /// <summary>
+    /// Saturates at LM Studio's largest <c>ttl</c> (int seconds, 68 years) instead of overflowing TimeSpan: Ollama reads a
+    /// huge keep_alive such as <c>1e300</c> or <c>"99999999h"</c> as "keep it loaded", not as an error.
+    /// </summary>
+    private static TimeSpan KeepAliveSeconds(double seconds) =>
+        TimeSpan.FromSeconds(Math.Clamp(seconds, -int.MaxValue, int.MaxValue));
 }

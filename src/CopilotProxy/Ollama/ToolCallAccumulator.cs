@@ -83,7 +83,7 @@ public sealed class ToolCallAccumulator
 
         try
         {
-            var document = JsonDocument.Parse(text);
+            var document = StrictJson.Parse(text);
             if (document.RootElement.ValueKind == JsonValueKind.Object)
             {
                 return document;

@@ -48,7 +48,7 @@ public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventAp
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(data.ToArray());
+            document = StrictJson.Parse(data);
         }
         catch (JsonException)
         {

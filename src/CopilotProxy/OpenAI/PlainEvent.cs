@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using CopilotProxy.Upstream;
 
 namespace CopilotProxy.OpenAI;
 
@@ -38,6 +39,12 @@ internal static class PlainEvent
         var contentEnd = -1;
         int? promptTokens = null;
         int? completionTokens = null;
+        // A surrogate escape (an escaped emoji, or a broken one) takes the document path, which checks it.
+        if (StrictJson.HasSurrogateEscape(data))
+        {
+            return Fail(out result);
+        }
+
         try
         {
             var reader = new Utf8JsonReader(data);

@@ -177,8 +177,7 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
         JsonDocument document;
         try
         {
-            var reader = new Utf8JsonReader(data);
-            document = JsonDocument.ParseValue(ref reader);
+            document = StrictJson.Parse(data);
         }
         catch (JsonException)
         {

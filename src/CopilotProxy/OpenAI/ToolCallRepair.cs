@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using CopilotProxy.Upstream;
 using Microsoft.Extensions.Logging;
 
 namespace CopilotProxy.OpenAI;
@@ -567,6 +568,7 @@ public sealed class ToolCallRepair : IDisposable
         JsonDocument document;
         try
         {
+            StrictJson.Validate(json);
             var reader = new Utf8JsonReader(json);
             document = JsonDocument.ParseValue(ref reader);
             if (reader.BytesConsumed != json.Length)
@@ -662,7 +664,7 @@ public sealed class ToolCallRepair : IDisposable
     {
         try
         {
-            using var document = JsonDocument.Parse(text);
+            using var document = StrictJson.Parse(text);
             return document.RootElement.ValueKind == JsonValueKind.Object;
         }
         catch (JsonException)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Http;
 
 namespace CopilotProxy.Telemetry;
@@ -48,8 +49,7 @@ public sealed partial class Redaction
         string text;
         try
         {
-            var reader = new Utf8JsonReader(body);
-            using var document = JsonDocument.ParseValue(ref reader);
+            using var document = StrictJson.Parse(body);
             var output = new ArrayBufferWriter<byte>(body.Length);
             using (var writer = new Utf8JsonWriter(output))
             {

@@ -46,8 +46,7 @@ public static class UpstreamErrors
 
         try
         {
-            var reader = new Utf8JsonReader(body);
-            using var document = JsonDocument.ParseValue(ref reader);
+            using var document = StrictJson.Parse(body);
             var root = document.RootElement;
             if (root.ValueKind == JsonValueKind.Object)
             {

@@ -209,8 +209,7 @@ public static class UpstreamPipeline
 
             try
             {
-                var reader = new Utf8JsonReader(body.WrittenSpan);
-                return (JsonDocument.ParseValue(ref reader), null);
+                return (StrictJson.Parse(body.WrittenSpan), null);
             }
             catch (JsonException ex)
             {

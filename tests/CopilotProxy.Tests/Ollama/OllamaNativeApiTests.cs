@@ -277,6 +277,20 @@ public class OllamaNativeApiTests
         Assert.False(proxy.Upstream.ModelsSnapshot().Single(m => m.Key == Qwen).IsLoaded);
     }
 
+    [Theory]
+    [InlineData("1e300")]
+    [InlineData("\"99999999999h\"")]
+    public async Task Chat_HugeKeepAlive_KeepsTheModelLoadedInsteadOfFailing(string keepAlive)
+    {
+        await using var proxy = await StartAsync();
+
+        var (status, _, body) = await PostAsync(proxy, "/api/chat", $$"""{"model":"{{Qwen}}","messages":[{"role":"user","content":"hi"}],"keep_alive":{{keepAlive}},"stream":false}""");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(proxy.Upstream.DefaultReply, (string?)ParseLines(body)[0]["message"]!["content"]);
+        Assert.Equal(int.MaxValue, (int?)proxy.LastUpstreamBody("/v1/chat/completions")["ttl"]);
+    }
+
     [Fact]
     public async Task Chat_KeepAliveZeroWithMessages_AnswersThenUnloads()
     {

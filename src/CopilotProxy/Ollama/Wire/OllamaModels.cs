@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CopilotProxy.Upstream;
 
 namespace CopilotProxy.Ollama.Wire;
 
@@ -82,7 +83,8 @@ public sealed record ModelRecommendation(string Model);
 /// <summary>Ollama's error body: a string, not OpenAI's object.</summary>
 public sealed record OllamaError(string Error);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    Converters = [typeof(StrictJson.ElementConverter)])]
 [JsonSerializable(typeof(VersionResponse))]
 [JsonSerializable(typeof(TagsResponse))]
 [JsonSerializable(typeof(ShowRequest))]
