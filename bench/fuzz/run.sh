@@ -38,8 +38,9 @@ dotnet build "$here/FuzzTarget/FuzzTarget.csproj" -c Release -nologo -v quiet >"
 cp -r "$root/artifacts/bin/FuzzTarget/release/." "$out/"
 sharpfuzz "$out/copilot-proxy.dll" >/dev/null
 
-# Seeds: the first byte picks the target (0 chat, 1 generate, 2 embed, 3 SSE into the relay, 4 SSE into /api/chat);
-# for SSE the second byte is the read size.
+# Seeds: the first byte picks the target (0 chat, 1 generate, 2 embed, 3 SSE into the relay, 4 SSE into /api/chat,
+# 5 and 6 the same with the tool-call repair, 7 a Responses stream, 8 a Messages stream); for SSE the second byte is the
+# read size.
 seed() { { printf "$1"; cat; } >"$work/corpus/$2"; }
 printf '{"model":"qwen/qwen3-8b","messages":[{"role":"user","content":"hi","images":["aGk="]},{"role":"assistant","content":"","tool_calls":[{"function":{"name":"f","arguments":{"a":1}}}]},{"role":"tool","content":"r","tool_name":"f"}],"format":"json","think":"high","options":{"temperature":0.2,"stop":["x"]},"tools":[{"type":"function","function":{"name":"f"}}]}' | seed '\x00' chat
 printf '{"model":"qwen/qwen3-8b","prompt":"hi","system":"s","raw":false,"images":["aGk="],"format":{"type":"object"},"think":true,"keep_alive":"5m"}' | seed '\x01' generate
@@ -50,6 +51,44 @@ for sse in "$root"/tests/CopilotProxy.Tests/Transcripts/*/*.sse; do
   seed '\x03\x07' "relay-$n" <"$sse"
   seed '\x04\x0d' "chat-$n" <"$sse"
 done
+# A tool call written as text, cut across deltas, for the repair targets; and one small stream of each event API.
+tagged='data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Let me look.\n<tool"},"finish_reason":null}]}
+
+data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"_call>{\"name\": \"read_file\", \"arguments\": {\"path\": \"a.cs\"}}</tool_call>"},"finish_reason":null}]}
+
+data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":9,"total_tokens":14}}
+
+data: [DONE]
+
+'
+printf '%s' "$tagged" | seed '\x05\x11' repair-relay
+printf '%s' "$tagged" | seed '\x06\x17' repair-chat
+printf '%s' 'data: {"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","status":"in_progress","model":"m","output":[]}}
+
+data: {"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"id":"msg_1","type":"message","status":"in_progress","role":"assistant","content":[]}}
+
+data: {"type":"response.content_part.added","sequence_number":2,"item_id":"msg_1","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}}
+
+data: {"type":"response.output_text.delta","sequence_number":3,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"<tool_call>{\"name\": \"grep\", \"arguments\": {\"q\": \"x\"}}</tool_call>"}
+
+data: {"type":"response.output_text.done","sequence_number":4,"item_id":"msg_1","output_index":0,"content_index":0,"text":"<tool_call>{\"name\": \"grep\", \"arguments\": {\"q\": \"x\"}}</tool_call>"}
+
+data: {"type":"response.completed","sequence_number":5,"response":{"id":"resp_1","object":"response","status":"completed","model":"m","output":[],"usage":{"input_tokens":5,"output_tokens":9,"total_tokens":14}}}
+
+' | seed '\x07\x1f' responses
+printf '%s' 'data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"stop_reason":null,"usage":{"input_tokens":5,"output_tokens":0}}}
+
+data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}
+
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"{\"name\": \"read_file\", \"arguments\": {\"path\": \"a\"}}"}}
+
+data: {"type":"content_block_stop","index":0}
+
+data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}}
+
+data: {"type":"message_stop"}
+
+' | seed '\x08\x1f' messages
 log "corpus: $(ls "$work/corpus" | wc -l) seeds; fuzzing for $minutes minute(s)"
 
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1

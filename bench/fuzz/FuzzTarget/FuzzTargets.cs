@@ -24,7 +24,7 @@ public static class FuzzTargets
         }
 
         var data = input[1..];
-        switch (input[0] % 5)
+        switch (input[0] % 9)
         {
             case 0:
                 ChatRequest(data);
@@ -36,13 +36,38 @@ public static class FuzzTargets
                 EmbedRequest(data);
                 break;
             case 3:
-                Sse(data, relay: true);
+                Sse(data, Sink.Relay);
+                break;
+            case 4:
+                Sse(data, Sink.Translation);
+                break;
+            case 5:
+                Sse(data, Sink.RelayWithRepair);
+                break;
+            case 6:
+                Sse(data, Sink.TranslationWithRepair);
+                break;
+            case 7:
+                Sse(data, Sink.Responses);
                 break;
             default:
-                Sse(data, relay: false);
+                Sse(data, Sink.Messages);
                 break;
         }
     }
+
+    /// <summary>What an upstream body is fed into. The repairing sinks and the event relays get tools offered, so the tool-call repair runs.</summary>
+    private enum Sink
+    {
+        Relay,
+        Translation,
+        RelayWithRepair,
+        TranslationWithRepair,
+        Responses,
+        Messages,
+    }
+
+    private static readonly string[] Tools = ["read_file", "grep"];
 
     /// <summary>The /api/chat reader and everything the proxy does with a request before sending it upstream.</summary>
     private static void ChatRequest(ReadOnlySpan<byte> data)
@@ -82,10 +107,10 @@ public static class FuzzTargets
     private static void EmbedRequest(ReadOnlySpan<byte> data) => _ = Deserialize(data, OllamaJsonContext.Default.EmbedRequest);
 
     /// <summary>
-    /// An upstream body through the SSE reader into the relay or the /api/chat translation. The first byte is the read
-    /// size, so the fuzzer also explores where reads cut events.
+    /// An upstream body through the SSE reader into a relay or the /api/chat translation. The first byte is the read size,
+    /// so the fuzzer also explores where reads cut events (and where a tool call written as text is cut).
     /// </summary>
-    private static void Sse(ReadOnlySpan<byte> data, bool relay)
+    private static void Sse(ReadOnlySpan<byte> data, Sink target)
     {
         if (data.IsEmpty)
         {
@@ -96,9 +121,15 @@ public static class FuzzTargets
         var body = data[1..].ToArray();
         var client = PipeWriter.Create(Stream.Null);
         using var events = new SseEventReader();
-        IUpstreamEventSink sink = relay
-            ? new SseRelay(client, "client-model", NullLogger.Instance)
-            : new ChunkTranslator(client, "client-model", OllamaAnswerShape.Chat, stream: true, showThinking: true, Stopwatch.GetTimestamp());
+        using var repair = target is Sink.Relay or Sink.Translation ? null : new ToolCallRepair(Tools, "client-model", NullLogger.Instance);
+        IUpstreamEventSink sink = target switch
+        {
+            Sink.Relay or Sink.RelayWithRepair => new SseRelay(client, "client-model", NullLogger.Instance, repair: repair),
+            Sink.Translation or Sink.TranslationWithRepair => new ChunkTranslator(client, "client-model", OllamaAnswerShape.Chat, stream: true, showThinking: true,
+                Stopwatch.GetTimestamp(), repair),
+            Sink.Responses => new EventStreamRelay(client, EventApi.Responses, "client-model", repair),
+            _ => new EventStreamRelay(client, EventApi.Messages, "client-model", repair),
+        };
         try
         {
             var position = 0;
@@ -123,6 +154,11 @@ public static class FuzzTargets
             if (sink is ChunkTranslator translator)
             {
                 translator.WriteDone();
+            }
+            else if (sink is EventStreamRelay { Finished: false } relay)
+            {
+                // What EventApiRelay does when the upstream closes early: held text is released before the error event.
+                relay.WriteError("The upstream closed the stream before its last event.", "upstream_error");
             }
         }
         finally
