@@ -233,6 +233,7 @@ public sealed partial class EventStreamRelay
                     break;
                 default:
                     writer.WriteString("item_id"u8, itemId);
+                    writer.WriteString("name"u8, call.Name);
                     writer.WriteString("arguments"u8, call.Arguments);
                     break;
             }
