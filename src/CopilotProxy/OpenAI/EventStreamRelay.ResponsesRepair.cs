@@ -80,6 +80,7 @@ public sealed partial class EventStreamRelay
             case "response.output_text.delta" when target && Int(root, "content_index"u8) == _contentIndex && repair!.Active:
                 if (!root.TryGetProperty("delta"u8, out var delta) || delta.ValueKind != JsonValueKind.String)
                 {
+                    Announce();
                     break;
                 }
 
@@ -111,7 +112,8 @@ public sealed partial class EventStreamRelay
                 break;
             case "response.completed" or "response.incomplete" or "response.failed" when _messageIndex >= 0 && !_settled:
                 var truncated = type == "response.incomplete" || (root.TryGetProperty("response"u8, out var response)
-                    && response.ValueKind == JsonValueKind.Object && response.TryGetProperty("status"u8, out var status) && status.ValueEquals("incomplete"u8));
+                    && response.ValueKind == JsonValueKind.Object && response.TryGetProperty("status"u8, out var status)
+                    && status.ValueKind == JsonValueKind.String && status.ValueEquals("incomplete"u8));
                 SettleResponses(truncated, stop: type == "response.failed");
                 break;
             case "error":
@@ -208,175 +210,6 @@ public sealed partial class EventStreamRelay
         }
 
         _announce.Clear();
-    }
-
-    /// <summary>One repaired call as a function_call item: added, its arguments in one delta, their end, the item's end.</summary>
-    private void WriteCallEvents(RepairedToolCall call, int index)
-    {
-        var itemId = EventApiRepair.FunctionCallItemId(call);
-        foreach (var type in (ReadOnlySpan<string>)["response.output_item.added", "response.function_call_arguments.delta", "response.function_call_arguments.done", "response.output_item.done"])
-        {
-            using var writer = Begin(type);
-            writer.WriteStartObject();
-            writer.WriteString("type"u8, type);
-            writer.WriteNumber("sequence_number"u8, _nextSequence++);
-            writer.WriteNumber("output_index"u8, index);
-            switch (type)
-            {
-                case "response.output_item.added" or "response.output_item.done":
-                    writer.WritePropertyName("item"u8);
-                    EventApiRepair.WriteFunctionCall(writer, call, completed: type == "response.output_item.done");
-                    break;
-                case "response.function_call_arguments.delta":
-                    writer.WriteString("item_id"u8, itemId);
-                    writer.WriteString("delta"u8, call.Arguments);
-                    break;
-                default:
-                    writer.WriteString("item_id"u8, itemId);
-                    writer.WriteString("name"u8, call.Name);
-                    writer.WriteString("arguments"u8, call.Arguments);
-                    break;
-            }
-
-            writer.WriteEndObject();
-            writer.Flush();
-            End();
-        }
-    }
-
-    /// <summary>
-    /// Writes an event with the next sequence number, later items' <c>output_index</c> moved past the repaired calls, the
-    /// model renamed, <c>output</c> rewritten once calls were repaired, and the text replaced where <paramref name="replace"/> says.
-    /// </summary>
-    private void WriteResponseEvent(string? type, JsonElement root, Replace replace, ReadOnlySpan<byte> text)
-    {
-        using var writer = Begin(type);
-        writer.WriteStartObject();
-        foreach (var property in root.EnumerateObject())
-        {
-            if (property.NameEquals("sequence_number"u8) && property.Value.ValueKind == JsonValueKind.Number)
-            {
-                writer.WriteNumber("sequence_number"u8, _nextSequence++);
-            }
-            else if (property.NameEquals("output_index"u8) && _indexShift != 0 && property.Value.TryGetInt32(out var index) && index > _messageIndex)
-            {
-                writer.WriteNumber("output_index"u8, index + _indexShift);
-            }
-            else if (property.NameEquals("model"u8) && property.Value.ValueKind == JsonValueKind.String)
-            {
-                writer.WriteString("model"u8, clientModel);
-            }
-            else if (property.NameEquals("response"u8) && property.Value.ValueKind == JsonValueKind.Object)
-            {
-                writer.WritePropertyName("response"u8);
-                WriteResponseObject(property.Value, writer);
-            }
-            else if (replace == Replace.Delta && property.NameEquals("delta"u8))
-            {
-                writer.WriteString("delta"u8, text);
-            }
-            else if (replace == Replace.Text && property.NameEquals("text"u8))
-            {
-                writer.WriteString("text"u8, text);
-            }
-            else if (replace == Replace.Text && (property.NameEquals("part"u8) || property.NameEquals("item"u8)) && property.Value.ValueKind == JsonValueKind.Object)
-            {
-                writer.WritePropertyName(property.Name);
-                WriteWithText(property.Value, writer, text);
-            }
-            else
-            {
-                property.WriteTo(writer);
-            }
-        }
-
-        writer.WriteEndObject();
-        writer.Flush();
-        End();
-    }
-
-    /// <summary>A response object: the model renamed, and its <c>output</c> as the client got it once calls were repaired.</summary>
-    private void WriteResponseObject(JsonElement response, Utf8JsonWriter writer)
-    {
-        writer.WriteStartObject();
-        foreach (var property in response.EnumerateObject())
-        {
-            if (property.NameEquals("model"u8) && property.Value.ValueKind == JsonValueKind.String)
-            {
-                writer.WriteString("model"u8, clientModel);
-            }
-            else if (property.NameEquals("output"u8) && property.Value.ValueKind == JsonValueKind.Array && _responseCalls.Count > 0)
-            {
-                writer.WriteStartArray("output"u8);
-                var position = 0;
-                foreach (var item in property.Value.EnumerateArray())
-                {
-                    var isMessage = _messageId is not null
-                        ? item.ValueKind == JsonValueKind.Object && item.TryGetProperty("id"u8, out var id) && id.ValueKind == JsonValueKind.String && id.ValueEquals(_messageId)
-                        : position == _messageIndex;
-                    position++;
-                    if (!isMessage)
-                    {
-                        item.WriteTo(writer);
-                        continue;
-                    }
-
-                    if (_messageStarted)
-                    {
-                        WriteWithText(item, writer, _releasedText);
-                    }
-
-                    foreach (var call in _responseCalls)
-                    {
-                        EventApiRepair.WriteFunctionCall(writer, call);
-                    }
-                }
-
-                writer.WriteEndArray();
-            }
-            else
-            {
-                property.WriteTo(writer);
-            }
-        }
-
-        writer.WriteEndObject();
-    }
-
-    /// <summary>An output_text part, or a message item whose parts are, with the text replaced by <paramref name="text"/>.</summary>
-    private static void WriteWithText(JsonElement value, Utf8JsonWriter writer, ReadOnlySpan<byte> text)
-    {
-        writer.WriteStartObject();
-        foreach (var property in value.EnumerateObject())
-        {
-            if (property.NameEquals("text"u8) && property.Value.ValueKind == JsonValueKind.String)
-            {
-                writer.WriteString("text"u8, text);
-            }
-            else if (property.NameEquals("content"u8) && property.Value.ValueKind == JsonValueKind.Array)
-            {
-                writer.WriteStartArray("content"u8);
-                foreach (var part in property.Value.EnumerateArray())
-                {
-                    if (part.ValueKind == JsonValueKind.Object)
-                    {
-                        WriteWithText(part, writer, text);
-                    }
-                    else
-                    {
-                        part.WriteTo(writer);
-                    }
-                }
-
-                writer.WriteEndArray();
-            }
-            else
-            {
-                property.WriteTo(writer);
-            }
-        }
-
-        writer.WriteEndObject();
     }
 
     /// <summary>The first upstream sequence number starts the count, so a stream with nothing to repair keeps its numbers.</summary>

@@ -260,6 +260,43 @@ public sealed class ResponsesStreamToolCallRepairTests
         Assert.Equal("get_weather", Assert.Single(outcome.Calls).Name);
     }
 
+    /// <summary>Fields of the wrong JSON type where the repair looks (ids, indexes, items, text): relayed, never a crash.</summary>
+    [Theory]
+    [InlineData("response.completed")]
+    [InlineData("response.incomplete")]
+    public void OddlyTypedFields_AreRelayed_NeverThrow(string final)
+    {
+        string[] events =
+        [
+            """{"type":"response.created","sequence_number":"zero","response":{"id":1,"model":5,"status":3,"output":{}}}""",
+            """{"type":"response.output_item.added","sequence_number":1,"output_index":"0","item":"msg"}""",
+            """{"type":"response.output_item.added","sequence_number":2,"output_index":0,"item":{"type":"message","id":7}}""",
+            """{"type":"response.content_part.added","sequence_number":3,"output_index":0,"content_index":"0","part":[]}""",
+            """{"type":"response.content_part.added","sequence_number":4,"output_index":0,"content_index":0,"part":[]}""",
+            """{"type":"response.output_text.delta","sequence_number":5,"output_index":0,"content_index":0,"delta":5}""",
+            """{"type":"response.output_text.delta","sequence_number":6,"output_index":0,"content_index":0,"delta":"Sure. <tool_call>{\"name\":\"get_weather\",\"arguments\":{}}</tool_call>"}""",
+            """{"type":"response.output_text.done","sequence_number":7,"output_index":0,"content_index":0,"text":null}""",
+            """{"type":"response.content_part.done","sequence_number":8,"output_index":0,"content_index":0,"part":"x"}""",
+            """{"type":"response.output_item.done","sequence_number":9,"output_index":0,"item":{"content":"x","text":1}}""",
+            """{"type":"response.output_item.added","sequence_number":10,"output_index":"1","item":{"type":"reasoning"}}""",
+            """{"type":"response.output_item.added","sequence_number":11,"output_index":[],"item":{"type":"function_call"}}""",
+            """{"type":"FINAL","sequence_number":1.5,"response":{"status":7,"model":[],"output":[3,{"id":7},{"type":"message"},"x"]}}""".Replace("FINAL", final, StringComparison.Ordinal),
+        ];
+        var output = new ArrayBufferWriter<byte>();
+        using var repair = new ToolCallRepair(["get_weather"], Key, NullLogger.Instance);
+        var relay = new EventStreamRelay(output, EventApi.Responses, Key, repair);
+
+        foreach (var e in events)
+        {
+            relay.OnEvent(Encoding.UTF8.GetBytes(e));
+        }
+
+        Assert.True(relay.Finished);
+        var written = EventApiRelayTests.ParseEvents(Encoding.UTF8.GetString(output.WrittenSpan));
+        Assert.Equal(final, written[^1].Name);
+        Assert.Equal(1, relay.RepairedToolCalls);
+    }
+
     /// <summary>Runs the relay itself over a recorded upstream stream, as the gateway does per upstream event.</summary>
     private static string Relay(IEnumerable<NamedEvent> events)
     {
