@@ -197,6 +197,30 @@ test("openai responses.stream returns a function call with its arguments", async
   assert.deepEqual(JSON.parse(call.arguments), { city: "Paris" });
 });
 
+test("openai responses.stream gets a function_call item for the call the model wrote as text, after its text", async () => {
+  const stream = openai.responses.stream({
+    model: chatModel,
+    input: "Weather in Oslo? (the model answers the call as text)",
+    tools: [{ type: "function", name: "get_weather", description: "Weather for a city", parameters: weatherTool.function.parameters }],
+  });
+  let text = "";
+  const closed = [];
+  stream.on("response.output_text.delta", (event) => { text += event.delta; });
+  stream.on("response.output_item.done", (event) => { closed.push(event.item); });
+  const final = await stream.finalResponse();
+  assert.equal(text, "Let me check.\n");
+  assert.deepEqual(final.output.map((item) => item.type), ["message", "function_call"]);
+  // The final response lists exactly the items the stream closed (the SDK adds its own parsed fields to the final one).
+  assert.deepEqual(final.output.map(({ id, type, status }) => ({ id, type, status })), closed.map(({ id, type, status }) => ({ id, type, status })));
+  assert.equal(final.output[1].arguments, closed[1].arguments);
+  assert.equal(final.output_text, "Let me check.\n");
+  const call = final.output[1];
+  assert.equal(call.name, "get_weather");
+  assert.equal(call.status, "completed");
+  assert.match(call.call_id, /^call_/);
+  assert.deepEqual(JSON.parse(call.arguments), { city: "Oslo" });
+});
+
 test("anthropic messages.stream with a tool gives a tool_use block with parsed input", async () => {
   const stream = anthropic.messages.stream({
     model: chatModel,

@@ -226,14 +226,27 @@ async function embeddings(req, res) {
 // One `event:` + `data:` frame, the way LM Studio writes the Responses and Messages streams.
 const frame = (type, data) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
 
+// The text of a Responses request's last input: a string, or the last item's content (a string or input_text parts).
+function responsesInputText(request) {
+  if (typeof request.input === "string") return request.input;
+  const content = Array.isArray(request.input) ? request.input.at(-1)?.content : undefined;
+  if (typeof content === "string") return content;
+  return Array.isArray(content) ? content.map((part) => part?.text ?? "").join(" ") : "";
+}
+
 // OpenAI's Responses API as LM Studio serves it since 0.3.29: typed events with sequence_number, no [DONE].
 async function responses(req, res) {
   const request = await readJson(req);
   const model = request.model ?? modelKey;
   const id = `resp_fake${Date.now()}`;
   const created_at = Math.floor(Date.now() / 1000);
-  const tool = Array.isArray(request.tools) ? (request.tools[0]?.name ?? request.tools[0]?.function?.name) : undefined;
-  const words = ["Hello", " from", " the", " fake", " LM", " Studio", "."];
+  const name = Array.isArray(request.tools) ? (request.tools[0]?.name ?? request.tools[0]?.function?.name) : undefined;
+  // "as text": the model writes its call into the message's text (Qwen/Hermes <tool_call> form), as in chatCompletions.
+  const textCall = name && /as text/i.test(responsesInputText(request));
+  const tool = textCall ? undefined : name;
+  const words = textCall
+    ? ["Let", " me", " check", ".\n", "<tool_call>", "\n", '{"', "name", '":', ' "', ...name.split(/(?=_)/), '",', ' "', "arguments", '":', ' {"', "city", '":', ' "', "Os", "lo", '"}}', "\n", "</tool_call>"]
+    : ["Hello", " from", " the", " fake", " LM", " Studio", "."];
   const args = ['{"ci', 'ty":', ' "Pa', 'ris"}'];
   const item = tool
     ? { id: "fc_fake1", type: "function_call", status: "completed", call_id: "814890118", name: tool, arguments: args.join("") }

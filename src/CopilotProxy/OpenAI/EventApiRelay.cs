@@ -210,8 +210,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
 
         // SSE comments (": keep-alive") written during upstream silences are ignored by both APIs' SDKs and by this relay's event reader.
         var output = context.Response.BodyWriter;
-        // Responses streams are not repaired yet; their text passes through as it comes.
-        using var repair = tools.Length > 0 && api == EventApi.Messages ? new ToolCallRepair(tools, clientModel, logger) : null;
+        using var repair = tools.Length > 0 ? new ToolCallRepair(tools, clientModel, logger) : null;
         var relay = new EventStreamRelay(output, api, clientModel, repair);
         var failure = await UpstreamPipeline.ReadEventsAsync(routed.Answer, relay, output, telemetry.MarkFirstToken, heartbeat);
         if (failure is { Failure: UpstreamFailure.ClientCanceled })

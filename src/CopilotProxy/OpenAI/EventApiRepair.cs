@@ -140,15 +140,16 @@ public static class EventApiRepair
     }
 
     /// <summary>A Responses <c>function_call</c> output item; <c>id</c> is the item's, <c>call_id</c> what the client answers with.</summary>
-    public static void WriteFunctionCall(Utf8JsonWriter writer, RepairedToolCall call)
+    /// <param name="completed">False: the item as a stream's <c>output_item.added</c> announces it, in progress and without arguments yet.</param>
+    public static void WriteFunctionCall(Utf8JsonWriter writer, RepairedToolCall call, bool completed = true)
     {
         writer.WriteStartObject();
         writer.WriteString("type"u8, "function_call"u8);
         writer.WriteString("id"u8, FunctionCallItemId(call));
         writer.WriteString("call_id"u8, call.Id);
         writer.WriteString("name"u8, call.Name);
-        writer.WriteString("arguments"u8, call.Arguments);
-        writer.WriteString("status"u8, "completed"u8);
+        writer.WriteString("arguments"u8, completed ? call.Arguments : "");
+        writer.WriteString("status"u8, completed ? "completed"u8 : "in_progress"u8);
         writer.WriteEndObject();
     }
 

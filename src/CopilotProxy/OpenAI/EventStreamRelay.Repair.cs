@@ -91,6 +91,16 @@ public sealed partial class EventStreamRelay
     /// <summary>The stream failed: text still held goes out as text before the error event, so nothing the model wrote is lost.</summary>
     private void ReleaseHeld()
     {
+        if (Renumbers)
+        {
+            if (_messageIndex >= 0 && !_settled && (repair!.Holding || _closing.Count > 0))
+            {
+                SettleResponses(truncated: false, stop: true);
+            }
+
+            return;
+        }
+
         if (repair is { Holding: true } && _repairIndex >= 0)
         {
             repair.Stop();

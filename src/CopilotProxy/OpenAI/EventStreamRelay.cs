@@ -76,12 +76,19 @@ public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventAp
             }
 
             Observe(type, root);
-            if (repair is not null && api == EventApi.Messages && RepairMessages(type, root))
+            if (Renumbers)
+            {
+                RelayResponses(type, root);
+            }
+            else if (repair is not null && api == EventApi.Messages && RepairMessages(type, root))
             {
                 return !Finished;
             }
+            else
+            {
+                Write(type, root);
+            }
 
-            Write(type, root);
             if (type is "error")
             {
                 UpstreamError ??= root.TryGetProperty("error"u8, out var e) ? ErrorMessage(e) : ErrorMessage(root);
@@ -138,7 +145,14 @@ public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventAp
     {
         if (root.TryGetProperty("sequence_number"u8, out var sequence) && sequence.ValueKind == JsonValueKind.Number && sequence.TryGetInt64(out var n))
         {
-            _nextSequence = n + 1;
+            if (Renumbers)
+            {
+                SeedSequence(n);
+            }
+            else
+            {
+                _nextSequence = n + 1;
+            }
         }
 
         switch (api, type)

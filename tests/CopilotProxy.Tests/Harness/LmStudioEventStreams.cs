@@ -16,8 +16,12 @@ public static class LmStudioEventStreams
 
     public static List<NamedEvent> ResponsesToolCall(string model, FakeToolCall call) => Responses(model, [], call, 20);
 
-    /// <summary>The stream of one answer: either text tokens or one function call, then <c>response.completed</c> with usage.</summary>
-    public static List<NamedEvent> Responses(string model, string[] tokens, FakeToolCall? call, int inputTokens)
+    /// <summary>
+    /// The stream of one answer: either text tokens or one function call, then <c>response.completed</c> with usage; or, when
+    /// the token limit (<c>max_output_tokens</c>) cut it off, the item and the response end <c>incomplete</c> and the last
+    /// event is <c>response.incomplete</c> with <c>incomplete_details.reason: "max_output_tokens"</c>.
+    /// </summary>
+    public static List<NamedEvent> Responses(string model, string[] tokens, FakeToolCall? call, int inputTokens, bool cutOff = false)
     {
         var id = "resp_" + LmStudioSse.RandomAlnum(24);
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -39,6 +43,7 @@ public static class LmStudioEventStreams
             ["model"] = model,
             ["output"] = output,
             ["usage"] = usage,
+            ["incomplete_details"] = status == "incomplete" ? new JsonObject { ["reason"] = "max_output_tokens" } : null,
         };
 
         Add("response.created", new JsonObject { ["response"] = Response("in_progress", [], null) });
@@ -59,7 +64,7 @@ public static class LmStudioEventStreams
             }
 
             Add("response.function_call_arguments.done", new JsonObject { ["item_id"] = itemId, ["output_index"] = 0, ["arguments"] = call.Arguments });
-            item["status"] = "completed";
+            item["status"] = cutOff ? "incomplete" : "completed";
             item["arguments"] = call.Arguments;
         }
         else
@@ -78,13 +83,14 @@ public static class LmStudioEventStreams
             Add("response.output_text.done", new JsonObject { ["item_id"] = itemId, ["output_index"] = 0, ["content_index"] = 0, ["text"] = text });
             var part = new JsonObject { ["type"] = "output_text", ["text"] = text, ["annotations"] = new JsonArray() };
             Add("response.content_part.done", new JsonObject { ["item_id"] = itemId, ["output_index"] = 0, ["content_index"] = 0, ["part"] = part.DeepClone() });
-            item["status"] = "completed";
+            item["status"] = cutOff ? "incomplete" : "completed";
             item["content"] = new JsonArray(part);
         }
 
         Add("response.output_item.done", new JsonObject { ["output_index"] = 0, ["item"] = item.DeepClone() });
         var usage = new JsonObject { ["input_tokens"] = inputTokens, ["output_tokens"] = outputTokens, ["total_tokens"] = inputTokens + outputTokens };
-        Add("response.completed", new JsonObject { ["response"] = Response("completed", new JsonArray(item), usage) });
+        var end = cutOff ? "incomplete" : "completed";
+        Add("response." + end, new JsonObject { ["response"] = Response(end, new JsonArray(item), usage) });
         return events;
     }
 
