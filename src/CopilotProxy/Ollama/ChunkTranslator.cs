@@ -46,9 +46,6 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
     private string? _finishReason;
     private int? _promptTokens;
     private int? _completionTokens;
-    /// <summary>About 30 years: longer than any generation, far inside what TimeSpan holds.</summary>
-    private const double MaxMilliseconds = 1e12;
-
     private double? _promptMs;
     private int? _promptEvaluated;
     private double? _predictedMs;
@@ -369,7 +366,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
 
         if (root.TryGetProperty("timings"u8, out var timings) && timings.ValueKind == JsonValueKind.Object)
         {
-            if (timings.TryGetProperty("prompt_ms"u8, out var pm) && TryGetMilliseconds(pm, out var pmv))
+            if (timings.TryGetProperty("prompt_ms"u8, out var pm) && UpstreamJson.TryGetMilliseconds(pm, out var pmv))
             {
                 _promptMs = pmv;
             }
@@ -379,21 +376,11 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
                 _promptEvaluated = pnv;
             }
 
-            if (timings.TryGetProperty("predicted_ms"u8, out var em) && TryGetMilliseconds(em, out var emv))
+            if (timings.TryGetProperty("predicted_ms"u8, out var em) && UpstreamJson.TryGetMilliseconds(em, out var emv))
             {
                 _predictedMs = emv;
             }
         }
-    }
-
-    /// <summary>
-    /// A duration the upstream reports, when it is one a TimeSpan can hold: an upstream that sends <c>1e300</c> or a
-    /// negative time gets its figure left out of the final line, not a failed answer.
-    /// </summary>
-    private static bool TryGetMilliseconds(JsonElement value, out double milliseconds)
-    {
-        milliseconds = 0;
-        return value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out milliseconds) && milliseconds is >= 0 and < MaxMilliseconds;
     }
 
     private static JsonElement NonEmptyString(JsonElement parent, ReadOnlySpan<byte> name) =>

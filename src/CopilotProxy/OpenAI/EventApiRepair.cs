@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CopilotProxy.Upstream;
 
 namespace CopilotProxy.OpenAI;
 
@@ -65,21 +66,21 @@ public static class EventApiRepair
                 continue;
             }
 
-            if (type.ValueEquals("function_call"u8))
+            if (type.IsString("function_call"u8))
             {
                 return 0;
             }
 
-            if (target < 0 && type.ValueEquals("message"u8) && item.TryGetProperty("content"u8, out var content) && content.ValueKind == JsonValueKind.Array
+            if (target < 0 && type.IsString("message"u8) && item.TryGetProperty("content"u8, out var content) && content.ValueKind == JsonValueKind.Array
                 && content.GetArrayLength() > 0 && content.EnumerateArray().All(p => p.ValueKind == JsonValueKind.Object
-                    && p.TryGetProperty("type"u8, out var t) && t.ValueEquals("output_text"u8) && p.TryGetProperty("text"u8, out var s) && s.ValueKind == JsonValueKind.String))
+                    && p.TryGetProperty("type"u8, out var t) && t.IsString("output_text"u8) && p.TryGetProperty("text"u8, out var s) && s.ValueKind == JsonValueKind.String))
             {
                 target = index;
                 text = string.Concat(content.EnumerateArray().Select(p => p.GetProperty("text"u8).GetString()));
             }
         }
 
-        var truncated = root.TryGetProperty("status"u8, out var status) && status.ValueEquals("incomplete"u8);
+        var truncated = root.TryGetMember("status"u8, out var status) && status.IsString("incomplete"u8);
         if (target < 0 || Repair(text!, truncated, newRepair) is not { } repaired)
         {
             return 0;
@@ -173,12 +174,12 @@ public static class EventApiRepair
         {
             if (block.ValueKind == JsonValueKind.Object && block.TryGetProperty("type"u8, out var type))
             {
-                if (type.ValueEquals("tool_use"u8))
+                if (type.IsString("tool_use"u8))
                 {
                     return 0;
                 }
 
-                if (index < 0 && type.ValueEquals("text"u8) && block.TryGetProperty("text"u8, out var t) && t.ValueKind == JsonValueKind.String)
+                if (index < 0 && type.IsString("text"u8) && block.TryGetProperty("text"u8, out var t) && t.ValueKind == JsonValueKind.String)
                 {
                     index = i;
                 }
@@ -187,7 +188,7 @@ public static class EventApiRepair
             i++;
         }
 
-        var truncated = root.TryGetProperty("stop_reason"u8, out var stop) && stop.ValueEquals("max_tokens"u8);
+        var truncated = root.TryGetMember("stop_reason"u8, out var stop) && stop.IsString("max_tokens"u8);
         if (index < 0 || Repair(content[index].GetProperty("text"u8).GetString()!, truncated, newRepair) is not { } repaired)
         {
             return 0;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CopilotProxy.Upstream;
 
 namespace CopilotProxy.OpenAI;
 
@@ -29,22 +30,22 @@ public sealed partial class EventStreamRelay
         var index = root.TryGetProperty("index"u8, out var i) && i.ValueKind == JsonValueKind.Number && i.TryGetInt32(out var iv) ? iv : -1;
         if (_stopDeferred && type != "message_delta")
         {
-            var realCall = type == "content_block_start" && root.TryGetProperty("content_block"u8, out var b) && b.TryGetProperty("type"u8, out var bt) && bt.ValueEquals("tool_use"u8);
+            var realCall = type == "content_block_start" && root.TryGetMember("content_block"u8, out var b) && b.TryGetMember("type"u8, out var bt) && bt.IsString("tool_use"u8);
             Settle(truncated: false, stopReasonEvent: null, stop: realCall);
         }
 
         switch (type)
         {
             case "content_block_start" when _repairIndex < 0 && repair!.Active:
-                if (root.TryGetProperty("content_block"u8, out var block) && block.TryGetProperty("type"u8, out var blockType))
+                if (root.TryGetMember("content_block"u8, out var block) && block.TryGetMember("type"u8, out var blockType))
                 {
-                    if (blockType.ValueEquals("text"u8))
+                    if (blockType.IsString("text"u8))
                     {
                         _repairIndex = index;
                         return true;
                     }
 
-                    if (blockType.ValueEquals("tool_use"u8))
+                    if (blockType.IsString("tool_use"u8))
                     {
                         repair.Stop();
                     }
@@ -52,7 +53,7 @@ public sealed partial class EventStreamRelay
 
                 return false;
             case "content_block_delta" when index == _repairIndex && index >= 0:
-                if (!root.TryGetProperty("delta"u8, out var delta) || !delta.TryGetProperty("text"u8, out var text) || text.ValueKind != JsonValueKind.String)
+                if (!root.TryGetMember("delta"u8, out var delta) || !delta.TryGetMember("text"u8, out var text) || text.ValueKind != JsonValueKind.String)
                 {
                     StartText();
                     return false;
@@ -77,8 +78,8 @@ public sealed partial class EventStreamRelay
                 StartText();
                 return false;
             case "message_delta" when _stopDeferred:
-                var stopReason = root.TryGetProperty("delta"u8, out var d) && d.TryGetProperty("stop_reason"u8, out var sr) ? sr : default;
-                Settle(stopReason.ValueKind == JsonValueKind.String && stopReason.ValueEquals("max_tokens"u8), root, stop: false);
+                var stopReason = root.TryGetMember("delta"u8, out var d) && d.TryGetMember("stop_reason"u8, out var sr) ? sr : default;
+                Settle(stopReason.IsString("max_tokens"u8), root, stop: false);
                 return true;
             case "content_block_start" or "content_block_delta" or "content_block_stop" when _indexShift != 0 && index > _repairIndex:
                 WriteShifted(type, root, index + _indexShift);

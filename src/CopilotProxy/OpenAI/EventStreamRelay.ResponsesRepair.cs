@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using CopilotProxy.Upstream;
 
 namespace CopilotProxy.OpenAI;
 
@@ -58,7 +59,7 @@ public sealed partial class EventStreamRelay
         {
             case "response.output_item.added" when IsItem(type, root, "message"u8) && _messageIndex < 0 && repair!.Active:
                 _messageIndex = outputIndex;
-                _messageId = root.GetProperty("item"u8).TryGetProperty("id"u8, out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
+                _messageId = root.TryGetMember("item"u8, out var item) && item.TryGetMember("id"u8, out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
                 _announce.Add((type, Raw(root)));
                 return;
             case "response.output_item.added" when IsItem(type, root, "function_call"u8) && repair!.Active:

@@ -26,6 +26,33 @@ internal static class UpstreamJson
             && element.ValueKind == JsonValueKind.Number && element.TryGetInt32(out value);
     }
 
+    /// <summary>About 30 years: longer than any generation, far inside what TimeSpan holds.</summary>
+    private const double MaxMilliseconds = 1e12;
+
+    /// <summary>
+    /// A duration the upstream reports (llama.cpp's <c>timings.prompt_ms</c>), when it is one a TimeSpan can hold: an
+    /// upstream that sends <c>1e300</c> or a negative time gets its figure left out, not a failed answer.
+    /// </summary>
+    public static bool TryGetMilliseconds(JsonElement value, out double milliseconds)
+    {
+        milliseconds = 0;
+        return value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out milliseconds) && milliseconds is >= 0 and < MaxMilliseconds;
+    }
+
+    /// <summary>
+    /// A lookup that answers false where <see cref="JsonElement.TryGetProperty(ReadOnlySpan{byte}, out JsonElement)"/>
+    /// throws: on an element that is not an object (an upstream that sends <c>"content_block": 3</c>).
+    /// </summary>
+    public static bool TryGetMember(this JsonElement element, ReadOnlySpan<byte> name, out JsonElement value)
+    {
+        value = default;
+        return element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out value);
+    }
+
+    /// <summary>True when the element is a string equal to <paramref name="text"/>; <see cref="JsonElement.ValueEquals(ReadOnlySpan{byte})"/> throws on any other kind.</summary>
+    public static bool IsString(this JsonElement element, ReadOnlySpan<byte> text) =>
+        element.ValueKind == JsonValueKind.String && element.ValueEquals(text);
+
     /// <summary>The call's <c>index</c> when it is a usable one, else <paramref name="position"/> (its place in the array).</summary>
     public static int ToolCallIndex(JsonElement call, int position) =>
         TryGetInt32(call, "index"u8, out var index) && index is >= 0 and < MaxToolCallIndex ? index : position;
