@@ -85,12 +85,14 @@ public static class FuzzTargets
             return;
         }
 
-        _ = ChatTranslation.TryParseThink(request.Think, out _, out _);
-        var output = new System.Buffers.ArrayBufferWriter<byte>();
-        using var writer = new Utf8JsonWriter(output);
-        writer.WriteStartObject();
-        ChatTranslation.WriteMessages(messages, writer);
-        writer.WriteEndObject();
+        if (!ChatTranslation.TryParseThink(request.Think, out var think, out _))
+        {
+            return;
+        }
+
+        // The request the handler sends upstream, written by the same code.
+        ChatTranslation.WriteRequest(request, new UpstreamRequestSettings("upstream-model", think, SendReasoning: true, TtlSeconds: 300),
+            new System.Buffers.ArrayBufferWriter<byte>());
     }
 
     private static void GenerateRequest(ReadOnlySpan<byte> data)

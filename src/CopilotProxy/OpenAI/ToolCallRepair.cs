@@ -537,8 +537,10 @@ public sealed class ToolCallRepair : IDisposable
                 }
             }
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: the reader unescaped a name or string holding half of a surrogate pair
+            // ("\ud800"), which no tool name or argument object can be; the text stays text.
             Decline(_knownNameSeen ? ToolCallRepairRejection.InvalidJson : ToolCallRepairRejection.NotAToolCall, null);
             return true;
         }

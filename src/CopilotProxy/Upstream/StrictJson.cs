@@ -1,24 +1,33 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Unicode;
 
 namespace CopilotProxy.Upstream;
 
 /// <summary>
-/// JSON from outside the process (upstream events and answers, client bodies) with its strings checked when it is parsed.
+/// JSON from outside the process (upstream events and answers, client bodies) with its strings checked when it is parsed:
+/// valid UTF-8, and no half surrogate pairs.
 /// </summary>
 /// <remarks>
 /// System.Text.Json parses <c>"\ud800"</c> (half of a UTF-16 surrogate pair) without complaint and throws
 /// <see cref="InvalidOperationException"/> later, from whichever property lookup or comparison first unescapes it. Found by
 /// fuzzing: one such name in an upstream event killed the stream, and in a client body it answered 500. Checking at parse
-/// time turns it into the <see cref="JsonException"/> every reader already handles (an unreadable event, a 400). The check
-/// costs one vectorised search for <c>\u</c> on ordinary JSON; only text with a surrogate escape is walked.
+/// time turns it into the <see cref="JsonException"/> every reader already handles (an unreadable event, a 400). Invalid
+/// UTF-8 inside a string is the same story (the reader checks structure only). The check costs two vectorised passes on
+/// ordinary JSON (UTF-8 validity, a search for <c>\u</c>); only text with a surrogate escape is walked.
 /// </remarks>
 public static class StrictJson
 {
-    /// <summary>Throws <see cref="JsonException"/> when a string or property name holds an unpaired surrogate escape.</summary>
+    /// <summary>Throws <see cref="JsonException"/> when the text is not UTF-8, or a string or property name holds an unpaired surrogate escape.</summary>
     public static void Validate(ReadOnlySpan<byte> json)
     {
+        // The reader checks structure, not the bytes inside strings; GetString would throw on them later.
+        if (!Utf8.IsValid(json))
+        {
+            throw new JsonException("The JSON text is not valid UTF-8.");
+        }
+
         if (HasSurrogateEscape(json))
         {
             Walk(new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 256 }));

@@ -18,6 +18,13 @@ public sealed class StrictJsonTests
     /// <summary>Escaped in the JSON text, as a JSON encoder that escapes non-ASCII would write it.</summary>
     private const string LoneSurrogate = "\\ud800";
 
+    [Fact]
+    public void InvalidUtf8InAString_IsAJsonException()
+    {
+        byte[] json = [(byte)'[', (byte)'"', 0xC3, (byte)'"', (byte)']'];
+        Assert.Throws<JsonException>(() => StrictJson.Validate(json));
+    }
+
     [Theory]
     [InlineData("{\"a\":\"x\\ud800\"}")]
     [InlineData("{\"\\udc00\":1}")]
@@ -115,6 +122,22 @@ public sealed class StrictJsonTests
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
         Assert.Contains("not valid JSON", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Empty(proxy.UpstreamRequests("/v1/chat/completions"));
+    }
+
+    [Fact]
+    public async Task OllamaRequestWithInvalidUtf8InThink_Is400InOllamaShape()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        var body = Encoding.UTF8.GetBytes($$"""{"model":"{{Key}}","think":"hi#","messages":[{"role":"user","content":"hi"}]}""");
+        body[Array.IndexOf(body, (byte)'#')] = 0xC3; // the first byte of a two-byte sequence, cut off by the closing quote
+
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new("application/json");
+        using var response = await proxy.Ollama.PostAsync("api/chat", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("think", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
         Assert.Empty(proxy.UpstreamRequests("/v1/chat/completions"));
     }
 
