@@ -1,49 +1,147 @@
+using System.Globalization;
+using System.Text;
 using CopilotProxy.Configuration;
-using NLog;
-using NLog.Config;
-using NLog.Extensions.Logging;
-using NLog.Layouts;
-using NLog.Targets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CopilotProxy.Telemetry;
 
-/// <summary>The LOG_DIR sink: JSON lines in size-capped files, a fixed number kept, so a busy proxy never fills the disk.</summary>
+/// <summary>
+/// The LOG_DIR sink: the console's JSON lines in size-capped files, a fixed number kept, so a busy proxy never fills the
+/// disk. <c>copilot-proxy.log</c> is written; once a line takes it to the cap it becomes <c>copilot-proxy_NN.log</c> (the
+/// highest number is the newest) and the oldest files beyond <c>LOG_MAX_FILES</c> are deleted.
+/// </summary>
 /// <remarks>
-/// NLog rather than Serilog.Sinks.File: Serilog 4.4's core (PropertyValueConverter) carries a trim warning (IL2072) that
-/// breaks the zero-warning Native AOT publish; NLog 6 publishes clean.
+/// It replaced NLog, which cost about 1 MB of the binary (with the System.Linq.Expressions it kept) for what is one
+/// writer, one lock and one rename; the lines are now the very ones the JSON console writes. Each line is written and
+/// flushed before <c>Log</c> returns, as NLog's default file target did, so a crash loses nothing already logged. A disk
+/// that fails (full, directory removed) costs the file lines only: the console still has them, and the proxy keeps serving.
 /// </remarks>
-public static class LogFiles
+public sealed class LogFiles : ILoggerProvider
 {
     public const string FileName = "copilot-proxy.log";
+    private const string ArchivePrefix = "copilot-proxy_";
 
-    /// <summary>A provider with its own NLog factory, so two proxies in one process (tests) never share files or configuration.</summary>
-    public static NLogLoggerProvider CreateProvider(ProxySettings settings, string directory)
+    private readonly Lock _gate = new();
+    private readonly string _directory;
+    private readonly long _maxBytes;
+    private readonly int _maxFiles;
+    private readonly ProxyJsonConsoleFormatter _formatter = new();
+    private FileStream? _file;
+    private bool _disposed;
+
+    private LogFiles(string directory, long maxBytes, int maxFiles)
     {
-        var layout = new JsonLayout
-        {
-            IncludeEventProperties = true,
-            Attributes =
-            {
-                new JsonAttribute("time", "${date:universalTime=true:format=o}"),
-                new JsonAttribute("level", "${level}"),
-                new JsonAttribute("category", "${logger}"),
-                new JsonAttribute("message", "${message}"),
-                new JsonAttribute("exception", "${exception:format=toString}"),
-            },
-        };
-        var file = new FileTarget("files")
-        {
-            FileName = Path.Combine(directory, FileName),
-            Layout = layout,
-            ArchiveAboveSize = settings.LogFileSizeBytes,
-            // NLog counts archives only; the file being written is one more.
-            MaxArchiveFiles = settings.LogFileCount,
-        };
+        _directory = directory;
+        _maxBytes = maxBytes;
+        _maxFiles = maxFiles;
+    }
 
-        var configuration = new LoggingConfiguration();
-        // Microsoft.Extensions.Logging already filtered by LOG_LEVEL; everything that reaches NLog is written.
-        configuration.AddRuleForAllLevels(file);
-        var factory = new LogFactory { Configuration = configuration };
-        return new NLogLoggerProvider(new NLogProviderOptions { ShutdownOnDispose = true }, factory);
+    /// <summary>A provider of its own, so two proxies in one process (tests) never share a file.</summary>
+    public static LogFiles CreateProvider(ProxySettings settings, string directory) =>
+        new(directory, settings.LogFileSizeBytes, settings.LogFileCount);
+
+    public ILogger CreateLogger(string categoryName) => new FileLogger(this, categoryName);
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+            _file?.Dispose();
+            _file = null;
+        }
+    }
+
+    private void Write<TState>(in LogEntry<TState> entry)
+    {
+        // Formatted outside the lock: only the write and the roll are serialised.
+        using var text = new StringWriter(CultureInfo.InvariantCulture);
+        _formatter.Write(entry, null, text);
+        if (text.GetStringBuilder().Length == 0)
+        {
+            return;
+        }
+
+        var line = Encoding.UTF8.GetBytes(text.ToString());
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            try
+            {
+                _file ??= Open();
+                _file.Write(line);
+                _file.Flush();
+                if (_file.Length >= _maxBytes)
+                {
+                    Roll();
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _file?.Dispose();
+                _file = null;
+            }
+        }
+    }
+
+    private FileStream Open()
+    {
+        Directory.CreateDirectory(_directory);
+        return new FileStream(Path.Combine(_directory, FileName), FileMode.Append, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
+    }
+
+    private void Roll()
+    {
+        _file!.Dispose();
+        _file = null;
+        var archives = Archives();
+        var next = archives.Count == 0 ? 1 : archives[^1].Number + 1;
+        File.Move(Path.Combine(_directory, FileName), Path.Combine(_directory, $"{ArchivePrefix}{next:D2}.log"));
+        archives.Add((next, Path.Combine(_directory, $"{ArchivePrefix}{next:D2}.log")));
+
+        // The next line opens a new current file: it counts as one of LOG_MAX_FILES.
+        for (var i = 0; i < archives.Count - (_maxFiles - 1); i++)
+        {
+            File.Delete(archives[i].Path);
+        }
+    }
+
+    /// <summary>The archives, oldest first.</summary>
+    private List<(int Number, string Path)> Archives()
+    {
+        var archives = new List<(int Number, string Path)>();
+        foreach (var path in Directory.EnumerateFiles(_directory, ArchivePrefix + "*.log"))
+        {
+            var name = Path.GetFileNameWithoutExtension(path.AsSpan())[ArchivePrefix.Length..];
+            if (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+            {
+                archives.Add((number, path));
+            }
+        }
+
+        archives.Sort((a, b) => a.Number.CompareTo(b.Number));
+        return archives;
+    }
+
+    private sealed class FileLogger(LogFiles files, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        // Microsoft.Extensions.Logging has already applied LOG_LEVEL and the category filters.
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                files.Write(new LogEntry<TState>(logLevel, category, eventId, state, exception, formatter));
+            }
+        }
     }
 }

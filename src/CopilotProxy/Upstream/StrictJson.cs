@@ -108,6 +108,20 @@ public static class StrictJson
     }
 
     /// <summary>
+    /// Refuses a number too large for a double (<c>1e999</c>): the serializer reads it as infinity, which no JSON writer can
+    /// write back, so a client's <c>"temperature": 1e999</c> would fail only when the upstream request is written.
+    /// </summary>
+    public sealed class FiniteDoubleConverter : JsonConverter<double>
+    {
+        public override double Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out var value) && double.IsFinite(value)
+                ? value
+                : throw new JsonException("Expected a finite number.");
+
+        public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options) => writer.WriteNumberValue(value);
+    }
+
+    /// <summary>
     /// Validates every <see cref="JsonElement"/> a source-generated context reads (the fields of a client's request that
     /// take several shapes); the serializer already checks the strings it decodes itself.
     /// </summary>

@@ -142,6 +142,19 @@ public sealed class StrictJsonTests
     }
 
     [Fact]
+    public async Task OllamaRequestWithAnInfiniteTemperature_Is400NamingTheField()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+
+        using var response = await proxy.Ollama.PostAsync("api/chat", new StringContent(
+            $$"""{"model":"{{Key}}","options":{"temperature":1e999},"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("temperature", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Empty(proxy.UpstreamRequests("/v1/chat/completions"));
+    }
+
+    [Fact]
     public async Task OllamaRequestWithALoneSurrogateInFormat_Is400InOllamaShape()
     {
         await using var proxy = await ProxyFixture.StartAsync();

@@ -84,7 +84,7 @@ public sealed record ModelRecommendation(string Model);
 public sealed record OllamaError(string Error);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    Converters = [typeof(StrictJson.ElementConverter)])]
+    Converters = [typeof(StrictJson.ElementConverter), typeof(StrictJson.FiniteDoubleConverter)])]
 [JsonSerializable(typeof(VersionResponse))]
 [JsonSerializable(typeof(TagsResponse))]
 [JsonSerializable(typeof(ShowRequest))]
