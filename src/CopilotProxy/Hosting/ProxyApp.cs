@@ -34,7 +34,11 @@ public static class ProxyApp
     public static WebApplication Build(ProxySettings settings, GatewayConfig? config = null, TimeProvider? time = null)
     {
         config ??= GatewayConfig.Empty;
-        var builder = WebApplication.CreateSlimBuilder();
+        // The empty builder, not the slim one: the proxy reads its own settings (SettingsLoader), so appsettings.json,
+        // ASPNETCORE_* configuration and their file watchers would be dead weight in the binary.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore();
+        builder.Services.AddRoutingCore();
 
         ConfigureLogging(builder.Logging, settings);
         var bindings = new FrontDoorBindings();

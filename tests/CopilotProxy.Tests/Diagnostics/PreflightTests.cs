@@ -38,7 +38,7 @@ public sealed class PreflightTests : IDisposable
 
         Assert.Contains("Pre-flight ✗ No tool-capable model", log, StringComparison.Ordinal);
         Assert.Contains("Copilot reserves 4096 tokens for the answer", log, StringComparison.Ordinal);
-        Assert.Contains("\"level\":\"Warn\"", log, StringComparison.Ordinal);
+        Assert.Contains("\"level\":\"Warning\"", log, StringComparison.Ordinal);
     }
 
     [Fact]
