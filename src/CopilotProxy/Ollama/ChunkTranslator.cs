@@ -115,6 +115,11 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
             return _lines.TakeWritten();
         }
 
+        if (TryTranslatePlainEvent(trimmed))
+        {
+            return _lines.TakeWritten();
+        }
+
         JsonDocument document;
         try
         {

@@ -8,8 +8,11 @@ namespace CopilotProxy.OpenAI;
 /// <param name="Choices">How many choices the event has.</param>
 /// <param name="ContentStart">Where the first choice's <c>content</c> string token starts (its opening quote), or -1.</param>
 /// <param name="ContentEnd">Where that token ends (after its closing quote).</param>
+/// <param name="Timings">The event carries llama.cpp's <c>timings</c> (the relay passes it through; the translation reads it).</param>
+/// <param name="FirstChoiceIrregular">The first choice has an index other than 0, or a repeated <c>delta</c>, <c>content</c>
+/// or <c>index</c>: a reader that picks the choice by index, or takes the last of repeated keys, may see something else.</param>
 internal readonly record struct PlainEventScan(int ModelStart, int ModelEnd, string? Finish, bool ChoiceSeen, int? PromptTokens, int? CompletionTokens,
-    int Choices = 0, int ContentStart = -1, int ContentEnd = -1);
+    int Choices = 0, int ContentStart = -1, int ContentEnd = -1, bool Timings = false, bool FirstChoiceIrregular = false);
 
 /// <summary>
 /// The relay's fast path for the common event: plain text (or an empty delta) with at most a known finish reason. One
@@ -39,6 +42,8 @@ internal static class PlainEvent
         var contentEnd = -1;
         int? promptTokens = null;
         int? completionTokens = null;
+        var timings = false;
+        var irregular = false;
         // A surrogate escape (an escaped emoji, or a broken one) takes the document path, which checks it.
         if (StrictJson.HasSurrogateEscape(data))
         {
@@ -67,7 +72,7 @@ internal static class PlainEvent
                 }
                 else if (reader.ValueTextEquals(OpenAIChunk.Choices))
                 {
-                    if (!ScanPlainChoices(ref reader, ref finish, ref choiceSeen, ref choices, ref contentStart, ref contentEnd))
+                    if (!ScanPlainChoices(ref reader, ref finish, ref choiceSeen, ref choices, ref contentStart, ref contentEnd, ref irregular))
                     {
                         return Fail(out result);
                     }
@@ -85,6 +90,7 @@ internal static class PlainEvent
                 }
                 else
                 {
+                    timings |= reader.ValueTextEquals("timings"u8);
                     reader.Read();
                     reader.Skip();
                 }
@@ -95,7 +101,7 @@ internal static class PlainEvent
             return Fail(out result);
         }
 
-        result = new PlainEventScan(modelStart, modelEnd, finish, choiceSeen, promptTokens, completionTokens, choices, contentStart, contentEnd);
+        result = new PlainEventScan(modelStart, modelEnd, finish, choiceSeen, promptTokens, completionTokens, choices, contentStart, contentEnd, timings, irregular);
         return true;
     }
 
@@ -127,7 +133,8 @@ internal static class PlainEvent
     }
 
     /// <summary>Accepts choices whose delta holds only role and text, and whose finish reason is a known one.</summary>
-    private static bool ScanPlainChoices(ref Utf8JsonReader reader, ref string? finish, ref bool choiceSeen, ref int choices, ref int contentStart, ref int contentEnd)
+    private static bool ScanPlainChoices(ref Utf8JsonReader reader, ref string? finish, ref bool choiceSeen, ref int choices, ref int contentStart, ref int contentEnd,
+        ref bool irregular)
     {
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
         {
@@ -143,10 +150,14 @@ internal static class PlainEvent
 
             choiceSeen = true;
             choices++;
+            var deltas = 0;
+            var contents = 0;
+            var indexes = 0;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 if (reader.ValueTextEquals(OpenAIChunk.Delta))
                 {
+                    deltas++;
                     if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
                     {
                         return false;
@@ -165,6 +176,7 @@ internal static class PlainEvent
                             return false;
                         }
 
+                        contents += isContent ? 1 : 0;
                         if (isContent && reader.TokenType == JsonTokenType.String && choices == 1)
                         {
                             contentStart = (int)reader.TokenStartIndex;
@@ -194,10 +206,19 @@ internal static class PlainEvent
                 }
                 else
                 {
+                    var isIndex = reader.ValueTextEquals(OpenAIChunk.Index);
                     reader.Read();
+                    if (isIndex)
+                    {
+                        indexes++;
+                        irregular |= choices == 1 && !(reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var index) && index == 0);
+                    }
+
                     reader.Skip();
                 }
             }
+
+            irregular |= choices == 1 && (deltas > 1 || contents > 1 || indexes > 1);
         }
 
         return true;

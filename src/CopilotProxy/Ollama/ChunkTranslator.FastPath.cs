@@ -1,0 +1,109 @@
+using System.Buffers;
+using System.Text.Json;
+using CopilotProxy.OpenAI;
+
+namespace CopilotProxy.Ollama;
+
+/// <summary>
+/// The translation's fast path for the event almost every stream is made of: one choice whose delta holds a piece of text
+/// (and maybe the role). <see cref="PlainEvent.TryScan"/> finds the text's JSON string in one forward pass; the line is
+/// written from those bytes with no <see cref="JsonDocument"/> and no allocation. Everything else (the first events with
+/// the role alone, reasoning, tool calls, a finish reason, usage, timings, errors, n &gt; 1) takes the document path, and a
+/// test holds both paths to the same output.
+/// </summary>
+public sealed partial class ChunkTranslator
+{
+    /// <summary>Every event takes the document path; tests and benchmarks compare it with the fast path.</summary>
+    internal bool DocumentPathOnly { get; init; }
+
+    /// <summary>Handles a plain text event as <see cref="HandleChoice"/> would; false sends it down the document path.</summary>
+    private bool TryTranslatePlainEvent(ReadOnlySpan<byte> data)
+    {
+        // stream:false aggregates decoded text, which allocates anyway; it is one answer, not a line per token.
+        if (DocumentPathOnly || !_stream || !PlainEvent.TryScan(data, out var plain))
+        {
+            return false;
+        }
+
+        // Empty text falls back to the choice's "text" in the document path; a finish, usage and timings are read there.
+        if (plain.Choices != 1 || plain.FirstChoiceIrregular || plain.ContentStart < 0 || plain.ContentEnd - plain.ContentStart <= 2
+            || plain.Finish is not null || plain.PromptTokens is not null || plain.CompletionTokens is not null || plain.Timings)
+        {
+            return false;
+        }
+
+        var quoted = data[plain.ContentStart..plain.ContentEnd];
+        var repairTookText = _repair is { Active: true } repair && !repair.AppendJsonString(quoted);
+        MarkToken();
+        if (repairTookText)
+        {
+            EmitPlainText(_repair!.Released);
+        }
+        else
+        {
+            EmitQuotedText(quoted);
+        }
+
+        if (Finished)
+        {
+            EmitToolCalls();
+        }
+
+        return true;
+    }
+
+    /// <summary>The line <see cref="EmitText"/> writes for text alone, from the text's JSON string token (quotes included).</summary>
+    private void EmitQuotedText(ReadOnlySpan<byte> quoted)
+    {
+        var json = _lines.BeginLine();
+        json.WriteStartObject();
+        WriteHeader(json);
+        if (_shape == OllamaAnswerShape.Chat)
+        {
+            json.WriteStartObject("message"u8);
+            json.WriteString("role"u8, "assistant"u8);
+            WriteJsonString(json, "content"u8, quoted);
+            json.WriteEndObject();
+        }
+        else
+        {
+            WriteJsonString(json, "response"u8, quoted);
+        }
+
+        json.WriteBoolean("done"u8, false);
+        json.WriteEndObject();
+        _lines.EndLine();
+    }
+
+    /// <summary>
+    /// Writes what <see cref="JsonElement.WriteTo"/> writes for the same string: the value unescaped, then escaped by this
+    /// writer's encoder. Text without a backslash is its own unescaped value, so only text with escapes is decoded (into a
+    /// stack buffer, or a pooled one for long text).
+    /// </summary>
+    private static void WriteJsonString(Utf8JsonWriter json, ReadOnlySpan<byte> name, ReadOnlySpan<byte> quoted)
+    {
+        var inner = quoted[1..^1];
+        if (!inner.Contains((byte)'\\'))
+        {
+            json.WriteString(name, inner);
+            return;
+        }
+
+        const int StackLimit = 256;
+        byte[]? rented = null;
+        var scratch = inner.Length <= StackLimit ? stackalloc byte[StackLimit] : (rented = ArrayPool<byte>.Shared.Rent(inner.Length));
+        try
+        {
+            var reader = new Utf8JsonReader(quoted);
+            reader.Read();
+            json.WriteString(name, scratch[..reader.CopyString(scratch)]);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+}
