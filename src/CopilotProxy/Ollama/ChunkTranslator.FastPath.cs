@@ -5,10 +5,10 @@ using CopilotProxy.OpenAI;
 namespace CopilotProxy.Ollama;
 
 /// <summary>
-/// The translation's fast path for the event almost every stream is made of: one choice whose delta holds a piece of text
-/// (and maybe the role). <see cref="PlainEvent.TryScan"/> finds the text's JSON string in one forward pass; the line is
+/// The translation's fast path for the events almost every stream is made of: one choice whose delta holds a piece of text
+/// or reasoning (and maybe the role). <see cref="PlainEvent.TryScan"/> finds the text's JSON string in one forward pass; the line is
 /// written from those bytes with no <see cref="JsonDocument"/> and no allocation. Everything else (the first events with
-/// the role alone, reasoning, tool calls, a finish reason, usage, timings, errors, n &gt; 1) takes the document path, and a
+/// the role alone, tool calls, a finish reason, usage, timings, errors, n &gt; 1) takes the document path, and a
 /// test holds both paths to the same output.
 /// </summary>
 public sealed partial class ChunkTranslator
@@ -16,32 +16,56 @@ public sealed partial class ChunkTranslator
     /// <summary>Every event takes the document path; tests and benchmarks compare it with the fast path.</summary>
     internal bool DocumentPathOnly { get; init; }
 
-    /// <summary>Handles a plain text event as <see cref="HandleChoice"/> would; false sends it down the document path.</summary>
+    /// <summary>Handles a plain text or reasoning event as <see cref="HandleChoice"/> would; false sends it down the document path.</summary>
     private bool TryTranslatePlainEvent(ReadOnlySpan<byte> data)
     {
         // stream:false aggregates decoded text, which allocates anyway; it is one answer, not a line per token.
-        if (DocumentPathOnly || !_stream || !PlainEvent.TryScan(data, out var plain))
+        // Whitespace between tokens doesn't matter here: only string values are copied, never the event.
+        if (DocumentPathOnly || !_stream || !PlainEvent.TryScan(data, out var plain, anyLayout: true, acceptReasoning: true))
         {
             return false;
         }
 
-        // Empty text falls back to the choice's "text" in the document path; a finish, usage and timings are read there.
-        if (plain.Choices != 1 || plain.FirstChoiceIrregular || plain.ContentStart < 0 || plain.ContentEnd - plain.ContentStart <= 2
-            || plain.Finish is not null || plain.PromptTokens is not null || plain.CompletionTokens is not null || plain.Timings)
+        // A finish, usage and timings are read in the document path.
+        if (plain.Choices != 1 || plain.FirstChoiceIrregular || plain.Finish is not null || plain.PromptTokens is not null
+            || plain.CompletionTokens is not null || plain.Timings)
         {
             return false;
         }
 
-        var quoted = data[plain.ContentStart..plain.ContentEnd];
-        var repairTookText = _repair is { Active: true } repair && !repair.AppendJsonString(quoted);
+        var text = NonEmptyString(data, (plain.ContentStart, plain.ContentEnd));
+        var reasoning = NonEmptyString(data, plain.Reasoning);
+        if (reasoning.IsEmpty)
+        {
+            reasoning = NonEmptyString(data, plain.AltReasoning);
+        }
+
+        if (!_showThinking)
+        {
+            reasoning = default;
+        }
+
+        // Nothing to say (the role alone): the document path also looks at the choice's "text" and writes nothing.
+        if (text.IsEmpty && reasoning.IsEmpty)
+        {
+            return false;
+        }
+
+        var repairTookText = !text.IsEmpty && _repair is { Active: true } repair && !repair.AppendJsonString(text);
+        if (repairTookText)
+        {
+            text = default;
+        }
+
         MarkToken();
+        if (!text.IsEmpty || !reasoning.IsEmpty)
+        {
+            EmitQuotedText(text, reasoning);
+        }
+
         if (repairTookText)
         {
             EmitPlainText(_repair!.Released);
-        }
-        else
-        {
-            EmitQuotedText(quoted);
         }
 
         if (Finished)
@@ -52,8 +76,12 @@ public sealed partial class ChunkTranslator
         return true;
     }
 
-    /// <summary>The line <see cref="EmitText"/> writes for text alone, from the text's JSON string token (quotes included).</summary>
-    private void EmitQuotedText(ReadOnlySpan<byte> quoted)
+    /// <summary>A string token (quotes included) that holds at least one character, or empty.</summary>
+    private static ReadOnlySpan<byte> NonEmptyString(ReadOnlySpan<byte> data, (int Start, int End) token) =>
+        token.Start >= 0 && token.End - token.Start > 2 ? data[token.Start..token.End] : default;
+
+    /// <summary>The line <see cref="EmitText"/> writes, from the JSON string tokens (quotes included; empty when absent).</summary>
+    private void EmitQuotedText(ReadOnlySpan<byte> text, ReadOnlySpan<byte> reasoning)
     {
         var json = _lines.BeginLine();
         json.WriteStartObject();
@@ -62,12 +90,14 @@ public sealed partial class ChunkTranslator
         {
             json.WriteStartObject("message"u8);
             json.WriteString("role"u8, "assistant"u8);
-            WriteJsonString(json, "content"u8, quoted);
+            WriteJsonString(json, "content"u8, text);
+            WriteJsonString(json, "thinking"u8, reasoning, omitEmpty: true);
             json.WriteEndObject();
         }
         else
         {
-            WriteJsonString(json, "response"u8, quoted);
+            WriteJsonString(json, "response"u8, text);
+            WriteJsonString(json, "thinking"u8, reasoning, omitEmpty: true);
         }
 
         json.WriteBoolean("done"u8, false);
@@ -80,8 +110,18 @@ public sealed partial class ChunkTranslator
     /// writer's encoder. Text without a backslash is its own unescaped value, so only text with escapes is decoded (into a
     /// stack buffer, or a pooled one for long text).
     /// </summary>
-    private static void WriteJsonString(Utf8JsonWriter json, ReadOnlySpan<byte> name, ReadOnlySpan<byte> quoted)
+    private static void WriteJsonString(Utf8JsonWriter json, ReadOnlySpan<byte> name, ReadOnlySpan<byte> quoted, bool omitEmpty = false)
     {
+        if (quoted.IsEmpty)
+        {
+            if (!omitEmpty)
+            {
+                json.WriteString(name, ""u8);
+            }
+
+            return;
+        }
+
         var inner = quoted[1..^1];
         if (!inner.Contains((byte)'\\'))
         {

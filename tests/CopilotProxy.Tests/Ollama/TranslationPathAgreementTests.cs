@@ -59,6 +59,8 @@ public sealed partial class TranslationPathAgreementTests
         "long-escaped",
         "reasoning",
         "reasoning-field",
+        "reasoning-mixed",
+        "spaced-layout",
         "tool-calls",
         "text-and-tool-call",
         "usage-on-finish",
@@ -84,16 +86,18 @@ public sealed partial class TranslationPathAgreementTests
     }
 
     [Fact]
-    public void PlainTextEvents_TakeTheFastPath_AndAllocateNothing()
+    public void TextAndReasoningEvents_TakeTheFastPath_AndAllocateNothing()
     {
         // Proves the fast path is taken at all (otherwise the agreement tests compare the document path with itself):
         // the document path allocates its JsonDocument on every event.
-        var events = new LmStudioSse("qwen/qwen3-8b").Content("warm", "up").Payloads.Take(2).Select(Encoding.UTF8.GetBytes).ToArray();
-        var plain = Encoding.UTF8.GetBytes(new LmStudioSse("qwen/qwen3-8b").Content(" caf\u00e9 \"quoted\"\n").Payloads[0]);
+        var warmUp = new LmStudioSse("qwen/qwen3-8b").Content("warm", "up").Payloads.Take(2).Select(Encoding.UTF8.GetBytes).ToArray();
+        var text = Encoding.UTF8.GetBytes(new LmStudioSse("qwen/qwen3-8b").Content(" caf\u00e9 \"quoted\"\n").Payloads[0]);
+        var reasoning = Encoding.UTF8.GetBytes(new LmStudioSse("qwen/qwen3-8b").Reasoning("reasoning_content", "Let me think").Payloads[0]);
 
-        Assert.Equal(0, AllocatedPerEvent(events, plain, documentOnly: false, repair: false));
-        Assert.Equal(0, AllocatedPerEvent(events, plain, documentOnly: false, repair: true));
-        Assert.True(AllocatedPerEvent(events, plain, documentOnly: true, repair: false) > 0);
+        Assert.Equal(0, AllocatedPerEvent(warmUp, text, documentOnly: false, repair: false));
+        Assert.Equal(0, AllocatedPerEvent(warmUp, text, documentOnly: false, repair: true));
+        Assert.Equal(0, AllocatedPerEvent(warmUp, reasoning, documentOnly: false, repair: true));
+        Assert.True(AllocatedPerEvent(warmUp, text, documentOnly: true, repair: false) > 0);
     }
 
     private static long AllocatedPerEvent(byte[][] warmUp, byte[] plain, bool documentOnly, bool repair)
@@ -144,6 +148,21 @@ public sealed partial class TranslationPathAgreementTests
             .Finish()],
         "reasoning" => [.. LmStudioStreams.Reasoning("qwen/qwen3-8b", ["Let", " me", " think"], ["The", " answer"]).Usage(5, 5)],
         "reasoning-field" => [.. LmStudioStreams.Reasoning("openai/gpt-oss-20b", ["hmm"], ["ok"], field: "reasoning")],
+        // Both reasoning fields, one of them empty or null; reasoning and text in one delta; escapes; a repeated field.
+        "reasoning-mixed" => [.. new LmStudioSse("m")
+            .Delta("\"reasoning_content\":\"rc\",\"reasoning\":\"r\"")
+            .Delta("\"reasoning_content\":\"\",\"reasoning\":\"only r\"")
+            .Delta("\"reasoning_content\":null,\"reasoning\":\"r after null\"")
+            .Delta("\"reasoning\":\"\\\"quoted\\\" caf\\u00e9\\n\",\"content\":\"and text\"")
+            .Delta("\"reasoning_content\":\"one\",\"reasoning_content\":\"two\"")
+            .Delta("\"content\":\"<tool_call>{\\\"name\\\":\\\"read_file\\\",\\\"arguments\\\":{}}\",\"reasoning_content\":\"while calling\"")
+            .Delta("\"content\":\"</tool_call>\"")
+            .Finish()],
+        // Whitespace between tokens (pretty-printed events).
+        "spaced-layout" => [.. new LmStudioSse("m").Content("a")
+            .Raw("{ \"id\": \"x\", \"choices\": [ { \"index\": 0, \"delta\": { \"content\": \"spaced \\\"text\\\"\" } } ] }")
+            .Raw("{\n  \"choices\": [\n    {\"delta\": {\"reasoning_content\": \"spaced thought\"}}\n  ]\n}")
+            .Finish()],
         "tool-calls" => [.. LmStudioStreams.ToolCalls("qwen/qwen3-8b", new FakeToolCall("get_weather", """{"city":"Paris"}"""))],
         "text-and-tool-call" => [.. new LmStudioSse("qwen/qwen3-8b").Content("Let me check.", " One moment.")
             .ToolCalls(new FakeToolCall("read_file", """{"path":"a.txt"}""")).Content("after").Finish("tool_calls")],
