@@ -391,16 +391,6 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
         }
     }
 
-    /// <summary>
-    /// A duration the upstream reports, when it is one a TimeSpan can hold: an upstream that sends <c>1e300</c> or a
-    /// negative time gets its figure left out of the final line, not a failed answer.
-    /// </summary>
-    private static bool TryGetMilliseconds(JsonElement value, out double milliseconds)
-    {
-        milliseconds = 0;
-        return value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out milliseconds) && milliseconds is >= 0 and < MaxMilliseconds;
-    }
-
     private static JsonElement NonEmptyString(JsonElement parent, ReadOnlySpan<byte> name) =>
         parent.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && !value.ValueEquals(""u8) ? value : default;
 }
