@@ -86,6 +86,33 @@ public sealed partial class TranslationPathAgreementTests
     }
 
     [Fact]
+    public void InvalidUtf8InText_BothPathsAnswerAlike()
+    {
+        // Bytes a string can't carry (a lone 0xFF, a cut-off sequence, an encoded surrogate) reach both paths' writers as is.
+        foreach (var bad in new byte[][] { [0xFF], [0xE2, 0x82], [0xED, 0xA0, 0x80] })
+        {
+            var data = Encoding.UTF8.GetBytes("""{"choices":[{"index":0,"delta":{"content":"a""").Concat(bad).Concat(Encoding.UTF8.GetBytes(""" b"}}]}""")).ToArray();
+            Assert.Equal(Outcome(data, documentOnly: true), Outcome(data, documentOnly: false));
+        }
+
+        static string Outcome(byte[] data, bool documentOnly)
+        {
+            var buffer = new ArrayBufferWriter<byte>();
+            using var translator = new ChunkTranslator(buffer, ClientModel, OllamaAnswerShape.Chat, stream: true, showThinking: true, Stopwatch.GetTimestamp())
+            { DocumentPathOnly = documentOnly };
+            try
+            {
+                var flush = translator.HandleEvent(data);
+                return $"{flush} {translator.UnreadableEvent} {Normalise(buffer)}";
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+            {
+                return e.GetType().Name;
+            }
+        }
+    }
+
+    [Fact]
     public void TextAndReasoningEvents_TakeTheFastPath_AndAllocateNothing()
     {
         // Proves the fast path is taken at all (otherwise the agreement tests compare the document path with itself):
