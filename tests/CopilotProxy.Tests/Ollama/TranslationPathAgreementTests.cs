@@ -85,6 +85,34 @@ public sealed partial class TranslationPathAgreementTests
         AssertSameLines(events);
     }
 
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(1L)]
+    [InlineData(10L)]
+    [InlineData(1_000_000L)]
+    [InlineData(1_230_000L)]
+    [InlineData(9_999_999L)]
+    [InlineData(5_000_100L)]
+    public void Timestamp_IsWrittenAsTheJsonWriterWritesIt(long ticksIntoTheSecond)
+    {
+        // The fast path writes created_at itself; the lines of both paths must carry the same format.
+        var second = new DateTime(2026, 12, 1, 3, 33, 41, DateTimeKind.Utc).Ticks;
+        foreach (var kind in new[] { DateTimeKind.Utc, DateTimeKind.Unspecified, DateTimeKind.Local })
+        {
+            var value = new DateTime(second + ticksIntoTheSecond, kind);
+            var expected = new ArrayBufferWriter<byte>();
+            using (var json = new System.Text.Json.Utf8JsonWriter(expected))
+            {
+                json.WriteStringValue(value);
+            }
+
+            var written = new byte[NdjsonWriter.MaxTimestampLength];
+            var length = NdjsonWriter.WriteTimestamp(value, written);
+
+            Assert.Equal(Encoding.UTF8.GetString(expected.WrittenSpan).Trim('"'), Encoding.UTF8.GetString(written, 0, length));
+        }
+    }
+
     [Fact]
     public void InvalidUtf8InText_BothPathsAnswerAlike()
     {
