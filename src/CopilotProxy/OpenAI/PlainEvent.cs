@@ -12,8 +12,9 @@ namespace CopilotProxy.OpenAI;
 /// <param name="FirstChoiceIrregular">The first choice has an index other than 0, a <c>text</c>, or a repeated <c>delta</c>,
 /// <c>index</c> or delta member: a reader that picks the choice by index, falls back to <c>text</c>, or takes the last of
 /// repeated keys may see something else.</param>
-/// <param name="Reasoning">The first choice's <c>reasoning_content</c> and <c>reasoning</c> string tokens (start, end), or -1;
+/// <param name="Reasoning">Where the first choice's <c>reasoning_content</c> string token starts and ends, or (-1, -1);
 /// only when the scan was asked to accept reasoning.</param>
+/// <param name="AltReasoning">The same for <c>reasoning</c> (gpt-oss's name for it).</param>
 internal readonly record struct PlainEventScan(int ModelStart, int ModelEnd, string? Finish, bool ChoiceSeen, int? PromptTokens, int? CompletionTokens,
     int Choices = 0, int ContentStart = -1, int ContentEnd = -1, bool Timings = false, bool FirstChoiceIrregular = false,
     (int Start, int End) Reasoning = default, (int Start, int End) AltReasoning = default);
