@@ -112,6 +112,11 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
             return _lines.TakeWritten();
         }
 
+        if (TryTranslatePlainEvent(trimmed))
+        {
+            return _lines.TakeWritten();
+        }
+
         JsonDocument document;
         try
         {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.Text.Json;
 using CopilotProxy.OpenAI;
 
@@ -27,6 +28,52 @@ public sealed class NdjsonWriter(IBufferWriter<byte> output) : IDisposable
         _json.Flush();
         _written += _json.BytesCommitted + 1;
         output.Write("\n"u8);
+    }
+
+    /// <summary>
+    /// Starts a line written as bytes, without the JSON writer: for a line whose every value is already JSON. One
+    /// GetSpan/Advance for the whole line (Kestrel's response writer takes a lock on each call), where the JSON writer
+    /// and the newline take two.
+    /// </summary>
+    public Span<byte> BeginRawLine(int maxLength) => output.GetSpan(maxLength);
+
+    /// <summary>Ends a line from <see cref="BeginRawLine"/>; <paramref name="length"/> includes its newline.</summary>
+    public void EndRawLine(int length)
+    {
+        output.Advance(length);
+        _written += length;
+    }
+
+    /// <summary>The longest timestamp <see cref="WriteTimestamp"/> writes.</summary>
+    public const int MaxTimestampLength = 33;
+
+    /// <summary>
+    /// Writes a UTC time as <see cref="Utf8JsonWriter.WriteStringValue(DateTime)"/> does, without the quotes: ISO 8601
+    /// with the fraction of a second trimmed of trailing zeros (left out when zero). A test holds the two to the same bytes.
+    /// </summary>
+    public static int WriteTimestamp(DateTime value, Span<byte> destination)
+    {
+        if (!Utf8Formatter.TryFormat(value, destination, out var length, new StandardFormat('O')))
+        {
+            throw new ArgumentException("The destination is too short for a timestamp.", nameof(destination));
+        }
+
+        // "yyyy-MM-ddTHH:mm:ss.fffffff" then the offset ("Z", "+hh:mm" or nothing).
+        const int Dot = 19;
+        const int FractionEnd = Dot + 8;
+        var keep = FractionEnd;
+        while (keep > Dot + 1 && destination[keep - 1] == (byte)'0')
+        {
+            keep--;
+        }
+
+        if (keep == Dot + 1)
+        {
+            keep = Dot;
+        }
+
+        destination[FractionEnd..length].CopyTo(destination[keep..]);
+        return length - (FractionEnd - keep);
     }
 
     /// <summary>Writes <c>{"error":"…"}</c> as a line: after a 200 has gone out this is Ollama's only way to report failure.</summary>

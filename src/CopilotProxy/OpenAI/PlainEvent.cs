@@ -8,8 +8,16 @@ namespace CopilotProxy.OpenAI;
 /// <param name="Choices">How many choices the event has.</param>
 /// <param name="ContentStart">Where the first choice's <c>content</c> string token starts (its opening quote), or -1.</param>
 /// <param name="ContentEnd">Where that token ends (after its closing quote).</param>
+/// <param name="Timings">The event carries llama.cpp's <c>timings</c> (the relay passes it through; the translation reads it).</param>
+/// <param name="FirstChoiceIrregular">The first choice has an index other than 0, a <c>text</c>, or a repeated <c>delta</c>,
+/// <c>index</c> or delta member: a reader that picks the choice by index, falls back to <c>text</c>, or takes the last of
+/// repeated keys may see something else.</param>
+/// <param name="Reasoning">Where the first choice's <c>reasoning_content</c> string token starts and ends, or (-1, -1);
+/// only when the scan was asked to accept reasoning.</param>
+/// <param name="AltReasoning">The same for <c>reasoning</c> (gpt-oss's name for it).</param>
 internal readonly record struct PlainEventScan(int ModelStart, int ModelEnd, string? Finish, bool ChoiceSeen, int? PromptTokens, int? CompletionTokens,
-    int Choices = 0, int ContentStart = -1, int ContentEnd = -1);
+    int Choices = 0, int ContentStart = -1, int ContentEnd = -1, bool Timings = false, bool FirstChoiceIrregular = false,
+    (int Start, int End) Reasoning = default, (int Start, int End) AltReasoning = default);
 
 /// <summary>
 /// The relay's fast path for the common event: plain text (or an empty delta) with at most a known finish reason. One
@@ -23,9 +31,11 @@ internal static class PlainEvent
     private static ReadOnlySpan<byte> DataPrefix => "data: "u8;
     private static ReadOnlySpan<byte> EventEnd => "\n\n"u8;
 
-    public static bool TryScan(ReadOnlySpan<byte> data, out PlainEventScan result)
+    /// <param name="anyLayout">Accept whitespace between tokens: for a reader that copies only string values, not the event.</param>
+    /// <param name="acceptReasoning">Accept <c>reasoning_content</c> and <c>reasoning</c> in the delta and report where they are.</param>
+    public static bool TryScan(ReadOnlySpan<byte> data, out PlainEventScan result, bool anyLayout = false, bool acceptReasoning = false)
     {
-        if (!OpenAIChunk.IsCompact(data))
+        if (!anyLayout && !OpenAIChunk.IsCompact(data))
         {
             return Fail(out result);
         }
@@ -35,10 +45,10 @@ internal static class PlainEvent
         string? finish = null;
         var choiceSeen = false;
         var choices = 0;
-        var contentStart = -1;
-        var contentEnd = -1;
+        var first = new FirstChoice(acceptReasoning);
         int? promptTokens = null;
         int? completionTokens = null;
+        var timings = false;
         // A surrogate escape (an escaped emoji, or a broken one) takes the document path, which checks it.
         if (StrictJson.HasSurrogateEscape(data))
         {
@@ -67,7 +77,7 @@ internal static class PlainEvent
                 }
                 else if (reader.ValueTextEquals(OpenAIChunk.Choices))
                 {
-                    if (!ScanPlainChoices(ref reader, ref finish, ref choiceSeen, ref choices, ref contentStart, ref contentEnd))
+                    if (!ScanPlainChoices(ref reader, ref finish, ref choiceSeen, ref choices, ref first))
                     {
                         return Fail(out result);
                     }
@@ -85,6 +95,7 @@ internal static class PlainEvent
                 }
                 else
                 {
+                    timings |= reader.ValueTextEquals("timings"u8);
                     reader.Read();
                     reader.Skip();
                 }
@@ -95,7 +106,8 @@ internal static class PlainEvent
             return Fail(out result);
         }
 
-        result = new PlainEventScan(modelStart, modelEnd, finish, choiceSeen, promptTokens, completionTokens, choices, contentStart, contentEnd);
+        result = new PlainEventScan(modelStart, modelEnd, finish, choiceSeen, promptTokens, completionTokens, choices, first.Content.Start, first.Content.End, timings,
+            first.Irregular, first.Reasoning, first.AltReasoning);
         return true;
     }
 
@@ -126,8 +138,8 @@ internal static class PlainEvent
         return false;
     }
 
-    /// <summary>Accepts choices whose delta holds only role and text, and whose finish reason is a known one.</summary>
-    private static bool ScanPlainChoices(ref Utf8JsonReader reader, ref string? finish, ref bool choiceSeen, ref int choices, ref int contentStart, ref int contentEnd)
+    /// <summary>Accepts choices whose delta holds only role and text (and reasoning, when asked), and whose finish reason is a known one.</summary>
+    private static bool ScanPlainChoices(ref Utf8JsonReader reader, ref string? finish, ref bool choiceSeen, ref int choices, ref FirstChoice first)
     {
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
         {
@@ -143,10 +155,14 @@ internal static class PlainEvent
 
             choiceSeen = true;
             choices++;
+            var isFirst = choices == 1;
+            var deltas = 0;
+            var indexes = 0;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 if (reader.ValueTextEquals(OpenAIChunk.Delta))
                 {
+                    deltas++;
                     if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
                     {
                         return false;
@@ -154,8 +170,13 @@ internal static class PlainEvent
 
                     while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                     {
-                        var isContent = reader.ValueTextEquals(OpenAIChunk.Content);
-                        if (!isContent && !reader.ValueTextEquals(OpenAIChunk.Role))
+                        var member = reader.ValueTextEquals(OpenAIChunk.Content) ? DeltaMember.Content
+                            : reader.ValueTextEquals(OpenAIChunk.Role) ? DeltaMember.Role
+                            : !first.AcceptReasoning ? DeltaMember.Other
+                            : reader.ValueTextEquals(OpenAIChunk.ReasoningContent) ? DeltaMember.Reasoning
+                            : reader.ValueTextEquals(OpenAIChunk.Reasoning) ? DeltaMember.AltReasoning
+                            : DeltaMember.Other;
+                        if (member == DeltaMember.Other)
                         {
                             return false;
                         }
@@ -165,10 +186,9 @@ internal static class PlainEvent
                             return false;
                         }
 
-                        if (isContent && reader.TokenType == JsonTokenType.String && choices == 1)
+                        if (isFirst)
                         {
-                            contentStart = (int)reader.TokenStartIndex;
-                            contentEnd = (int)reader.BytesConsumed;
+                            first.See(member, ref reader);
                         }
                     }
                 }
@@ -194,12 +214,68 @@ internal static class PlainEvent
                 }
                 else
                 {
+                    var isIndex = reader.ValueTextEquals(OpenAIChunk.Index);
+                    first.Irregular |= isFirst && reader.ValueTextEquals("text"u8);
                     reader.Read();
+                    if (isIndex)
+                    {
+                        indexes++;
+                        first.Irregular |= isFirst && !(reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var index) && index == 0);
+                    }
+
                     reader.Skip();
                 }
             }
+
+            first.Irregular |= isFirst && (deltas > 1 || indexes > 1);
         }
 
         return true;
+    }
+
+    private enum DeltaMember
+    {
+        Other,
+        Role,
+        Content,
+        Reasoning,
+        AltReasoning,
+    }
+
+    /// <summary>Where the first choice's strings are, and whether any of its keys repeats.</summary>
+    private struct FirstChoice(bool acceptReasoning)
+    {
+        public readonly bool AcceptReasoning = acceptReasoning;
+        public (int Start, int End) Content = (-1, -1);
+        public (int Start, int End) Reasoning = (-1, -1);
+        public (int Start, int End) AltReasoning = (-1, -1);
+        public bool Irregular;
+        private int _seen;
+
+        /// <summary>Records a delta member's string token (null leaves it unset, as a document reader sees no string).</summary>
+        public void See(DeltaMember member, ref Utf8JsonReader reader)
+        {
+            var bit = 1 << (int)member;
+            Irregular |= (_seen & bit) != 0;
+            _seen |= bit;
+            if (reader.TokenType != JsonTokenType.String)
+            {
+                return;
+            }
+
+            var token = ((int)reader.TokenStartIndex, (int)reader.BytesConsumed);
+            switch (member)
+            {
+                case DeltaMember.Content:
+                    Content = token;
+                    break;
+                case DeltaMember.Reasoning:
+                    Reasoning = token;
+                    break;
+                case DeltaMember.AltReasoning:
+                    AltReasoning = token;
+                    break;
+            }
+        }
     }
 }
