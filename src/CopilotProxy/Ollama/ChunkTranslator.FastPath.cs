@@ -49,7 +49,9 @@ public sealed partial class ChunkTranslator
         }
 
         // Nothing to say (the role alone): the document path also looks at the choice's "text" and writes nothing.
-        if (text.IsEmpty && reasoning.IsEmpty)
+        // Bytes that are not UTF-8 (only a caller other than SseEventReader, which replaces them, can hand those over)
+        // are refused by the document path's parse; copying them as they are would write an invalid line.
+        if ((text.IsEmpty && reasoning.IsEmpty) || !System.Text.Unicode.Utf8.IsValid(text) || !System.Text.Unicode.Utf8.IsValid(reasoning))
         {
             return false;
         }

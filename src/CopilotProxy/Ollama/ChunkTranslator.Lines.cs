@@ -149,16 +149,6 @@ public sealed partial class ChunkTranslator
 
     private static long Nanoseconds(TimeSpan duration) => duration.Ticks * 100;
 
-    /// <summary>
-    /// A duration the upstream reports, when it is one a TimeSpan can hold: an upstream that sends <c>1e300</c> or a
-    /// negative time gets its figure left out of the final line, not a failed answer.
-    /// </summary>
-    private static bool TryGetMilliseconds(JsonElement value, out double milliseconds)
-    {
-        milliseconds = 0;
-        return value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out milliseconds) && milliseconds is >= 0 and < MaxMilliseconds;
-    }
-
     /// <summary>Copies the upstream's JSON string as-is (already escaped) instead of decoding it into a .NET string and re-encoding.</summary>
     private static void WriteTextValue(Utf8JsonWriter json, ReadOnlySpan<byte> name, JsonElement text)
     {
