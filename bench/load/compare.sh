@@ -11,7 +11,8 @@
 #
 # A candidate is label=command; the command may start with `env NAME=value ...` (env execs, so the pid is the proxy's).
 # Settings (environment): ROUNDS (default 5), SECONDS_PER_CELL (3), CONCURRENCY ("1 16 64"), PATHS ("relay translation"),
-# IDLE (60; 0 skips the idle RSS; ROUNDS=0 measures idle RSS only). Needs wrk and nginx; run bench/load/run.sh once first, or this publishes the fake
+# IDLE (60; 0 skips the idle RSS; ROUNDS=0 measures idle RSS only), WHOLE (1: the upstream writes each stream in one write
+# and flush, as a fast upstream's answer arrives in one read). Needs wrk and nginx; run bench/load/run.sh once first, or this publishes the fake
 # upstream itself. Results: bench/load/results/<time>-compare/ (results.md, cells.tsv, logs).
 set -euo pipefail
 
@@ -93,7 +94,7 @@ for i in "${!labels[@]}"; do
   wait_port "$ollama_port" "${hop_pid[$label]}" "$label"
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$ollama_port/api/tags" | grep -q bench-model && break; sleep 0.1; done
 done
-curl -sf -X POST "http://127.0.0.1:$upstream_port/_bench/config?tokens=32&delay_ms=0" >/dev/null || die "the fake upstream refused its config"
+curl -sf -X POST "http://127.0.0.1:$upstream_port/_bench/config?tokens=32&delay_ms=0&whole=${WHOLE:-0}" >/dev/null || die "the fake upstream refused its config"
 
 rss_kb() { awk '/^(VmRSS|RssAnon|RssFile|Threads):/{printf "%s ", $2}' "/proc/$1/status"; }
 if [ "$idle" -gt 0 ]; then

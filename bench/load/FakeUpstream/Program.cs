@@ -31,10 +31,11 @@ app.MapPost("/_bench/config", ctx =>
 {
     settings.Update(
         ParseOr(ctx.Request.Query["tokens"], settings.Tokens),
-        ParseOr(ctx.Request.Query["delay_ms"], settings.DelayMs));
+        ParseOr(ctx.Request.Query["delay_ms"], settings.DelayMs),
+        ParseOr(ctx.Request.Query["whole"], 0) == 1);
     ctx.Response.ContentType = "text/plain";
     return ctx.Response.WriteAsync(
-        string.Create(CultureInfo.InvariantCulture, $"tokens={settings.Tokens} delay_ms={settings.DelayMs}\n"));
+        string.Create(CultureInfo.InvariantCulture, $"tokens={settings.Tokens} delay_ms={settings.DelayMs} whole={settings.Whole}\n"));
 });
 
 app.Run();
@@ -62,6 +63,24 @@ static async Task ChatCompletions(HttpContext ctx, StreamSettings settings)
     var writer = ctx.Response.BodyWriter;
     try
     {
+        if (settings.Whole && delayMs == 0)
+        {
+            for (var i = 0; i < tokens; i++)
+            {
+                writer.Write(Payloads.TokenEvent);
+            }
+
+            writer.Write(Payloads.FinishEvent);
+            if (includeUsage)
+            {
+                writer.Write(Payloads.UsageEvent(tokens));
+            }
+
+            writer.Write(Payloads.DoneEvent);
+            await writer.FlushAsync(aborted);
+            return;
+        }
+
         for (var i = 0; i < tokens; i++)
         {
             if (delayMs > 0)
@@ -157,15 +176,20 @@ namespace CopilotProxy.Bench.FakeUpstream
     {
         private volatile int _tokens = tokens;
         private volatile int _delayMs = delayMs;
+        private volatile bool _whole;
 
         public int Tokens => _tokens;
 
         public int DelayMs => _delayMs;
 
-        public void Update(int tokens, int delayMs)
+        /// <summary>The whole stream in one write and one flush, as a fast upstream's buffered answer reaches the proxy in one read.</summary>
+        public bool Whole => _whole;
+
+        public void Update(int tokens, int delayMs, bool whole)
         {
             _tokens = tokens;
             _delayMs = delayMs;
+            _whole = whole;
         }
     }
 
