@@ -221,15 +221,5 @@ public sealed class ModelResolution(ModelCatalog catalog, UpstreamClient upstrea
             OllamaLog.UnloadAfterRequestFailed(logger, model.UpstreamId, failure.Message);
         }
     }
-    internal static async Task TryFlushAsync(System.IO.Pipelines.PipeWriter output)
-    {
-        try
-        {
-            await output.FlushAsync(CancellationToken.None);
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
-        {
-            // The client is gone; there is nobody left to tell.
-        }
-    }
+    internal static Task TryFlushAsync(System.IO.Pipelines.PipeWriter output) => FinalFlush.TryAsync(output);
 }

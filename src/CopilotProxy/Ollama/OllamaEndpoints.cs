@@ -142,7 +142,7 @@ public static class OllamaEndpoints
 
                 // The 200 and the progress are on the wire: Ollama's final {"error"} line is all that is left.
                 lines.WriteError(failure.Message);
-                await output.FlushAsync(CancellationToken.None);
+                await FinalFlush.TryAsync(output);
                 return;
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)

@@ -234,14 +234,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         {
             // Headers and a 200 are already on the wire: the API's own error event is the only way left to say the answer is incomplete.
             relay.WriteError(failure.Message, OpenAIErrors.CodeFor(failure.Failure));
-            try
-            {
-                await output.FlushAsync(CancellationToken.None);
-            }
-            catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
-            {
-                // The client is gone as well; there is nobody left to tell.
-            }
+            await FinalFlush.TryAsync(output);
         }
 
         telemetry.RecordRepairedToolCalls(relay.RepairedToolCalls);
@@ -282,14 +275,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         context.GetRequestTelemetry().Failure ??= failure.Failure;
         var output = context.Response.BodyWriter;
         new EventStreamRelay(output, api, clientModel).WriteError(failure.Message, failure.UpstreamCode ?? OpenAIErrors.CodeFor(failure.Failure));
-        try
-        {
-            await output.FlushAsync(CancellationToken.None);
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
-        {
-            // The client is gone; there is nobody left to tell.
-        }
+        await FinalFlush.TryAsync(output);
     }
 
     /// <summary>LM Studio answers routes it lacks with 200 and <c>{"error":"Unexpected endpoint or method. …"}</c> (docs/protocol.md §3.2).</summary>

@@ -156,14 +156,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         output.Write(OpenAIErrors.SseEvent(failure.Message, code));
         output.Write("data: [DONE]\n\n"u8);
 
-        try
-        {
-            await output.FlushAsync(CancellationToken.None);
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
-        {
-            // The client is gone; there is nobody left to tell.
-        }
+        await FinalFlush.TryAsync(output);
     }
 
     private async Task RelayAnswerAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool streaming, bool base64,

@@ -119,7 +119,7 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
                 }
             }
 
-            await _output.FlushAsync(CancellationToken.None);
+            await FinalFlush.TryAsync(_output);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
         {
