@@ -197,6 +197,9 @@ internal sealed class FaultUpstream : IAsyncDisposable
                     while (true)
                     {
                         await writer.WriteAsync(chunk, aborted);
+                        // A write that completes at once would loop without ever giving the thread back: ten such streams
+                        // starved this process's thread pool, and the other drills' /api/v1/models calls timed out here.
+                        await Task.Yield();
                     }
                 }
                 finally
