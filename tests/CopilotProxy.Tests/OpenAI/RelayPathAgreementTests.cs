@@ -15,34 +15,11 @@ public sealed class RelayPathAgreementTests
 {
     private const string ClientModel = "qwen/qwen3-8b:latest";
 
-    public static TheoryData<string> Transcripts()
-    {
-        var data = new TheoryData<string>();
-        foreach (var root in new[] { Path.Combine(AppContext.BaseDirectory, "Transcripts"), "/work/shared/transcripts" })
-        {
-            if (!Directory.Exists(root))
-            {
-                continue;
-            }
-
-            foreach (var file in Directory.GetFiles(root, "*.sse", SearchOption.AllDirectories).Where(f => !f.Contains("expected", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
-            {
-                data.Add(file);
-            }
-        }
-
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Transcripts))]
+    [MemberData(nameof(Transcripts.SseFiles), MemberType = typeof(Transcripts))]
     public void CapturedTranscript_FastAndDocumentPathsWriteTheSameBytes(string file)
     {
-        var events = File.ReadAllText(file).Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
-            .Select(e => e.Trim('\n'))
-            .Where(e => e.StartsWith("data: ", StringComparison.Ordinal))
-            .Select(e => e["data: ".Length..])
-            .ToList();
+        var events = Transcripts.DataEvents(file);
         Assert.NotEmpty(events);
 
         AssertSameBytes(events);
