@@ -165,7 +165,7 @@ public sealed class ModelResolution(ModelCatalog catalog, UpstreamClient upstrea
             lines.EndLine();
         }
 
-        await TryFlushAsync(output);
+        await FinalFlush.TryAsync(output);
     }
 
     internal readonly record struct LifecycleOutcome(bool Unloaded, TimeSpan? LoadDuration);
@@ -221,5 +221,4 @@ public sealed class ModelResolution(ModelCatalog catalog, UpstreamClient upstrea
             OllamaLog.UnloadAfterRequestFailed(logger, model.UpstreamId, failure.Message);
         }
     }
-    internal static Task TryFlushAsync(System.IO.Pipelines.PipeWriter output) => FinalFlush.TryAsync(output);
 }

@@ -135,7 +135,7 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
                 {
                     // The 200 and earlier lines are already on the wire; Ollama's in-band error line is all that is left.
                     translator.WriteError(message!);
-                    await ModelResolution.TryFlushAsync(output);
+                    await FinalFlush.TryAsync(output);
                 }
                 else
                 {
@@ -152,7 +152,7 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
             }
 
             translator.WriteDone();
-            await ModelResolution.TryFlushAsync(output);
+            await FinalFlush.TryAsync(output);
         }
     }
 }
