@@ -93,26 +93,10 @@ public sealed partial class ChunkTranslator
             return;
         }
 
-        var json = _lines.BeginLine();
-        json.WriteStartObject();
-        WriteHeader(json);
-        if (_shape == OllamaAnswerShape.Chat)
-        {
-            json.WriteStartObject("message"u8);
-            json.WriteString("role"u8, "assistant"u8);
-            WriteJsonString(json, "content"u8, text);
-            WriteJsonString(json, "thinking"u8, reasoning, omitEmpty: true);
-            json.WriteEndObject();
-        }
-        else
-        {
-            WriteJsonString(json, "response"u8, text);
-            WriteJsonString(json, "thinking"u8, reasoning, omitEmpty: true);
-        }
-
-        json.WriteBoolean("done"u8, false);
-        json.WriteEndObject();
-        _lines.EndLine();
+        var json = BeginTextLine();
+        WriteJsonString(json, TextName, text);
+        WriteJsonString(json, "thinking"u8, reasoning, omitEmpty: true);
+        EndTextLine(json);
     }
 
     /// <summary>

@@ -58,6 +58,18 @@ public sealed partial class ChunkTranslator
             return;
         }
 
+        var json = BeginTextLine();
+        json.WriteString(TextName, text);
+        EndTextLine(json);
+    }
+
+    /// <summary>
+    /// Starts a line that carries text: the header and, for /api/chat, the message with its role. The caller writes the
+    /// text under <see cref="TextName"/> and any <c>thinking</c>, then <see cref="EndTextLine"/>; every path that emits
+    /// text (document, fast, repair) shares this frame.
+    /// </summary>
+    private Utf8JsonWriter BeginTextLine()
+    {
         var json = _lines.BeginLine();
         json.WriteStartObject();
         WriteHeader(json);
@@ -65,12 +77,19 @@ public sealed partial class ChunkTranslator
         {
             json.WriteStartObject("message"u8);
             json.WriteString("role"u8, "assistant"u8);
-            json.WriteString("content"u8, text);
-            json.WriteEndObject();
         }
-        else
+
+        return json;
+    }
+
+    /// <summary>/api/chat carries text in <c>message.content</c>, /api/generate in <c>response</c>.</summary>
+    private ReadOnlySpan<byte> TextName => _shape == OllamaAnswerShape.Chat ? "content"u8 : "response"u8;
+
+    private void EndTextLine(Utf8JsonWriter json)
+    {
+        if (_shape == OllamaAnswerShape.Chat)
         {
-            json.WriteString("response"u8, text);
+            json.WriteEndObject();
         }
 
         json.WriteBoolean("done"u8, false);

@@ -47,15 +47,8 @@ public sealed partial class ChunkTranslator
             return;
         }
 
-        var json = _lines.BeginLine();
-        json.WriteStartObject();
-        WriteHeader(json);
-        json.WriteStartObject("message"u8);
-        json.WriteString("role"u8, "assistant"u8);
-        json.WriteString("content"u8, utf8);
-        json.WriteEndObject();
-        json.WriteBoolean("done"u8, false);
-        json.WriteEndObject();
-        _lines.EndLine();
+        var json = BeginTextLine();
+        json.WriteString(TextName, utf8);
+        EndTextLine(json);
     }
 }

@@ -322,35 +322,15 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
             return;
         }
 
-        var json = _lines.BeginLine();
-        json.WriteStartObject();
-        WriteHeader(json);
-        if (_shape == OllamaAnswerShape.Chat)
+        var json = BeginTextLine();
+        WriteTextValue(json, TextName, text);
+        if (reasoning.ValueKind == JsonValueKind.String)
         {
-            json.WriteStartObject("message"u8);
-            json.WriteString("role"u8, "assistant"u8);
-            WriteTextValue(json, "content"u8, text);
-            if (reasoning.ValueKind == JsonValueKind.String)
-            {
-                json.WritePropertyName("thinking"u8);
-                reasoning.WriteTo(json);
-            }
-
-            json.WriteEndObject();
-        }
-        else
-        {
-            WriteTextValue(json, "response"u8, text);
-            if (reasoning.ValueKind == JsonValueKind.String)
-            {
-                json.WritePropertyName("thinking"u8);
-                reasoning.WriteTo(json);
-            }
+            json.WritePropertyName("thinking"u8);
+            reasoning.WriteTo(json);
         }
 
-        json.WriteBoolean("done"u8, false);
-        json.WriteEndObject();
-        _lines.EndLine();
+        EndTextLine(json);
     }
 
     private void MarkToken()
