@@ -12,6 +12,7 @@ using CopilotProxy.Routing;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -193,9 +194,24 @@ internal static class ErrorBoundary
         {
             await next(context);
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (Exception ex) when (ClientLeft(context, ex))
         {
-            // The client left; there is nobody to answer.
+            // The client left (or reset the connection while sending its body): nobody to answer, and nothing for an
+            // operator to fix, so no error line. A reset can surface from the body read before Kestrel flags the request
+            // aborted, so the status is set here for the request's log line and metrics to say 499, not 200.
+            if (!context.Response.HasStarted)
+            {
+                context.Response.StatusCode = 499;
+            }
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex)
+        {
+            // Kestrel's verdict on how the client framed its request (a body shorter than its Content-Length, a broken
+            // chunk): the client's mistake, answered with Kestrel's status in the front door's shape, not a 500.
+            if (!context.Response.HasStarted)
+            {
+                await WriteErrorAsync(context, ex.StatusCode, $"The request could not be read: {ex.Message} Check the client's Content-Length and body.", "invalid_request");
+            }
         }
         catch (Exception ex)
         {
@@ -207,15 +223,17 @@ internal static class ErrorBoundary
                 return;
             }
 
-            const string message = "The proxy hit an internal error; it has been logged. Please report it with the log line.";
-            if (context.GetFrontDoor() == FrontDoor.Ollama && context.Request.Path.StartsWithSegments("/api"))
-            {
-                await OllamaErrors.WriteAsync(context, StatusCodes.Status500InternalServerError, message);
-            }
-            else
-            {
-                await OpenAIErrors.WriteAsync(context, StatusCodes.Status500InternalServerError, message, code: "internal_error");
-            }
+            await WriteErrorAsync(context, StatusCodes.Status500InternalServerError,
+                "The proxy hit an internal error; it has been logged. Please report it with the log line.", "internal_error");
         }
     }
+
+    private static bool ClientLeft(HttpContext context, Exception ex) =>
+        ex is ConnectionResetException
+        || (context.RequestAborted.IsCancellationRequested && ex is OperationCanceledException or IOException);
+
+    private static Task WriteErrorAsync(HttpContext context, int status, string message, string code) =>
+        context.GetFrontDoor() == FrontDoor.Ollama && context.Request.Path.StartsWithSegments("/api")
+            ? OllamaErrors.WriteAsync(context, status, message)
+            : OpenAIErrors.WriteAsync(context, status, message, code: code);
 }
