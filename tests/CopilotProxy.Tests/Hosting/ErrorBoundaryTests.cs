@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
+using CopilotProxy.Telemetry;
 using CopilotProxy.Tests.Harness;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace CopilotProxy.Tests.Hosting;
@@ -21,8 +23,9 @@ public sealed class ErrorBoundaryTests : IDisposable
         {
             await socket.SendAsync(Head(path, contentLength: 1000).Concat("{\"model\":\"q"u8.ToArray()).ToArray());
             // Kestrel does not keep half-closed connections: the FIN ends the request, and there is nobody left to answer.
+            // Kestrel closes its side with a FIN or, with the unread body pending, a reset; either way no bytes come back.
             socket.Shutdown(SocketShutdown.Send);
-            Assert.Equal(string.Empty, await ReadAllAsync(socket));
+            Assert.Equal(string.Empty, await ReadUntilClosedAsync(socket));
         }
 
         var lines = await LogLinesAsync(path, "499");
@@ -37,8 +40,15 @@ public sealed class ErrorBoundaryTests : IDisposable
         using (var socket = await ConnectAsync(proxy.OllamaUrl))
         {
             await socket.SendAsync(Head("/api/chat", contentLength: 1000).Concat("{\"model\":\"q"u8.ToArray()).ToArray());
-            // Give Kestrel the head, so the reset lands while the handler is reading the body.
-            await Task.Delay(200);
+            // The reset must land while the handler is reading the body: wait until the request is in flight.
+            var traffic = proxy.App.Services.GetRequiredService<LiveTraffic>();
+            var clock = Stopwatch.StartNew();
+            while (!traffic.InFlight().Any(r => r.Path == "/api/chat"))
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "the request never reached the proxy's pipeline");
+                await Task.Delay(10);
+            }
+
             socket.LingerState = new LingerOption(true, 0);
             socket.Close();
         }
@@ -72,20 +82,22 @@ public sealed class ErrorBoundaryTests : IDisposable
         return socket;
     }
 
-    private static async Task<string> ReadAllAsync(Socket socket)
+    /// <summary>Everything the proxy sends until it closes the connection, with a FIN or a reset.</summary>
+    private static async Task<string> ReadUntilClosedAsync(Socket socket)
     {
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         var text = new StringBuilder();
         var buffer = new byte[4096];
-        int read;
-        while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, cancel.Token)) > 0)
+        try
         {
-            text.Append(Encoding.UTF8.GetString(buffer, 0, read));
-            // Kestrel keeps the connection open after a 400 it answered itself only when the body was fully read; stop at the JSON's end either way.
-            if (text.ToString().TrimEnd().EndsWith('}'))
+            int read;
+            while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, cancel.Token)) > 0)
             {
-                break;
+                text.Append(Encoding.UTF8.GetString(buffer, 0, read));
             }
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+        {
         }
 
         return text.ToString();
