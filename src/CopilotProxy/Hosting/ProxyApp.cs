@@ -201,7 +201,7 @@ internal static class ErrorBoundary
             // aborted, so the status is set here for the request's log line and metrics to say 499, not 200.
             if (!context.Response.HasStarted)
             {
-                context.Response.StatusCode = 499;
+                context.Response.StatusCode = RequestLogging.ClientClosedRequest;
             }
         }
         catch (Microsoft.AspNetCore.Http.BadHttpRequestException ex)

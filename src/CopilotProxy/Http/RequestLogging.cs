@@ -17,6 +17,9 @@ public sealed class RequestLogging
     /// <summary>Most bytes of a response body DEBUG_LOGGING keeps; the excerpt is cut further by <see cref="Redaction.MaxBodyChars"/>.</summary>
     private const int MaxCapturedBytes = 64 * 1024;
 
+    /// <summary>nginx's "client closed request": the status a request is logged and counted with when its client left before an answer.</summary>
+    public const int ClientClosedRequest = 499;
+
     private readonly RequestDelegate _next;
     private readonly ProxyMetrics _metrics;
     private readonly ShutdownDrain _drain;
@@ -85,8 +88,8 @@ public sealed class RequestLogging
             }
 
             var total = Stopwatch.GetElapsedTime(started);
-            var status = context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : context.Response.StatusCode;
-            if (status == 499)
+            var status = context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? ClientClosedRequest : context.Response.StatusCode;
+            if (status == ClientClosedRequest)
             {
                 telemetry.Failure ??= Upstream.UpstreamFailure.ClientCanceled;
             }

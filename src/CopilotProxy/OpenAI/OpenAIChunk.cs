@@ -128,7 +128,7 @@ public static class OpenAIChunk
     /// <summary>
     /// True when <paramref name="json"/> has no whitespace between its tokens. The relay's fast path copies an event's
     /// bytes; the document path writes compact JSON. Only a compact event may take the fast path, so both paths give a
-    /// client the same bytes.
+    /// client the same bytes. <see cref="CompactReader"/> checks the tokens it reads itself, and this the values it skips.
     /// </summary>
     public static bool IsCompact(ReadOnlySpan<byte> json)
     {

@@ -134,11 +134,7 @@ public sealed class StrictJsonTests
 
         using var content = new ByteArrayContent(body);
         content.Headers.ContentType = new("application/json");
-        using var response = await proxy.Ollama.PostAsync("api/chat", content);
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains("think", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
-        Assert.Empty(proxy.UpstreamRequests("/v1/chat/completions"));
+        await AssertOllamaRefusesAsync(proxy, content, naming: "think");
     }
 
     [Fact]
@@ -146,12 +142,9 @@ public sealed class StrictJsonTests
     {
         await using var proxy = await ProxyFixture.StartAsync();
 
-        using var response = await proxy.Ollama.PostAsync("api/chat", new StringContent(
-            $$"""{"model":"{{Key}}","options":{"temperature":1e999},"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"));
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains("temperature", JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
-        Assert.Empty(proxy.UpstreamRequests("/v1/chat/completions"));
+        using var content = new StringContent(
+            $$"""{"model":"{{Key}}","options":{"temperature":1e999},"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json");
+        await AssertOllamaRefusesAsync(proxy, content, naming: "temperature");
     }
 
     [Fact]
@@ -159,12 +152,19 @@ public sealed class StrictJsonTests
     {
         await using var proxy = await ProxyFixture.StartAsync();
 
-        using var response = await proxy.Ollama.PostAsync("api/chat", new StringContent(
-            $$"""{"model":"{{Key}}","format":{"{{LoneSurrogate}}":1},"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"));
+        using var content = new StringContent(
+            $$"""{"model":"{{Key}}","format":{"{{LoneSurrogate}}":1},"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json");
+        await AssertOllamaRefusesAsync(proxy, content, naming: "format");
+    }
+
+    /// <summary>/api/chat answers 400 in Ollama's shape, its error names the field, and nothing went upstream.</summary>
+    private static async Task AssertOllamaRefusesAsync(ProxyFixture proxy, HttpContent content, string naming)
+    {
+        using var response = await proxy.Ollama.PostAsync("api/chat", content);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString();
-        Assert.Contains("format", error, StringComparison.Ordinal);
+        Assert.Contains(naming, error, StringComparison.Ordinal);
         Assert.Empty(proxy.UpstreamRequests("/v1/chat/completions"));
     }
 }
