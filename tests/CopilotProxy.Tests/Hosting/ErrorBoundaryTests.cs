@@ -16,7 +16,7 @@ public sealed class ErrorBoundaryTests : IDisposable
     [Theory]
     [InlineData("ollama", "/api/chat")]
     [InlineData("gateway", "/v1/chat/completions")]
-    public async Task ClientClosesBeforeItsBodyEnds_CountedAsCancelled_AndLogsNoError(string door, string path)
+    public async Task ClientClosesBeforeItsBodyEnds_IsAClientOutcome_AndLogsNoError(string door, string path)
     {
         await using var proxy = await StartAsync();
         using (var socket = await ConnectAsync(door == "ollama" ? proxy.OllamaUrl : proxy.GatewayUrl))
@@ -28,7 +28,10 @@ public sealed class ErrorBoundaryTests : IDisposable
             Assert.Equal(string.Empty, await ReadUntilClosedAsync(socket));
         }
 
-        var lines = await LogLinesAsync(path, "499");
+        // Which of two client outcomes it is depends on a race inside Kestrel: the FIN aborts the request (499), or the
+        // body read first finds the body cut short (400, Kestrel's verdict, written to a connection already closing).
+        // Seen both ways in CI; never a 500, never an error line.
+        var lines = await LogLinesAsync(path, "499", "400");
         Assert.DoesNotContain(lines, l => l.Contains("Unhandled error", StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.Contains("\"level\":\"Error\"", StringComparison.Ordinal) && l.Contains("\"category\":\"CopilotProxy", StringComparison.Ordinal));
     }
@@ -103,20 +106,21 @@ public sealed class ErrorBoundaryTests : IDisposable
         return text.ToString();
     }
 
-    /// <summary>Every log line, once the request's own completion line (written after the error boundary ran) is there.</summary>
-    private async Task<List<string>> LogLinesAsync(string route, string status)
+    /// <summary>Every log line, once the request's own completion line (written after the error boundary ran) is there with one of the statuses.</summary>
+    private async Task<List<string>> LogLinesAsync(string route, params string[] statuses)
     {
         List<string> lines = [];
         var clock = Stopwatch.StartNew();
         while (true)
         {
             lines = Directory.Exists(_logs) ? [.. Directory.GetFiles(_logs).SelectMany(ReadShared)] : [];
-            if (lines.Any(l => l.Contains($"\"Route\":\"{route}\"", StringComparison.Ordinal) && l.Contains($"\"Status\":{status}", StringComparison.Ordinal)))
+            if (lines.Any(l => l.Contains($"\"Route\":\"{route}\"", StringComparison.Ordinal)
+                && statuses.Any(status => l.Contains($"\"Status\":{status},", StringComparison.Ordinal))))
             {
                 return lines;
             }
 
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"no log line for {route} with status {status}; the log has:\n{string.Join('\n', lines)}");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"no log line for {route} with status {string.Join(" or ", statuses)}; the log has:\n{string.Join('\n', lines)}");
             await Task.Delay(20);
         }
     }
