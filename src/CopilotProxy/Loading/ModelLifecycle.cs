@@ -28,11 +28,23 @@ public sealed record ContextOutcome(int LoadedContext, int? MaxContext, TimeSpan
 /// <remarks>
 /// Concurrent requests for one model share one round of list, unload and load: the first starts it, the others wait on
 /// it. The shared round is not tied to the first client's connection, so its leaving does not fail the others' load.
+/// A round's verdict is trusted for <see cref="VerifiedFor"/>: a chat session's requests come seconds apart, and
+/// listing every model in LM Studio before each one cost a round trip per request (c=1 throughput 0.49x nginx with it,
+/// 0.83x without; docs/performance.md, round four).
 /// </remarks>
 public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog catalog, TimeProvider time, ILogger<ModelLifecycle> logger)
 {
+    /// <summary>
+    /// How long a model seen loaded with enough context is taken to still be. A model unloaded in LM Studio within this
+    /// window is loaded just in time by LM Studio with its own context for one request; the next check after the window
+    /// reloads it with the floor (event 1003). Checking before every request could not close that race either: the
+    /// model can be unloaded between the check and the request.
+    /// </summary>
+    public static readonly TimeSpan VerifiedFor = TimeSpan.FromSeconds(10);
+
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Task<ContextOutcome?>> _rounds = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, (ContextOutcome Outcome, DateTimeOffset Until)> _verified = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _expiries = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
@@ -51,6 +63,12 @@ public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog 
         }
 
         var key = $"{deployment.Upstream.Target} {deployment.UpstreamModel}";
+        if (_verified.TryGetValue(key, out var verified) && time.GetUtcNow() < verified.Until
+            && verified.Outcome.LoadedContext >= Target(floor, requestedContext, verified.Outcome.MaxContext))
+        {
+            return verified.Outcome;
+        }
+
         while (true)
         {
             Task<ContextOutcome?> round;
@@ -62,6 +80,11 @@ public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog 
             }
 
             var outcome = await round.WaitAsync(cancellationToken);
+            if (mine && outcome is not null)
+            {
+                _verified[key] = (outcome with { LoadDuration = null }, time.GetUtcNow() + VerifiedFor);
+            }
+
             // A round started for a smaller num_ctx than this request asks for: run one of its own after it.
             if (mine || outcome is null || requestedContext is not > 0 || outcome.LoadedContext >= Math.Min(requestedContext.Value, outcome.MaxContext ?? requestedContext.Value))
             {
@@ -98,7 +121,7 @@ public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog 
         }
 
         var max = entry.MaxContextLength;
-        var target = Math.Max(Cap(floor, max), Cap(requested ?? 0, max));
+        var target = Target(floor, requested, max);
         var instances = entry.LoadedInstances ?? [];
         var largest = instances.Select(i => i.Config?.ContextLength ?? 0).DefaultIfEmpty(0).Max();
         if (instances.Count > 0 && largest >= target)
@@ -137,6 +160,8 @@ public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog 
         RefreshCatalogInBackground();
         return new ContextOutcome(target, max, elapsed);
     }
+
+    private static int Target(int floor, int? requested, int? max) => Math.Max(Cap(floor, max), Cap(requested ?? 0, max));
 
     private static int Cap(int wanted, int? max) => max is { } m && m > 0 ? Math.Min(wanted, m) : wanted;
 
@@ -214,10 +239,15 @@ public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog 
         }
 
         _expiries.TryRemove(model.UpstreamId, out _);
+        // Rare, and a deployment may name the model differently: forget every verdict rather than guess which.
+        _verified.Clear();
         LoadingLog.Lifecycle(logger, "Unloaded", model.UpstreamId, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         await RefreshCatalogAsync();
         return UnloadOutcome.Unloaded;
     }
+
+    /// <summary>Drops what was verified about a deployment's context (its prompt just overflowed it), so the next request checks LM Studio again.</summary>
+    public void Forget(Deployment deployment) => _verified.TryRemove($"{deployment.Upstream.Target} {deployment.UpstreamModel}", out _);
 
     /// <summary>
     /// Notes that a request used the model with this idle TTL (Ollama's <c>keep_alive</c>, sent to LM Studio as <c>ttl</c>),

@@ -85,7 +85,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
 
         // A model load plus a long prompt can keep the upstream silent for minutes; Copilot gives up after 2. Heartbeats
         // commit the 200 and the event stream early, so from then on failures are the API's own error event.
-        var heartbeat = streaming && settings.StreamHeartbeat > TimeSpan.Zero
+        using var heartbeat = streaming && settings.StreamHeartbeat > TimeSpan.Zero
             ? new SseHeartbeat(context.Response.BodyWriter, settings.StreamHeartbeat, time) { BeforeFirst = () => OpenAIRelay.StartStreamAsync(context) }
             : null;
         var sent = Stopwatch.GetTimestamp();
@@ -124,7 +124,13 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
                     return;
                 }
 
-                failure = ContextOverflow.Explain(failure, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: false)) ?? failure;
+                if (ContextOverflow.Explain(failure, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: false)) is { } overflow)
+                {
+                    // The model may have been reloaded smaller since its context was verified.
+                    lifecycle.Forget(routed.Deployment);
+                    failure = overflow;
+                }
+
                 FailureReporting.Report(context, logger, door, path, failure);
                 await WriteFailureAsync(context, api, clientModel, failure);
                 return;

@@ -102,7 +102,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
             loaded = await lifecycle.EnsureContextAsync(group, deployment, null, cancellationToken);
 
         // A model load plus a long prompt can keep the upstream from answering for minutes; Copilot gives up after 2.
-        var heartbeat = streaming && operation is OpenAIOperation.ChatCompletions or OpenAIOperation.Completions
+        using var heartbeat = streaming && operation is OpenAIOperation.ChatCompletions or OpenAIOperation.Completions
             && settings.StreamHeartbeat > TimeSpan.Zero
             ? new SseHeartbeat(context.Response.BodyWriter, settings.StreamHeartbeat, time) { BeforeFirst = () => StartStreamAsync(context) }
             : null;
@@ -165,7 +165,13 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         var response = routed.Response;
         if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } failure)
         {
-            failure = ContextOverflow.Explain(failure, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: false)) ?? failure;
+            if (ContextOverflow.Explain(failure, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: false)) is { } overflow)
+            {
+                // The model may have been reloaded smaller since its context was verified.
+                lifecycle.Forget(routed.Deployment);
+                failure = overflow;
+            }
+
             FailureReporting.Report(context, logger, door, path, failure);
             await WriteFailureAsync(context, operation, failure);
             return;

@@ -5,6 +5,7 @@ using CopilotProxy.Loading;
 using CopilotProxy.Tests.Harness;
 using CopilotProxy.Upstream;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using static CopilotProxy.Tests.Harness.GatewayHarness;
 
 namespace CopilotProxy.Tests.Loading;
@@ -19,8 +20,19 @@ public sealed class ContextFloorTests(ITestOutputHelper output)
 
     private static FakeModel Model(int? loaded, int max = 131072) => FakeModel.Llm(Key, loadedContextLength: loaded) with { MaxContextLength = max };
 
-    private static Task<ProxyFixture> StartAsync(FakeModel model, int floor = 32768) =>
-        ProxyFixture.StartAsync([model], configure: s => s with { MinContextLength = floor });
+    private static Task<ProxyFixture> StartAsync(FakeModel model, int floor = 32768, TimeProvider? time = null) =>
+        ProxyFixture.StartAsync([model], configure: s => s with { MinContextLength = floor }, time: time);
+
+    private static int Lists(ProxyFixture proxy) => proxy.Upstream.CountOf("/api/v1/models");
+
+    /// <summary>What a user does in LM Studio's UI behind the proxy's back: reload the model with a smaller context.</summary>
+    private static void ReloadInLmStudio(ProxyFixture proxy, int context)
+    {
+        lock (proxy.Upstream.Models)
+        {
+            proxy.Upstream.Models[0] = proxy.Upstream.Models[0] with { LoadedContextLength = context };
+        }
+    }
 
     private static async Task<JsonElement> ShowAsync(ProxyFixture proxy, string model = Key)
     {
@@ -220,5 +232,68 @@ public sealed class ContextFloorTests(ITestOutputHelper output)
 
         response.EnsureSuccessStatusCode();
         Assert.Equal(32768, (int)proxy.Upstream.Requests.Single(r => r.Path == "/api/v1/models/load").Json!["context_length"]!);
+    }
+
+    [Fact]
+    public async Task RequestsSecondsApart_ListLmStudiosModelsOnce()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var proxy = await StartAsync(Model(loaded: 65536), time: time);
+
+        await EnsureAsync(proxy);
+        var before = Lists(proxy);
+        time.Advance(ModelLifecycle.VerifiedFor - TimeSpan.FromSeconds(1));
+        var outcome = await EnsureAsync(proxy);
+
+        Assert.Equal(before, Lists(proxy));
+        Assert.Equal(65536, outcome!.LoadedContext);
+        Assert.Null(outcome.LoadDuration);
+    }
+
+    [Fact]
+    public async Task ModelReloadedSmallerInLmStudio_IsReloadedWithTheFloorOnceTheVerdictIsOld()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var proxy = await StartAsync(Model(loaded: 65536), time: time);
+        await EnsureAsync(proxy);
+
+        ReloadInLmStudio(proxy, 4096);
+        time.Advance(ModelLifecycle.VerifiedFor);
+        var outcome = await EnsureAsync(proxy);
+
+        Print("Reloaded at 4096 in LM Studio after the first request:", proxy.Upstream);
+        Assert.Equal(32768, outcome!.LoadedContext);
+        Assert.Equal(32768, proxy.Upstream.ModelsSnapshot().Single().LoadedContextLength);
+    }
+
+    [Fact]
+    public async Task NumCtxAboveWhatWasVerified_ChecksAndReloadsAtOnce()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var proxy = await StartAsync(Model(loaded: 32768), time: time);
+        await EnsureAsync(proxy);
+
+        var outcome = await EnsureAsync(proxy, numCtx: 65536);
+
+        Assert.Equal(65536, outcome!.LoadedContext);
+        Assert.Equal(65536, (int)proxy.Upstream.Requests.Single(r => r.Path == "/api/v1/models/load").Json!["context_length"]!);
+    }
+
+    [Fact]
+    public async Task UnloadThroughTheProxy_MakesTheNextRequestLoadAgain()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var proxy = await StartAsync(Model(loaded: 65536), time: time);
+        await EnsureAsync(proxy);
+
+        using var unload = await proxy.Ollama.PostAsJsonAsync("api/generate", new { model = Key, keep_alive = 0 });
+        unload.EnsureSuccessStatusCode();
+        var outcome = await EnsureAsync(proxy);
+
+        var calls = proxy.Upstream.CallLog(includeDiscovery: false);
+        Assert.StartsWith("POST /api/v1/models/unload", calls[^2], StringComparison.Ordinal);
+        Assert.Equal($$"""POST /api/v1/models/load {"model":"{{Key}}","context_length":32768}""", calls[^1]);
+        Assert.Equal(32768, outcome!.LoadedContext);
+        Assert.NotNull(outcome.LoadDuration);
     }
 }
