@@ -50,6 +50,7 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
     private readonly RequestTelemetry? _telemetry;
     private readonly Utf8JsonWriter _writer;
     private readonly List<string?> _toolCallIds = [];
+    private readonly EventShape _shape = new();
     private string? _chunkId;
     private long _created;
     private bool _sawFinish;
@@ -230,9 +231,19 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
     /// </summary>
     private bool TryRelayPlainEvent(ReadOnlySpan<byte> data)
     {
-        if (_chunkId is null || DocumentPathOnly || !PlainEvent.TryScan(data, out var plain))
+        if (_chunkId is null || DocumentPathOnly)
         {
             return false;
+        }
+
+        if (!_shape.TryMatch(data, out var plain))
+        {
+            if (!PlainEvent.TryScan(data, out plain))
+            {
+                return false;
+            }
+
+            _shape.Remember(data, plain);
         }
 
         if (plain.Finish == "stop" && _toolCallIds.Count > 0)
