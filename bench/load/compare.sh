@@ -12,7 +12,8 @@
 # A candidate is label=command; the command may start with `env NAME=value ...` (env execs, so the pid is the proxy's).
 # Settings (environment): ROUNDS (default 5), SECONDS_PER_CELL (3), CONCURRENCY ("1 16 64"), PATHS ("relay translation"),
 # IDLE (60; 0 skips the idle RSS; ROUNDS=0 measures idle RSS only), WHOLE (1: the upstream writes each stream in one write
-# and flush, as a fast upstream's answer arrives in one read). Needs wrk and nginx; run bench/load/run.sh once first, or this publishes the fake
+# and flush, as a fast upstream's answer arrives in one read), FLOOR (1: also measure the framework floor, bench/load/Floor:
+# a Kestrel + HttpClient relay that parses nothing, and YARP's forwarder; relay path only). Needs wrk and nginx; run bench/load/run.sh once first, or this publishes the fake
 # upstream itself. Results: bench/load/results/<time>-compare/ (results.md, cells.tsv, logs).
 set -euo pipefail
 
@@ -40,6 +41,14 @@ done
 
 bin="$root/artifacts/bench-load"
 fake="$bin/fake-upstream/fake-upstream"
+if [ "${FLOOR:-0}" = 1 ]; then
+  floor="$bin/floor/floor"
+  log "publishing the framework floor (Native AOT)"
+  mkdir -p "$bin"
+  dotnet publish "$here/Floor/Floor.csproj" -c Release -r linux-x64 -o "$bin/floor" -nologo -v quiet >"$bin/publish.log" 2>&1 \
+    || { cat "$bin/publish.log" >&2; die "publishing the framework floor failed"; }
+  labels+=(floor-copy floor-yarp); commands+=("env FLOOR_MODE=copy $floor" "env FLOOR_MODE=yarp $floor")
+fi
 if [ ! -x "$fake" ]; then
   log "publishing the fake upstream (Native AOT)"
   mkdir -p "$bin"
@@ -134,6 +143,8 @@ for round in $(seq 1 "$rounds"); do
       n=${#hops[@]}
       for k in $(seq 0 $((n - 1))); do
         hop=${hops[$(((k + round) % n))]}
+        # The floor forwards paths as they are: it has no translation to measure.
+        [[ $hop == floor-* && $path != relay ]] && continue
         before=$(cpu_ticks "${hop_pid[$hop]}")
         result=$(wrk -t1 -c"$c" -d"${seconds}s" --timeout 10s -s "$work/post.lua" "$(url "$hop" "$path")")
         after=$(cpu_ticks "${hop_pid[$hop]}")
@@ -162,6 +173,7 @@ done
   for path in $paths; do
     for c in $concurrency; do
       for hop in "${hops[@]}"; do
+        [[ $hop == floor-* && $path != relay ]] && continue
         awk -F'\t' -v p="$path" -v c="$c" -v h="$hop" '
           function median(arr, m,   i, j, t) { for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
             return (m % 2) ? arr[(m + 1) / 2] : (arr[m / 2] + arr[m / 2 + 1]) / 2 }

@@ -6,23 +6,23 @@ namespace CopilotProxy.Upstream;
 
 /// <summary>
 /// Sends requests to one OpenAI-compatible upstream and turns every failure into an <see cref="UpstreamException"/>.
-/// All upstreams share one pooled <see cref="HttpClient"/> (see <see cref="UpstreamRegistry"/>); a client only adds its
-/// base URL, where its OpenAI routes live and its key.
+/// All upstreams share one pooled handler (see <see cref="UpstreamRegistry"/>); a client only adds its base URL, where
+/// its OpenAI routes live and its key.
 /// </summary>
 public sealed class UpstreamClient
 {
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
 
-    private readonly HttpClient _http;
+    private readonly HttpMessageInvoker _http;
     private readonly ProxySettings _settings;
 
     /// <summary>The default upstream, <c>LMSTUDIO_URL</c> with <c>LMSTUDIO_API_KEY</c>.</summary>
-    public UpstreamClient(HttpClient http, ProxySettings settings)
+    public UpstreamClient(HttpMessageInvoker http, ProxySettings settings)
         : this(http, UpstreamTarget.Default(settings), settings)
     {
     }
 
-    public UpstreamClient(HttpClient http, UpstreamTarget target, ProxySettings settings)
+    public UpstreamClient(HttpMessageInvoker http, UpstreamTarget target, ProxySettings settings)
     {
         _http = http;
         _settings = settings;
@@ -102,7 +102,8 @@ public sealed class UpstreamClient
 
         try
         {
-            var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            // The handler returns at the response headers; the body streams as the caller reads it.
+            var response = await _http.SendAsync(request, timeout.Token);
             timeout.Touch();
             return response;
         }

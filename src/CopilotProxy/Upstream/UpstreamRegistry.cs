@@ -4,19 +4,24 @@ using CopilotProxy.Configuration;
 namespace CopilotProxy.Upstream;
 
 /// <summary>
-/// Every upstream the proxy talks to, each an <see cref="UpstreamClient"/> over the one pooled <see cref="HttpClient"/>:
+/// Every upstream the proxy talks to, each an <see cref="UpstreamClient"/> over the one pooled handler:
 /// connection pooling is per host:port inside the handler, so one handler serves any number of upstreams.
 /// </summary>
+/// <remarks>
+/// An <see cref="HttpMessageInvoker"/>, not an <see cref="HttpClient"/>: the client's timeout, pending-request
+/// cancellation and buffering are all unused here (<see cref="ActivityTimeout"/> does the timing, bodies always
+/// stream), and its linked token source per request cost time on every request.
+/// </remarks>
 public sealed class UpstreamRegistry : IDisposable
 {
-    private readonly HttpClient _http;
+    private readonly HttpMessageInvoker _http;
     private readonly ProxySettings _settings;
     private readonly ConcurrentDictionary<UpstreamTarget, UpstreamClient> _clients = new();
 
     public UpstreamRegistry(ProxySettings settings)
     {
         _settings = settings;
-        _http = new HttpClient(UpstreamClient.CreateHandler(settings)) { Timeout = Timeout.InfiniteTimeSpan };
+        _http = new HttpMessageInvoker(UpstreamClient.CreateHandler(settings));
         Default = Get(UpstreamTarget.Default(settings));
     }
 
