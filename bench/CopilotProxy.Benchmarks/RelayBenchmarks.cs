@@ -15,6 +15,10 @@ public class RelayBenchmarks
     private static readonly byte[] TextEvent = Encoding.UTF8.GetBytes(
         """{"id":"chatcmpl-RRcsyktMqLpkz9PH4KJyIsU9fekifE2t","object":"chat.completion.chunk","created":1795672868,"model":"qwen/qwen3-8b","system_fingerprint":"qwen/qwen3-8b","choices":[{"index":0,"delta":{"role":"assistant","content":" constrained"},"logprobs":null,"finish_reason":null}]}""");
 
+    // The same event a second later: it never matches the remembered shape, so every event takes the full scan.
+    private static readonly byte[] TextEventNextSecond = Encoding.UTF8.GetBytes(
+        Encoding.UTF8.GetString(TextEvent).Replace("1795672868", "1795672869", StringComparison.Ordinal));
+
     private static readonly byte[] ToolFragmentEvent = Encoding.UTF8.GetBytes(
         """{"id":"chatcmpl-exQ7cymzffZ1PfkwQ5mBPoi4uPiQQNMi","object":"chat.completion.chunk","created":1795672868,"model":"qwen/qwen3-8b","system_fingerprint":"qwen/qwen3-8b","choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"function":{"arguments":"city"}}]},"logprobs":null,"finish_reason":null}]}""");
 
@@ -49,8 +53,15 @@ public class RelayBenchmarks
         _requestBody.Dispose();
     }
 
+    private bool _odd;
+
+    /// <summary>A text event like the one before it: the remembered shape matches (<see cref="EventShape"/>), as for most of a stream.</summary>
     [Benchmark(Baseline = true)]
     public void RelayTextEvent() => Relay(TextEvent);
+
+    /// <summary>A text event unlike the one before it (a new second in created): the full scan.</summary>
+    [Benchmark]
+    public void RelayTextEventNewShape() => Relay((_odd = !_odd) ? TextEventNextSecond : TextEvent);
 
     [Benchmark]
     public void RelayToolCallFragment() => Relay(ToolFragmentEvent);
