@@ -62,7 +62,7 @@ public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog 
             return null;
         }
 
-        var key = $"{deployment.Upstream.Target} {deployment.UpstreamModel}";
+        var key = KeyOf(deployment);
         if (_verified.TryGetValue(key, out var verified) && time.GetUtcNow() < verified.Until
             && verified.Outcome.LoadedContext >= Target(floor, requestedContext, verified.Outcome.MaxContext))
         {
@@ -161,6 +161,8 @@ public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog 
         return new ContextOutcome(target, max, elapsed);
     }
 
+    private static string KeyOf(Deployment deployment) => $"{deployment.Upstream.Target} {deployment.UpstreamModel}";
+
     private static int Target(int floor, int? requested, int? max) => Math.Max(Cap(floor, max), Cap(requested ?? 0, max));
 
     private static int Cap(int wanted, int? max) => max is { } m && m > 0 ? Math.Min(wanted, m) : wanted;
@@ -246,8 +248,21 @@ public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog 
         return UnloadOutcome.Unloaded;
     }
 
-    /// <summary>Drops what was verified about a deployment's context (its prompt just overflowed it), so the next request checks LM Studio again.</summary>
-    public void Forget(Deployment deployment) => _verified.TryRemove($"{deployment.Upstream.Target} {deployment.UpstreamModel}", out _);
+    /// <summary>
+    /// <see cref="ContextOverflow.Explain"/> for a prompt the deployment refused, which also forgets what was verified
+    /// about its context: the model may have been reloaded smaller since, so the next request checks LM Studio again.
+    /// </summary>
+    /// <returns>The explained failure, or null when <paramref name="failure"/> is not a context overflow.</returns>
+    public UpstreamException? ExplainOverflow(UpstreamException failure, Deployment deployment, string clientModel, int? loadedContext, string fix)
+    {
+        if (ContextOverflow.Explain(failure, clientModel, loadedContext, fix) is not { } overflow)
+        {
+            return null;
+        }
+
+        _verified.TryRemove(KeyOf(deployment), out _);
+        return overflow;
+    }
 
     /// <summary>
     /// Notes that a request used the model with this idle TTL (Ollama's <c>keep_alive</c>, sent to LM Studio as <c>ttl</c>),

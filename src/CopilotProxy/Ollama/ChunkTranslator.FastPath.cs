@@ -19,26 +19,16 @@ public sealed partial class ChunkTranslator
     /// <summary>The start of every line, for <see cref="TryEmitRawLine"/>; made at the first line.</summary>
     private byte[]? _lineHead;
 
-    private readonly EventShape _eventShape = new();
+    private readonly EventShape _eventShape = new(anyLayout: true, acceptReasoning: true);
 
     /// <summary>Handles a plain text or reasoning event as <see cref="HandleChoice"/> would; false sends it down the document path.</summary>
     private bool TryTranslatePlainEvent(ReadOnlySpan<byte> data)
     {
         // stream:false aggregates decoded text, which allocates anyway; it is one answer, not a line per token.
         // Whitespace between tokens doesn't matter here: only string values are copied, never the event.
-        if (DocumentPathOnly || !_stream)
+        if (DocumentPathOnly || !_stream || !_eventShape.TryScan(data, out var plain))
         {
             return false;
-        }
-
-        if (!_eventShape.TryMatch(data, out var plain))
-        {
-            if (!PlainEvent.TryScan(data, out plain, anyLayout: true, acceptReasoning: true))
-            {
-                return false;
-            }
-
-            _eventShape.Remember(data, plain);
         }
 
         // A finish, usage and timings are read in the document path.

@@ -74,12 +74,7 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
             telemetry.MarkUpstreamHeaders(sent);
             if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } status)
             {
-                if (ContextOverflow.Explain(status, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: true)) is { } overflow)
-                {
-                    // The model may have been reloaded smaller since its context was verified.
-                    lifecycle.Forget(routed.Deployment);
-                    status = overflow;
-                }
+                status = lifecycle.ExplainOverflow(status, routed.Deployment, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: true)) ?? status;
 
                 FailureReporting.Report(context, logger, Door, route, status);
                 await OllamaErrors.WriteAsync(context, status);

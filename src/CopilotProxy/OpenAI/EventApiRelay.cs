@@ -124,12 +124,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
                     return;
                 }
 
-                if (ContextOverflow.Explain(failure, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: false)) is { } overflow)
-                {
-                    // The model may have been reloaded smaller since its context was verified.
-                    lifecycle.Forget(routed.Deployment);
-                    failure = overflow;
-                }
+                failure = lifecycle.ExplainOverflow(failure, routed.Deployment, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: false)) ?? failure;
 
                 FailureReporting.Report(context, logger, door, path, failure);
                 await WriteFailureAsync(context, api, clientModel, failure);

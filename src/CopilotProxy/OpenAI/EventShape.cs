@@ -13,7 +13,9 @@ namespace CopilotProxy.OpenAI;
 /// which then remembers that event instead.
 /// </summary>
 /// <remarks>The check is two memory compares and one vectorised search: about a tenth of the scan (docs/performance.md, round four).</remarks>
-internal sealed class EventShape
+/// <param name="anyLayout">As <see cref="PlainEvent.TryScan"/>'s: the caller copies only string values, so whitespace between tokens is allowed.</param>
+/// <param name="acceptReasoning">As <see cref="PlainEvent.TryScan"/>'s: reasoning in the delta is accepted and reported.</param>
+internal sealed class EventShape(bool anyLayout = false, bool acceptReasoning = false)
 {
     private static readonly SearchValues<byte> NotPlainInString = SearchValues.Create(
         [(byte)'"', (byte)'\\', 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31]);
@@ -31,6 +33,26 @@ internal sealed class EventShape
         Content,
         Reasoning,
         AltReasoning,
+    }
+
+    /// <summary>
+    /// <see cref="PlainEvent.TryScan"/> for the next event of the stream: an event that matches the remembered one skips
+    /// the scan; one that does not is scanned and, when the scan accepts it, remembered in its place.
+    /// </summary>
+    public bool TryScan(ReadOnlySpan<byte> data, out PlainEventScan scan)
+    {
+        if (TryMatch(data, out scan))
+        {
+            return true;
+        }
+
+        if (!PlainEvent.TryScan(data, out scan, anyLayout, acceptReasoning))
+        {
+            return false;
+        }
+
+        Remember(data, scan);
+        return true;
     }
 
     /// <summary>Matches <paramref name="data"/> against the remembered event; true gives the scan's result for it.</summary>

@@ -165,12 +165,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         var response = routed.Response;
         if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } failure)
         {
-            if (ContextOverflow.Explain(failure, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: false)) is { } overflow)
-            {
-                // The model may have been reloaded smaller since its context was verified.
-                lifecycle.Forget(routed.Deployment);
-                failure = overflow;
-            }
+            failure = lifecycle.ExplainOverflow(failure, routed.Deployment, clientModel, loaded?.LoadedContext ?? model.LoadedContextLength, ContextAdvice.Fix(model, ollamaClient: false)) ?? failure;
 
             FailureReporting.Report(context, logger, door, path, failure);
             await WriteFailureAsync(context, operation, failure);

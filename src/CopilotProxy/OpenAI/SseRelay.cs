@@ -231,19 +231,9 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
     /// </summary>
     private bool TryRelayPlainEvent(ReadOnlySpan<byte> data)
     {
-        if (_chunkId is null || DocumentPathOnly)
+        if (_chunkId is null || DocumentPathOnly || !_shape.TryScan(data, out var plain))
         {
             return false;
-        }
-
-        if (!_shape.TryMatch(data, out var plain))
-        {
-            if (!PlainEvent.TryScan(data, out plain))
-            {
-                return false;
-            }
-
-            _shape.Remember(data, plain);
         }
 
         if (plain.Finish == "stop" && _toolCallIds.Count > 0)
