@@ -296,4 +296,24 @@ public sealed class ContextFloorTests(ITestOutputHelper output)
         Assert.Equal(32768, outcome!.LoadedContext);
         Assert.NotNull(outcome.LoadDuration);
     }
+
+    [Fact]
+    public async Task PromptOverflowingAModelReloadedSmaller_MakesTheNextRequestCheckAgain()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var proxy = await StartAsync(Model(loaded: 65536), time: time);
+        await EnsureAsync(proxy);
+        ReloadInLmStudio(proxy, 4096);
+
+        // The verdict (65536) is still fresh, so this request goes out unchecked and overflows the 4096-token reload.
+        using var overflowed = await proxy.Ollama.PostAsJsonAsync("v1/chat/completions",
+            new { model = Key, messages = new[] { new { role = "user", content = new string('a', 20000) } } });
+        var explanation = await overflowed.Content.ReadAsStringAsync();
+        var outcome = await EnsureAsync(proxy);
+
+        Assert.False(overflowed.IsSuccessStatusCode, explanation);
+        Assert.Contains("loaded with a context of only 4096 tokens", explanation, StringComparison.Ordinal);
+        Assert.Equal(32768, outcome!.LoadedContext);
+        Assert.Equal(32768, proxy.Upstream.ModelsSnapshot().Single().LoadedContextLength);
+    }
 }
