@@ -17,6 +17,9 @@ public sealed record GatewayConfig
     /// <summary><c>general_settings.master_key</c>; the <c>API_KEY</c> environment variable wins over it.</summary>
     public string? MasterKey { get; init; }
 
+    /// <summary><c>general_settings.database_url</c>: the PostgreSQL server for virtual keys; DATABASE_URL wins over it.</summary>
+    public string? DatabaseUrl { get; init; }
+
     /// <summary><c>router_settings</c>, with the retry and fallback keys LiteLLM also accepts in <c>litellm_settings</c> merged in.</summary>
     public RouterSettings Router { get; init; } = new();
 
@@ -122,6 +125,12 @@ public sealed record ModelDefaults
 
     /// <summary>Timeout for streaming requests of this model.</summary>
     public TimeSpan? StreamTimeout { get; init; }
+
+    /// <summary>
+    /// <c>max_parallel_requests</c>: requests in flight to this deployment at once; more wait in its fair queue
+    /// (round-robin across keys). Null leaves queueing to the upstream.
+    /// </summary>
+    public int? MaxParallelRequests { get; init; }
 
     /// <summary>Headers added to every upstream request for this model.</summary>
     public IReadOnlyDictionary<string, string> ExtraHeaders { get; init; } = ReadOnlyDictionary<string, string>.Empty;

@@ -138,6 +138,7 @@ public static class GatewayConfigLoader
 
         IReadOnlyList<ModelEntry> models = [];
         string? masterKey = null;
+        string? databaseUrl = null;
         var router = new RouterPart();
         var litellm = new RouterPart();
         var dropParams = false;
@@ -155,7 +156,7 @@ public static class GatewayConfigLoader
                     models = ModelListReader.Read(reader, value);
                     break;
                 case "general_settings":
-                    masterKey = GeneralSettingsReader.Read(reader, value);
+                    (masterKey, databaseUrl) = GeneralSettingsReader.Read(reader, value);
                     break;
                 case "router_settings":
                     router = RouterSettingsReader.Read(reader, value);
@@ -180,6 +181,7 @@ public static class GatewayConfigLoader
         {
             Models = models,
             MasterKey = masterKey,
+            DatabaseUrl = databaseUrl,
             Router = routerSettings,
             LiteLlm = new LiteLlmSettings { DropParams = dropParams, RequestTimeout = litellm.Timeout },
             EnvironmentVariables = reader.ConfigEnvironment.AsReadOnly(),

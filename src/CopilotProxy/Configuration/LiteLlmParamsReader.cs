@@ -96,6 +96,9 @@ internal static class LiteLlmParamsReader
                 case "extra_headers":
                     defaults = defaults with { ExtraHeaders = ReadHeaders(reader, value, keyPath) };
                     break;
+                case "max_parallel_requests":
+                    defaults = defaults with { MaxParallelRequests = reader.ReadInteger(value, keyPath, 1, 10_000) };
+                    break;
                 case "rpm":
                 case "tpm":
                     reader.Ignore(keyNode, keyPath, "rate limits are not enforced: a local upstream queues requests itself");

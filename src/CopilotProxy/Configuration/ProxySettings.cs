@@ -60,6 +60,18 @@ public sealed record ProxySettings
     /// <summary>Turn tool calls a model wrote as text (<c>&lt;tool_call&gt;</c> blocks, bare JSON) into structured tool calls, in requests that offer tools.</summary>
     public bool ToolCallRepair { get; init; } = true;
 
+    /// <summary>DATA_DIR: where the SQLite key database lives when no PostgreSQL server is named; null picks the default (docs/team.md).</summary>
+    public string? DataDir { get; init; }
+
+    /// <summary>DATABASE_URL: a PostgreSQL server for virtual keys, shared by every replica; wins over general_settings.database_url.</summary>
+    public string? DatabaseUrl { get; init; }
+
+    /// <summary>How long a request may wait in a deployment's fair queue before it is answered 429.</summary>
+    public TimeSpan QueueTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>OLLAMA_REQUIRE_KEY: the Ollama front door asks for a key too (Copilot's Ollama provider cannot send one).</summary>
+    public bool OllamaRequireKey { get; init; }
+
     public bool DevMode { get; init; }
     public bool HotReload { get; init; }
     public bool DebugLogging { get; init; }

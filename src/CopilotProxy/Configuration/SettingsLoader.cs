@@ -16,6 +16,7 @@ public static class SettingsLoader
         "LMSTUDIO_URL", "LMSTUDIO_API_KEY", "LITELLM_PORT", "OLLAMA_PORT", "HOST", "API_KEY", "CONFIG_FILE", "LOG_LEVEL", "LOG_FORMAT", "LOG_DIR", "LOG_MAX_FILE_MB", "LOG_MAX_FILES",
         "HEALTH_CHECK_INTERVAL", "GRACEFUL_SHUTDOWN_TIMEOUT", "MODEL_REFRESH_INTERVAL", "UPSTREAM_TIMEOUT", "MAX_REQUEST_BODY_MB", "MAX_CONNECTIONS",
         "MIN_CONTEXT_LENGTH", "STREAM_HEARTBEAT_SECONDS", "OLLAMA_VERSION", "TOOL_CALL_REPAIR", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
+        "DATA_DIR", "DATABASE_URL", "QUEUE_TIMEOUT_SECONDS", "OLLAMA_REQUIRE_KEY",
     ];
 
     /// <summary>
@@ -64,6 +65,10 @@ public static class SettingsLoader
             DevMode = devMode,
             HotReload = ParseBool("HOT_RELOAD", Get("HOT_RELOAD"), devMode, errors),
             DebugLogging = ParseBool("DEBUG_LOGGING", Get("DEBUG_LOGGING"), false, errors),
+            DataDir = ParseDataDir(Get("DATA_DIR"), errors),
+            DatabaseUrl = ParseDatabaseUrl(Get("DATABASE_URL"), errors),
+            QueueTimeout = ParseSeconds("QUEUE_TIMEOUT_SECONDS", Get("QUEUE_TIMEOUT_SECONDS"), defaults.QueueTimeout, 1, 86400, errors),
+            OllamaRequireKey = ParseBool("OLLAMA_REQUIRE_KEY", Get("OLLAMA_REQUIRE_KEY"), false, errors),
         };
 
         if (errors.Count == 0 && settings.OllamaPort == settings.GatewayPort)
@@ -171,6 +176,29 @@ public static class SettingsLoader
             errors.Add($"LOG_DIR='{value}' is not valid: expected a directory the proxy can create and write to ({ex.Message}). Example: LOG_DIR=/app/logs (in the container, mount a writable volume there)");
             return null;
         }
+    }
+
+    /// <summary>Created when the key database opens (only when a master key is set), so an unused default never appears on disk.</summary>
+    private static string? ParseDataDir(string? value, List<string> errors)
+    {
+        if (value is null || Path.IsPathFullyQualified(value))
+        {
+            return value;
+        }
+
+        errors.Add($"DATA_DIR='{value}' is not valid: expected an absolute directory path for the key database. Example: DATA_DIR=/app/data");
+        return null;
+    }
+
+    private static string? ParseDatabaseUrl(string? value, List<string> errors)
+    {
+        if (value is null || DatabaseUrl.ToConnectionString(value, out var error) is not null)
+        {
+            return value;
+        }
+
+        errors.Add($"DATABASE_URL='{value}' is not valid: {error}; expected postgresql://user:password@host:port/db or Host=…;Username=…;Password=…;Database=…. Example: DATABASE_URL={DatabaseUrl.Example}");
+        return null;
     }
 
     private static LogFormat ParseLogFormat(string? value, List<string> errors)

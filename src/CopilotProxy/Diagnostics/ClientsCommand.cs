@@ -47,7 +47,7 @@ public static class ClientsCommand
     /// placeholder), and the dashboard shows it without asking for the key.
     /// </summary>
     public static RouteHandlerBuilder MapClientSetups(this IEndpointRouteBuilder app) =>
-        app.MapGet("/clients", ServeAsync).WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI));
+        app.MapGet("/clients", ServeAsync).WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI)).WithMetadata(GatewayKeyRequired.Instance);
 
     private static async Task ServeAsync(HttpContext context, ModelCatalog catalog, ProxySettings settings, FrontDoorBindings bindings)
     {

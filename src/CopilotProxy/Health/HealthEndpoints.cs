@@ -12,7 +12,7 @@ using Microsoft.Extensions.Hosting;
 
 namespace CopilotProxy.Health;
 
-/// <summary>LiteLLM-compatible health routes on the gateway port; open even when the gateway has a key, for probes.</summary>
+/// <summary>LiteLLM-compatible health routes on the gateway port: the liveness and readiness probes are open, the full report needs a key.</summary>
 public static class HealthEndpoints
 {
     public static RouteGroupBuilder MapHealth(this IEndpointRouteBuilder app)
@@ -21,7 +21,8 @@ public static class HealthEndpoints
         group.MapMethods("/liveliness", [HttpMethods.Get, HttpMethods.Head], Liveness);
         group.MapMethods("/liveness", [HttpMethods.Get, HttpMethods.Head], Liveness);
         group.MapMethods("/readiness", [HttpMethods.Get, HttpMethods.Head], Readiness);
-        group.MapGet(string.Empty, Report);
+        // The full report names every deployment's api_base, so it needs a key, as in LiteLLM; the probes stay open.
+        group.MapGet(string.Empty, Report).WithMetadata(GatewayKeyRequired.Instance);
         return group;
     }
 

@@ -5,6 +5,7 @@ using CopilotProxy.Dashboard;
 using CopilotProxy.Diagnostics;
 using CopilotProxy.Health;
 using CopilotProxy.Http;
+using CopilotProxy.Keys;
 using CopilotProxy.Loading;
 using CopilotProxy.Ollama;
 using CopilotProxy.OpenAI;
@@ -80,6 +81,7 @@ public static class ProxyApp
         builder.Services.AddSingleton<ModelLifecycle>().AddSingleton<ModelDownloads>().AddSingleton<ModelResolution>().AddSingleton<StreamTranslation>()
             .AddSingleton<ChatHandler>().AddSingleton<GenerateHandler>().AddSingleton<EmbedHandler>();
         builder.Services.AddSingleton<ModelActions>().AddSingleton<UpstreamProbe>().AddSingleton<DashboardEvents>();
+        builder.Services.AddVirtualKeys(settings, config);
 
         var app = builder.Build();
         var metrics = app.Services.GetRequiredService<ProxyMetrics>();
@@ -97,6 +99,7 @@ public static class ProxyApp
         app.MapHealth();
         app.MapClientSetups();
         app.MapDashboard();
+        app.MapKeyApi();
         app.MapGet("/metrics", new RequestDelegate(exporter.WriteAsync)).WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI));
         app.MapUnknownRoutes();
 

@@ -1,7 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using CopilotProxy.Configuration;
-using CopilotProxy.OpenAI.Wire;
+using CopilotProxy.Keys;
+using CopilotProxy.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -18,34 +19,58 @@ public sealed class GatewayKeyRequired
 }
 
 /// <summary>
-/// The OpenAI gateway's key check: <c>API_KEY</c> (environment) or <c>general_settings.master_key</c>, presented as
-/// <c>Authorization: Bearer</c> or <c>x-api-key</c>. Only routes marked <see cref="GatewayKeyRequired"/> are checked, so
-/// health routes and the whole Ollama front door stay open: Copilot's Ollama provider has no key field and always sends
-/// an empty bearer, and a 401 makes Copilot reset its GitHub token (docs/protocol.md §1.1, §1.5).
+/// The gateway's key check: the master key (<c>API_KEY</c> or <c>general_settings.master_key</c>) or a virtual key,
+/// presented as <c>Authorization: Bearer</c> or <c>x-api-key</c>. Routes marked <see cref="GatewayKeyRequired"/> need one;
+/// the Ollama front door stays open unless OLLAMA_REQUIRE_KEY is set: Copilot's Ollama provider has no key field and
+/// always sends an empty bearer, and a 401 makes Copilot reset its GitHub token (docs/protocol.md §1.1, §1.5). A
+/// virtual key sent to an open route is still honoured, so its limits and usage apply there too.
 /// </summary>
 internal static class GatewayAuth
 {
     public static Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
-        if (context.GetEndpoint()?.Metadata.GetMetadata<GatewayKeyRequired>() is null
-            || ConfiguredKey(context.RequestServices) is not { } expected
-            || Matches(PresentedKey(context.Request), expected))
+        // Virtual keys exist only beside a master key, as in LiteLLM: without one the gateway is open and no key is read.
+        if (ConfiguredKey(context.RequestServices) is not { } expected)
         {
             return next(context);
         }
 
-        // The gateway's 401 is in the API's own error shape (Anthropic's for the Messages API, which its SDKs parse),
-        // built from the wire types so this plumbing needs no OpenAI feature code.
-        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-        const string message = "Authentication error: the gateway needs its key, sent as \"Authorization: Bearer <key>\" or \"x-api-key: <key>\" (API_KEY, or general_settings.master_key in config.yaml).";
-        if (context.Request.Path.Value?.EndsWith("/messages", StringComparison.Ordinal) == true)
+        var required = context.GetEndpoint()?.Metadata.GetMetadata<GatewayKeyRequired>() is not null
+            || (context.GetFrontDoor() == FrontDoor.Ollama && context.RequestServices.GetRequiredService<ProxySettings>().OllamaRequireKey
+                && context.GetEndpoint() is not null);
+        var presented = PresentedKey(context.Request);
+        if (presented is null)
         {
-            return ReadableJson.WriteAsync(context.Response, new AnthropicErrorResponse(new AnthropicError("authentication_error", message)),
-                OpenAIJsonContext.Default.AnthropicErrorResponse, context.RequestAborted);
+            return required ? RefuseAsync(context) : next(context);
         }
 
-        var error = new OpenAIError(message, "authentication_error", null, "invalid_api_key");
-        return ReadableJson.WriteAsync(context.Response, new OpenAIErrorResponse(error), OpenAIJsonContext.Default.OpenAIErrorResponse, context.RequestAborted);
+        if (Matches(presented, expected))
+        {
+            context.Features.Set(KeyCaller.Master);
+            return KeyGate.IsModelCall(context.Request) ? CountMasterAsync(context, next) : next(context);
+        }
+
+        return KeyGate.InvokeAsync(context, next, presented, required);
+    }
+
+    private static async Task CountMasterAsync(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            var telemetry = context.GetRequestTelemetry();
+            context.RequestServices.GetRequiredService<UsageWriter>().Record(KeyCaller.Master, telemetry.PromptTokens, telemetry.CompletionTokens);
+        }
+    }
+
+    private static Task RefuseAsync(HttpContext context)
+    {
+        // The gateway's 401 is in the API's own error shape (Anthropic's for the Messages API, which its SDKs parse).
+        const string message = "Authentication error: the gateway needs a key, sent as \"Authorization: Bearer <key>\" or \"x-api-key: <key>\": the master key (API_KEY, or general_settings.master_key in config.yaml) or a virtual key from POST /key/generate.";
+        return KeyErrors.WriteAsync(context, StatusCodes.Status401Unauthorized, message, "invalid_api_key");
     }
 
     /// <summary>The key in force, read per request so a reloaded config.yaml takes effect; null or empty means the gateway is open.</summary>

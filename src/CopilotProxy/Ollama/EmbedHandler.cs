@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CopilotProxy.Catalog;
 using CopilotProxy.Http;
+using CopilotProxy.Keys;
 using CopilotProxy.Loading;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
@@ -101,7 +102,7 @@ public sealed class EmbedHandler(ModelResolution models, DeploymentRouter router
         RoutedResponse? routed = null;
         try
         {
-            routed = await router.SendAsync(model, EmbedTranslation.UpstreamPath, writeBody, streaming: false, context.RequestAborted);
+            routed = await router.SendAsync(model, EmbedTranslation.UpstreamPath, writeBody, streaming: false, context.RequestAborted, queueKey: KeyCaller.QueueKeyOf(context));
             if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } status)
             {
                 throw status;

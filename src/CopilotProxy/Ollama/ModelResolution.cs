@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CopilotProxy.Catalog;
 using CopilotProxy.Http;
+using CopilotProxy.Keys;
 using CopilotProxy.Loading;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
@@ -74,6 +75,12 @@ public sealed class ModelResolution(ModelCatalog catalog, UpstreamClient upstrea
         if (model is null)
         {
             await OllamaErrors.WriteAsync(context, StatusCodes.Status404NotFound, OllamaErrors.ModelNotFound(name));
+            return null;
+        }
+
+        if (context.ModelRefusal(model.Id) is { } refusal)
+        {
+            await OllamaErrors.WriteAsync(context, StatusCodes.Status401Unauthorized, refusal);
             return null;
         }
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CopilotProxy.Catalog;
 using CopilotProxy.Http;
+using CopilotProxy.Keys;
 using CopilotProxy.Loading;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
@@ -54,7 +55,8 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
         try
         {
             routed = await router.SendAsync(model, path, writeBody, stream, context.RequestAborted,
-                async (group, deployment, cancellationToken) => loaded = await lifecycle.EnsureContextAsync(group, deployment, numCtx, cancellationToken));
+                async (group, deployment, cancellationToken) => loaded = await lifecycle.EnsureContextAsync(group, deployment, numCtx, cancellationToken),
+                KeyCaller.QueueKeyOf(context));
         }
         catch (UpstreamException failure)
         {

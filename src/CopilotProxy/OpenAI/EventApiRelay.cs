@@ -3,6 +3,7 @@ using System.Text.Json;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
 using CopilotProxy.Http;
+using CopilotProxy.Keys;
 using CopilotProxy.Loading;
 using CopilotProxy.Routing;
 using CopilotProxy.Telemetry;
@@ -74,6 +75,12 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
             return;
         }
 
+        if (context.ModelRefusal(model.Id) is { } refusal)
+        {
+            await WriteErrorAsync(context, api, StatusCodes.Status401Unauthorized, refusal, "model");
+            return;
+        }
+
         // Step 2: route it; the router retries and falls back only while nothing has reached the client.
         var streaming = ClientJsonBody.GetBool(root, "stream", false);
         var tools = settings.ToolCallRepair ? EventApiRepair.OfferedTools(root) : [];
@@ -93,7 +100,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         try
         {
             var sending = router.SendAsync(model, path, (deployment, output) => EventApiRequest.Write(root, deployment.UpstreamModel, deployment.Defaults, api, output),
-                streaming, context.RequestAborted, PrepareAsync);
+                streaming, context.RequestAborted, PrepareAsync, KeyCaller.QueueKeyOf(context));
             routed = heartbeat is null ? await sending : await heartbeat.WhileWaitingAsync(sending, context.RequestAborted);
         }
         catch (UpstreamException failure)

@@ -1,5 +1,6 @@
 using CopilotProxy.Catalog;
 using CopilotProxy.Http;
+using CopilotProxy.Keys;
 using CopilotProxy.OpenAI.Wire;
 using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Builder;
@@ -52,7 +53,7 @@ public static class OpenAIEndpoints
     {
         if (await SnapshotAsync(context, catalog) is { } snapshot)
         {
-            var cards = snapshot.Models.Select(ToCard).ToList();
+            var cards = snapshot.Models.Where(m => context.KeyAllows(m.Id)).Select(ToCard).ToList();
             await context.Response.WriteAsJsonAsync(new ModelList(cards), OpenAIJsonContext.Default.ModelList, contentType: null, context.RequestAborted);
         }
     }
@@ -61,7 +62,7 @@ public static class OpenAIEndpoints
     {
         if (await SnapshotAsync(context, catalog) is { } snapshot)
         {
-            var cards = snapshot.Models.Select(ToGatewayCard).ToList();
+            var cards = snapshot.Models.Where(m => context.KeyAllows(m.Id)).Select(ToGatewayCard).ToList();
             await context.Response.WriteAsJsonAsync(new ModelList(cards), OpenAIJsonContext.Default.ModelList, contentType: null, context.RequestAborted);
         }
     }
@@ -93,7 +94,8 @@ public static class OpenAIEndpoints
         }
 
         var entries = new List<DeploymentInfo>();
-        foreach (var model in snapshot.Models)
+        // A virtual key sees only its own models, as in LiteLLM.
+        foreach (var model in snapshot.Models.Where(m => context.KeyAllows(m.Id)))
         {
             var budget = TokenBudget.For(model);
             var info = new DeploymentModelInfo(
@@ -134,12 +136,12 @@ public static class OpenAIEndpoints
             return null;
         }
 
-        if (model is null)
+        if (model is null || !context.KeyAllows(model.Id))
         {
             await OpenAIErrors.WriteAsync(context, StatusCodes.Status404NotFound, $"The model '{id}' does not exist. GET /v1/models lists the models.", code: "model_not_found", param: "model");
         }
 
-        return model;
+        return model is not null && context.KeyAllows(model.Id) ? model : null;
     }
 
     private static ModelCard ToCard(CatalogModel model) => new(model.Id, model.FirstSeen.ToUnixTimeSeconds(), model.Publisher ?? "lmstudio");

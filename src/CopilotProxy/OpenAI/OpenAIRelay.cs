@@ -5,6 +5,7 @@ using System.Text.Json;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
 using CopilotProxy.Http;
+using CopilotProxy.Keys;
 using CopilotProxy.Loading;
 using CopilotProxy.Routing;
 using CopilotProxy.Telemetry;
@@ -84,6 +85,12 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
             return;
         }
 
+        if (context.ModelRefusal(model.Id) is { } refusal)
+        {
+            await OpenAIErrors.WriteAsync(context, StatusCodes.Status401Unauthorized, refusal, code: "key_model_access_denied", param: "model");
+            return;
+        }
+
         var streaming = ClientJsonBody.GetBool(root, "stream", false);
         var tools = operation == OpenAIOperation.ChatCompletions && settings.ToolCallRepair ? RepairedToolCalls.OfferedTools(root) : [];
         var base64 = operation == OpenAIOperation.Embeddings
@@ -111,7 +118,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         RoutedResponse routed;
         try
         {
-            var sending = router.SendAsync(model, path, WriteBody, streaming, context.RequestAborted, generates ? PrepareAsync : null);
+            var sending = router.SendAsync(model, path, WriteBody, streaming, context.RequestAborted, generates ? PrepareAsync : null, KeyCaller.QueueKeyOf(context));
             routed = heartbeat is null ? await sending : await heartbeat.WhileWaitingAsync(sending, context.RequestAborted);
         }
         catch (UpstreamException failure)

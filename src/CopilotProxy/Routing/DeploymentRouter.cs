@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
 using CopilotProxy.Http;
+using CopilotProxy.Queueing;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
 using Microsoft.Extensions.Logging;
@@ -86,7 +87,7 @@ public sealed class RoutedResponse : IDisposable
 /// holds part of an answer that a second generation would not continue.
 /// </remarks>
 public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog catalog, DeploymentCooldowns cooldowns, ProxySettings settings,
-    ShutdownDrain drain, TimeProvider time, ILogger<DeploymentRouter> logger)
+    ShutdownDrain drain, DeploymentQueues queues, TimeProvider time, ILogger<DeploymentRouter> logger)
 {
     /// <summary>First backoff; it doubles per retry, with jitter.</summary>
     public static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(200);
@@ -107,8 +108,9 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
     /// Runs for the chosen deployment before its request is sent (making sure the model is loaded with enough context);
     /// its time is not upstream silence, and its failure is the request's answer, not retried.
     /// </param>
+    /// <param name="queueKey">Whose turn the request takes in a capped deployment's fair queue (<see cref="Keys.KeyCaller.QueueKeyOf"/>).</param>
     public async Task<RoutedResponse> SendAsync(CatalogModel model, string path, Action<Deployment, PooledBufferWriter> writeBody, bool streaming,
-        CancellationToken clientAborted, Func<CatalogModel, Deployment, CancellationToken, Task>? prepare = null)
+        CancellationToken clientAborted, Func<CatalogModel, Deployment, CancellationToken, Task>? prepare = null, string queueKey = "")
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(writeBody);
@@ -127,7 +129,7 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
 
             try
             {
-                var answer = await SendToGroupAsync(candidate, path, writeBody, streaming, router, current, prepare, clientAborted);
+                var answer = await SendToGroupAsync(candidate, path, writeBody, streaming, router, current, prepare, queueKey, clientAborted);
                 if (!answer.IsServerFailure)
                 {
                     firstAnswer?.Dispose();
@@ -179,7 +181,7 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
     }
 
     private async Task<RoutedResponse> SendToGroupAsync(CatalogModel group, string path, Action<Deployment, PooledBufferWriter> writeBody, bool streaming,
-        RouterSettings router, GatewayConfig current, Func<CatalogModel, Deployment, CancellationToken, Task>? prepare, CancellationToken clientAborted)
+        RouterSettings router, GatewayConfig current, Func<CatalogModel, Deployment, CancellationToken, Task>? prepare, string queueKey, CancellationToken clientAborted)
     {
         var deployments = group.Deployments;
         // Cooling a lone deployment with nowhere else to go would only turn one failure into several refused requests.
@@ -190,12 +192,29 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
         return await PipelineFor(router).ExecuteAsync(async _ =>
         {
             var deployment = Pick(group, start + attempt++);
-            if (prepare is not null)
+            // The slot is held until the answer is disposed (its whole stream), and taken before a model load, which
+            // occupies the deployment as much as a generation does.
+            var slot = await queues.AcquireAsync(deployment, queueKey, clientAborted);
+            try
             {
-                await prepare(group, deployment, clientAborted);
-            }
+                if (prepare is not null)
+                {
+                    await prepare(group, deployment, clientAborted);
+                }
 
-            return await SendToDeploymentAsync(deployment, path, writeBody, streaming, router, canCool, clientAborted);
+                var answer = await SendToDeploymentAsync(deployment, path, writeBody, streaming, router, canCool, clientAborted);
+                if (slot is not null)
+                {
+                    answer.Own(slot);
+                }
+
+                return answer;
+            }
+            catch
+            {
+                slot?.Dispose();
+                throw;
+            }
         }, clientAborted);
     }
 
