@@ -41,7 +41,7 @@ RUN set -eu; \
     set --; \
     if [ -n "$VERSION" ]; then set -- "-p:Version=$VERSION"; fi; \
     dotnet publish src/CopilotProxy/CopilotProxy.csproj -c Release -r "$(cat /tmp/rid)" --no-restore -o /out "$@"; \
-    mkdir -p /appdata/logs /appdata/.cache
+    mkdir -p /appdata/logs /appdata/.cache /appdata/data
 
 # ---- final: the binary alone on a distroless-like base ------------------------------------------------------------
 FROM mcr.microsoft.com/dotnet/runtime-deps:10.0-noble-chiseled AS final
@@ -62,6 +62,9 @@ WORKDIR /app
 # Named volumes mounted on them inherit this ownership on first use.
 COPY --from=build --chown=1654:1654 /appdata/ /app/
 COPY --from=build /out/copilot-proxy /app/copilot-proxy
+# SQLite for the key database: Microsoft.Data.Sqlite loads this native library from beside the binary (the chiseled
+# base has no libsqlite3). The publish step puts it in /out; without it a virtual key would fail with a 503.
+COPY --from=build /out/libe_sqlite3.so /app/libe_sqlite3.so
 
 # HOST=0.0.0.0 because a published port reaches the container from outside its loopback.
 # ASPNETCORE_HTTP_PORTS is cleared because the base image's 8080 default is not ours: the proxy binds its own ports.
@@ -71,6 +74,7 @@ COPY --from=build /out/copilot-proxy /app/copilot-proxy
 ENV HOST=0.0.0.0 \
     LMSTUDIO_URL=http://host.docker.internal:1234 \
     LOG_DIR=/app/logs \
+    DATA_DIR=/app/data \
     DOTNET_RUNNING_IN_CONTAINER=true \
     ASPNETCORE_HTTP_PORTS=
 

@@ -85,7 +85,7 @@ log "docker run (upstream :$upstream_port, Ollama :$ollama_port, OpenAI :$openai
 # HOST=127.0.0.1 because --network host shares the host's interfaces: the image's 0.0.0.0 would listen on all of
 # them. Read-only root with volumes on the data folders, exactly as compose.yaml runs it.
 t_run=$(now_ms)
-docker run -d --name "$name" --network host --read-only --tmpfs /tmp -v /app/logs -v /app/.cache \
+docker run -d --name "$name" --network host --read-only --tmpfs /tmp -v /app/logs -v /app/.cache -v /app/data \
   -e HOST=127.0.0.1 -e OLLAMA_PORT="$ollama_port" -e LITELLM_PORT="$openai_port" \
   -e LMSTUDIO_URL="http://127.0.0.1:$upstream_port" -e GRACEFUL_SHUTDOWN_TIMEOUT=10 \
   "$image" >/dev/null

@@ -91,7 +91,7 @@ public static class ProxyApp
 
         app.UseMiddleware<RequestLogging>();
         app.Use(ErrorBoundary.InvokeAsync);
-        app.Use(GatewayAuth.InvokeAsync);
+        app.Use(KeyAuth.InvokeAsync);
 
         app.MapOllamaApi();
         app.MapOpenAIApi(FrontDoor.Ollama);

@@ -12,6 +12,9 @@ namespace CopilotProxy.Keys;
 /// </summary>
 internal static class KeyGate
 {
+    /// <summary>While the database is down every keyed request fails; one log line a minute says so, not one per request.</summary>
+    private static long _lastOutageLog;
+
     public static async Task InvokeAsync(HttpContext context, RequestDelegate next, string presented, bool required)
     {
         var services = context.RequestServices;
@@ -30,7 +33,13 @@ internal static class KeyGate
             }
 
             var description = lookup.Store.Database.Description;
-            KeysLog.DatabaseUnavailable(services.GetRequiredService<ILoggerFactory>().CreateLogger("CopilotProxy.Keys"), description, ex.Message);
+            var now = Environment.TickCount64;
+            var last = Interlocked.Read(ref _lastOutageLog);
+            if ((last == 0 || now - last > 60_000) && Interlocked.CompareExchange(ref _lastOutageLog, now, last) == last)
+            {
+                KeysLog.DatabaseUnavailable(services.GetRequiredService<ILoggerFactory>().CreateLogger("CopilotProxy.Keys"), description, ex.Message);
+            }
+
             await KeyErrors.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
                 $"The key database ({description}) is unavailable, so virtual keys cannot be checked: {ex.Message}. Requests with the master key still work; see docs/team.md.",
                 "key_database_unavailable");

@@ -108,7 +108,7 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
     /// Runs for the chosen deployment before its request is sent (making sure the model is loaded with enough context);
     /// its time is not upstream silence, and its failure is the request's answer, not retried.
     /// </param>
-    /// <param name="queueKey">Whose turn the request takes in a capped deployment's fair queue (<see cref="Keys.KeyCaller.QueueKeyOf"/>).</param>
+    /// <param name="queueKey">Whose turn the request takes in a capped deployment's fair queue (each virtual key, or one shared turn for requests without one).</param>
     public async Task<RoutedResponse> SendAsync(CatalogModel model, string path, Action<Deployment, PooledBufferWriter> writeBody, bool streaming,
         CancellationToken clientAborted, Func<CatalogModel, Deployment, CancellationToken, Task>? prepare = null, string queueKey = "")
     {

@@ -231,6 +231,18 @@ public class KubernetesManifestTests
         Assert.Equal("false", Scalar(secret, "optional"));
     }
 
+    [Fact]
+    public void TeamOverlay_TakesDatabaseUrlFromASecret_SoReplicasShareKeys()
+    {
+        var manifests = ForOverlay("team");
+        var database = Seq(manifests.Container, "env").Children.Cast<YamlMappingNode>().Single(e => Scalar(e, "name") == "DATABASE_URL");
+        var secret = Map(Map(database, "valueFrom"), "secretKeyRef");
+
+        Assert.Equal("copilot-proxy-database", Scalar(secret, "name"));
+        Assert.Equal("url", Scalar(secret, "key"));
+        Assert.Equal("false", Scalar(secret, "optional"));
+    }
+
     private static GatewayConfig LoadConfig(KubernetesManifests manifests)
     {
         var result = GatewayConfigLoader.Load(new ConfigFileLocation(manifests.ConfigFile, IsExplicit: true), Lookup(manifests.ProcessEnvironment));

@@ -71,6 +71,8 @@ public sealed class ProxyFixture : IAsyncDisposable
             // Off unless a test turns it on: most tests are about other features and assert LM Studio's numbers as the
             // fake reports them; tests/CopilotProxy.Tests/Loading covers the floor.
             MinContextLength = 0,
+            // Each proxy gets its own key database, never the user's real one.
+            DataDir = Path.Combine(Path.GetTempPath(), "copilot-proxy-tests", Guid.NewGuid().ToString("n")),
         };
         settings = configure?.Invoke(settings) ?? settings;
         var app = ProxyApp.Build(settings, config, time);
