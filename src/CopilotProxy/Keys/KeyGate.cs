@@ -33,9 +33,9 @@ internal static class KeyGate
             }
 
             var description = lookup.Store.Database.Description;
-            var now = Environment.TickCount64;
+            var ticks = Environment.TickCount64;
             var last = Interlocked.Read(ref _lastOutageLog);
-            if ((last == 0 || now - last > 60_000) && Interlocked.CompareExchange(ref _lastOutageLog, now, last) == last)
+            if ((last == 0 || ticks - last > 60_000) && Interlocked.CompareExchange(ref _lastOutageLog, ticks, last) == last)
             {
                 KeysLog.DatabaseUnavailable(services.GetRequiredService<ILoggerFactory>().CreateLogger("CopilotProxy.Keys"), description, ex.Message);
             }

@@ -56,7 +56,7 @@ public sealed class DeploymentQueues(ProxySettings settings, TeamMetrics metrics
         {
             throw new UpstreamException(UpstreamFailure.CoolingDown,
                 $"The request waited {settings.QueueTimeout.TotalSeconds:0} s for one of the {capacity} slots of '{deployment.UpstreamModel}' " +
-                $"(litellm_params.max_parallel_requests) and timed out, with {queue.Depth} requests still waiting. Try again later, " +
+                $"(litellm_params.max_parallel_requests) and timed out, with {queue.Depth} other requests still waiting. Try again later, " +
                 "or raise QUEUE_TIMEOUT_SECONDS or the deployment's max_parallel_requests.",
                 deployment.Upstream.Resolve(string.Empty))
             { UpstreamCode = "queue_timeout", RetryAfter = TimeSpan.FromSeconds(5) };

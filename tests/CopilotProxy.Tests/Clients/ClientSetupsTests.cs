@@ -89,8 +89,15 @@ public sealed class ClientSetupsTests
     {
         const string secret = "sk-very-secret-gateway-key";
         await using var proxy = await ProxyFixture.StartAsync(Models, configure: s => s with { ApiKey = secret });
+        // /clients needs the key when one is configured, as LiteLLM's routes do; it answers with a placeholder, never the key.
+        using (var anonymous = await proxy.Gateway.GetAsync("clients", Ct))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        }
 
-        using var response = await proxy.Gateway.GetAsync("clients", Ct);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "clients");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", secret);
+        using var response = await proxy.Gateway.SendAsync(request, Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
         var setups = JsonDocument.Parse(text).RootElement.GetProperty("setups").EnumerateArray().ToList();
 

@@ -87,17 +87,22 @@ public sealed class GatewayAuthTests
     }
 
     [Fact]
-    public async Task HealthRoutes_StayOpen_WhenTheGatewayHasAKey()
+    public async Task Probes_StayOpen_ButTheHealthReportNeedsTheKey_WhenTheGatewayHasOne()
     {
         await using var proxy = await ProxyFixture.StartAsync(config: Config(KeyedConfig));
         await SendAsync(proxy.Gateway, Get("v1/models", bearer: "sk-file-key"));
 
         var liveliness = await SendAsync(proxy.Gateway, Get("health/liveliness"));
         var readiness = await SendAsync(proxy.Gateway, Get("health/readiness"));
+        var metrics = await SendAsync(proxy.Gateway, Get("metrics"));
+        // LiteLLM asks for the key on /health: the report names every deployment's api_base.
         var health = await SendAsync(proxy.Gateway, Get("health"));
+        var healthWithKey = await SendAsync(proxy.Gateway, Get("health", bearer: "sk-file-key"));
 
         Assert.Equal(200, liveliness.Status);
         Assert.Equal(200, readiness.Status);
-        Assert.Equal(200, health.Status);
+        Assert.Equal(200, metrics.Status);
+        Assert.Equal(401, health.Status);
+        Assert.Equal(200, healthWithKey.Status);
     }
 }

@@ -192,7 +192,7 @@ public class VirtualKeyTests
     {
         { "POST", "/key/generate", "not json", "" },
         { "POST", "/key/generate", "[]", "" },
-        { "POST", "/key/generate", """{"max_budget":10}""", "max_budget_tokens" },
+        { "POST", "/key/generate", """{"max_budget":10}""", "max_budget" },
         { "POST", "/key/generate", """{"rpm_limit":0}""", "rpm_limit" },
         { "POST", "/key/generate", """{"tpm_limit":"many"}""", "tpm_limit" },
         { "POST", "/key/generate", """{"models":"qwen"}""", "models" },
@@ -229,5 +229,14 @@ public class VirtualKeyTests
         }
 
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(proxy.Gateway, HttpMethod.Get, "/key/list", Master)).Response.StatusCode);
+    }
+
+    [Fact]
+    public async Task DollarBudget_IsRefusedWithTheTokenBudgetNamed()
+    {
+        await using var proxy = await StartAsync();
+        var (response, json) = await SendAsync(proxy.Gateway, HttpMethod.Post, "/key/generate", Master, """{"max_budget":10}""");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("max_budget_tokens", (string)json!["error"]!["message"]!, StringComparison.Ordinal);
     }
 }
