@@ -45,6 +45,9 @@ public sealed record CatalogModel
     public int? LoadedContextLength { get; init; }
 
     public bool Loaded { get; init; }
+
+    /// <summary>The parallel slots LM Studio reports for the loaded instance; the fair queue's cap when config.yaml sets none.</summary>
+    public int? LoadedParallel { get; init; }
     public bool Tools { get; init; }
     public bool Vision { get; init; }
     public bool Thinking { get; init; }

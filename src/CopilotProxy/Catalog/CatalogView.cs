@@ -34,7 +34,7 @@ public static class CatalogView
             {
                 foreach (var model in status.Models.Where(m => taken.Add(m.Id)))
                 {
-                    result.Add(model with { Deployments = [new Deployment(status.Upstream, model.Id, ModelDefaults.None)], Source = status.Source });
+                    result.Add(model with { Deployments = [new Deployment(status.Upstream, model.Id, WithReportedSlots(ModelDefaults.None, model))], Source = status.Source });
                 }
             }
 
@@ -79,7 +79,7 @@ public static class CatalogView
                 var name = prefix + model.Id;
                 if (taken.Add(name))
                 {
-                    var exposed = model with { Id = name, UpstreamId = model.Id, Deployments = [new Deployment(upstream, model.Id, entry.Defaults)], Source = status.Source };
+                    var exposed = model with { Id = name, UpstreamId = model.Id, Deployments = [new Deployment(upstream, model.Id, WithReportedSlots(entry.Defaults, model))], Source = status.Source };
                     result.Add(Override(exposed, entry.InfoOverride));
                 }
             }
@@ -112,6 +112,13 @@ public static class CatalogView
         Tools = true,
         FirstSeen = DateTimeOffset.UtcNow,
     };
+
+    /// <summary>
+    /// A discovered model's deployment takes LM Studio's parallel slots as its fair-queue cap unless config.yaml set
+    /// <c>max_parallel_requests</c>; named entries use only the file's value, as their model may sit on several upstreams.
+    /// </summary>
+    private static ModelDefaults WithReportedSlots(ModelDefaults defaults, CatalogModel model) =>
+        defaults.MaxParallelRequests is null && model.LoadedParallel is > 0 and var slots ? defaults with { MaxParallelRequests = slots } : defaults;
 
     private static CatalogModel Override(CatalogModel model, ModelInfoOverride? info)
     {

@@ -264,6 +264,7 @@ public sealed class ModelCatalog
             MaxContextLength = m.MaxContextLength,
             LoadedContextLength = loaded,
             Loaded = m.LoadedInstances is { Count: > 0 },
+            LoadedParallel = m.LoadedInstances is { Count: > 0 } loadedInstances ? loadedInstances[0].Config?.Parallel : null,
             Tools = m.Capabilities?.TrainedForToolUse == true,
             Vision = m.Capabilities?.Vision == true,
             Thinking = reasoning,

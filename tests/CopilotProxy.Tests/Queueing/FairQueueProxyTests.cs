@@ -130,6 +130,23 @@ public class FairQueueProxyTests(ITestOutputHelper output)
         Assert.Equal(1, Depth(proxy));
     }
 
+    [Fact]
+    public async Task LmStudiosReportedParallelSlots_CapADiscoveredModel()
+    {
+        // No config.yaml: the model is discovered, and the fake reports LM Studio's default of 4 parallel slots.
+        await using var upstream = await FakeLmStudio.StartAsync();
+        upstream.Models.Add(FakeModel.Llm(Model, loadedContextLength: 16384));
+        upstream.Responder = r => r.Path == "/v1/chat/completions" ? FakeResponse.Hang() : null;
+        await using var proxy = await ProxyFixture.StartAsync(upstream, s => s with { ApiKey = Master });
+
+        var requests = Enumerable.Range(1, 6).Select(i => Send(proxy, Master, $"r{i}", stream: false)).ToList();
+        await WaitForUpstreamAsync(proxy, 4);
+        await WaitForDepthAsync(proxy, 2);
+
+        Assert.Equal(4, proxy.Upstream.Requests.Count(r => r.Path == "/v1/chat/completions"));
+        Assert.All(requests, r => Assert.False(r.IsCompleted));
+    }
+
     private static async Task WaitForUpstreamAsync(ProxyFixture proxy, int count)
     {
         for (var i = 0; i < 200 && proxy.Upstream.Requests.Count(r => r.Path == "/v1/chat/completions") < count; i++)

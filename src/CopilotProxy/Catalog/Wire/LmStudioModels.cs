@@ -40,6 +40,9 @@ public sealed class LmStudioLoadedInstance
 public sealed class LmStudioInstanceConfig
 {
     public int? ContextLength { get; set; }
+
+    /// <summary>Requests the loaded instance serves at once (LM Studio 0.4's parallel slots, set with <c>lms load --parallel</c>).</summary>
+    public int? Parallel { get; set; }
 }
 
 public sealed class LmStudioCapabilities
