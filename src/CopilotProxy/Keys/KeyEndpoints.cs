@@ -26,6 +26,8 @@ public static class KeyEndpoints
         group.MapPost("/update", UpdateAsync);
         group.MapPost("/delete", DeleteAsync);
         group.MapGet("/list", ListAsync);
+        // The dashboard's poll of the same list, under /ui/api so its every-5-s calls stay out of the traffic list and totals.
+        app.MapGet("/ui/api/keys", ListAsync).WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI)).WithMetadata(GatewayKeyRequired.Instance);
         return group;
     }
 

@@ -76,7 +76,7 @@
   async function refresh() {
     let res;
     try {
-      res = await call("GET", "/key/list?return_full_object=true&size=100");
+      res = await call("GET", "/ui/api/keys?return_full_object=true&size=100");
     } catch {
       return;
     }
