@@ -15,6 +15,7 @@ public class KeyCheckBenchmarks
 {
     private const string PresentedKey = "sk-benchmark-key-0123456789abcdefghijklmnopqrstuvwxyz";
 
+    private readonly string _presented = PresentedKey;
     private KeyDatabase _database = null!;
     private KeyStore _store = null!;
     private KeyLookup _cached = null!;
@@ -59,19 +60,19 @@ public class KeyCheckBenchmarks
 
     /// <summary>The master key's cost: one SHA-256 of the presented key.</summary>
     [Benchmark(Baseline = true)]
-    public string HashOnly() => KeyTokens.Hash(PresentedKey);
+    public string HashOnly() => KeyTokens.Hash(_presented);
 
     [Benchmark]
-    public async Task<VirtualKey?> LookupCached() => await _cached.FindAsync(KeyTokens.Hash(PresentedKey), CancellationToken.None);
+    public async Task<VirtualKey?> LookupCached() => await _cached.FindAsync(KeyTokens.Hash(_presented), CancellationToken.None);
 
     [Benchmark]
-    public async Task<VirtualKey?> LookupUncached() => await _uncached.FindAsync(KeyTokens.Hash(PresentedKey), CancellationToken.None);
+    public async Task<VirtualKey?> LookupUncached() => await _uncached.FindAsync(KeyTokens.Hash(_presented), CancellationToken.None);
 
     /// <summary>A key with rpm_limit: the cached lookup plus the per-minute counter upsert.</summary>
     [Benchmark]
     public async Task<bool> LookupCachedWithRpmCounter()
     {
-        var key = await _cached.FindAsync(KeyTokens.Hash(PresentedKey), CancellationToken.None);
+        var key = await _cached.FindAsync(KeyTokens.Hash(_presented), CancellationToken.None);
         var (admitted, _) = await _store.TakeRequestAsync(key!.Token, DateTimeOffset.UtcNow.ToUnixTimeSeconds() / 60, key.RpmLimit, key.TpmLimit, CancellationToken.None);
         return admitted;
     }

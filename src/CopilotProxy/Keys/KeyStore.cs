@@ -128,30 +128,63 @@ public sealed class KeyStore(KeyDatabase database)
     public async Task<(bool Admitted, KeyWindow Window)> TakeRequestAsync(string token, long minute, long? rpm, long? tpm, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var take = connection.Command(
+            NoFlushWait +
             "INSERT INTO key_windows (token, window_start, requests, tokens) VALUES (@token, @minute, 1, 0) " +
             "ON CONFLICT (token, window_start) DO UPDATE SET requests = key_windows.requests + 1 " +
-            "WHERE key_windows.requests < @rpm AND key_windows.tokens < @tpm RETURNING requests, tokens")
+            "WHERE key_windows.requests < @rpm AND key_windows.tokens < @tpm RETURNING requests, tokens", transaction)
             .With("@token", token).With("@minute", minute).With("@rpm", rpm ?? long.MaxValue).With("@tpm", tpm ?? long.MaxValue))
         {
-            await using var reader = await take.ExecuteReaderAsync(cancellationToken);
-            if (await reader.ReadAsync(cancellationToken))
+            KeyWindow? taken = null;
+            await using (var reader = await take.ExecuteReaderAsync(cancellationToken))
             {
-                return (true, new KeyWindow(Long(reader, 0), Long(reader, 1)));
+                if (await reader.ReadAsync(cancellationToken))
+                {
+                    taken = new KeyWindow(Long(reader, 0), Long(reader, 1));
+                }
+            }
+
+            if (taken is { } window)
+            {
+                await transaction.CommitAsync(cancellationToken);
+                return (true, window);
             }
         }
 
-        await using var read = connection.Command("SELECT requests, tokens FROM key_windows WHERE token = @token AND window_start = @minute")
+        await using var read = connection.Command("SELECT requests, tokens FROM key_windows WHERE token = @token AND window_start = @minute", transaction)
             .With("@token", token).With("@minute", minute);
-        await using var current = await read.ExecuteReaderAsync(cancellationToken);
-        return await current.ReadAsync(cancellationToken) ? (false, new KeyWindow(Long(current, 0), Long(current, 1))) : (false, default);
+        KeyWindow current = default;
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                current = new KeyWindow(Long(reader, 0), Long(reader, 1));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return (false, current);
     }
+
+    /// <summary>
+    /// PostgreSQL only: commit without waiting for the WAL flush. A crash may forget the last fraction of a second of
+    /// counts and usage (a request or two more allowed, a batch of usage lost, as a crash loses anyway), never corrupt;
+    /// in exchange a counter costs a round trip, not a disk flush (bench/keys.sh: about 6 ms to under 1 ms).
+    /// </summary>
+    private string NoFlushWait => database.IsPostgres ? "SET LOCAL synchronous_commit TO OFF; " : string.Empty;
 
     /// <summary>Adds a batch of usage in one transaction: daily totals, the key's spent tokens, and its minute's tokens for tpm_limit.</summary>
     public async Task AddUsageAsync(IReadOnlyList<UsageDelta> batch, long pruneBeforeMinute, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (database.IsPostgres)
+        {
+            await using var noWait = connection.Command(NoFlushWait, transaction);
+            await noWait.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         foreach (var delta in batch)
         {
             var tokens = delta.PromptTokens + delta.CompletionTokens;

@@ -125,6 +125,31 @@ public class VirtualKeyTests
     }
 
     [Fact]
+    public async Task TpmLimit_RefusesOnceTheMinutesTokensAreSpent_AndMetricsCountTokensPerAlias()
+    {
+        await using var proxy = await StartAsync();
+        var key = await GenerateAsync(proxy.Gateway, """{"key_alias":"tpm-user","tpm_limit":5}""");
+
+        // Each answer is more than 5 tokens; once the usage writer has added them to this minute, the key is refused.
+        HttpResponseMessage? refused = null;
+        JsonNode? json = null;
+        for (var i = 0; i < 50 && refused?.StatusCode != HttpStatusCode.TooManyRequests; i++)
+        {
+            (refused, json) = await ChatAsync(proxy.Gateway, key);
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused!.StatusCode);
+        Assert.Contains("tpm_limit", (string)json!["error"]!["message"]!, StringComparison.Ordinal);
+        Assert.Equal("5", refused.Headers.GetValues("x-ratelimit-limit-tokens").Single());
+        Assert.True(refused.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+
+        var metrics = await proxy.Gateway.GetStringAsync("metrics", TestContext.Current.CancellationToken);
+        Assert.Contains("copilot_proxy_key_requests_total{key_alias=\"tpm-user\"}", metrics, StringComparison.Ordinal);
+        Assert.Contains("copilot_proxy_key_tokens_total{key_alias=\"tpm-user\",direction=\"output\"}", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task KeysAndUsage_SurviveARestart()
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "copilot-proxy-tests", Guid.NewGuid().ToString("n"));
