@@ -112,6 +112,8 @@ public class GatewayConfigLoaderTests
         Assert.Equal(new ModelInfoOverride { Mode = ModelMode.Embedding, ContextLength = 2048 }, embedder.InfoOverride);
 
         Assert.Equal("sk-local-1234", config.MasterKey);
+        // The key database (docs/team.md); DATABASE_URL wins over it.
+        Assert.Equal("postgresql://unused", config.DatabaseUrl);
 
         // router_settings win over litellm_settings for the keys both accept.
         Assert.Equal(4, config.Router.NumRetries);
@@ -134,7 +136,6 @@ public class GatewayConfigLoaderTests
                 "line 20: model_list[0].litellm_params.rpm: rate limits are not enforced: a local upstream queues requests itself",
                 "line 21: model_list[0].litellm_params.tpm: rate limits are not enforced: a local upstream queues requests itself",
                 "line 22: model_list[0].litellm_params.organization: OpenAI cloud organisations do not apply to local upstreams",
-                "line 56: general_settings.database_url: no database: models come from this file and from discovery",
                 "line 68: litellm_settings.request_timeout: router_settings.timeout is also set and wins",
                 "line 69: litellm_settings.num_retries: router_settings.num_retries is also set and wins",
                 "line 70: litellm_settings.fallbacks: router_settings.fallbacks is also set and wins",
