@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The latency a virtual key adds per request (KeyCheckBenchmarks), with SQLite and with PostgreSQL: starts a throwaway
 # PostgreSQL (Debian's postgresql package) on a free loopback port, runs the benchmark against both, stops the server.
-# Usage: bench/keys.sh [extra BenchmarkDotNet arguments, e.g. --job short]
+# Usage: bench/keys.sh [extra BenchmarkDotNet arguments]; docs/team.md used --job short --inProcess (in-process: on a busy
+# machine the default toolchain can exceed its 2-minute build timeout).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
