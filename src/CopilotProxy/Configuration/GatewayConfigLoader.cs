@@ -56,6 +56,13 @@ public static class GatewayConfigLoader
     public static string? UserFile(Func<string, string?> environment) =>
         SettingsFolder.Resolve(SettingsFolder.CurrentPlatform, environment) is { } folder ? Path.Combine(folder, WorkingDirectoryFile) : null;
 
+    /// <summary>Where a zero-configuration start looked, for the start-up log and doctor: "./config.yaml (full path) nor …".</summary>
+    public static string DescribeSearched(string sourcePath, Func<string, string?> environment)
+    {
+        var looked = Path.GetFullPath(sourcePath);
+        return UserFile(environment) is { } user && user != looked ? $"neither {looked} nor {user} exists" : $"{looked} does not exist";
+    }
+
     /// <summary>
     /// Loads the file at <paramref name="location"/>. A missing file at the default path gives <see cref="GatewayConfig.Empty"/>
     /// with <see cref="GatewayConfig.IsFilePresent"/> false; a missing explicit path is a <see cref="ConfigErrorKind.FileNotFound"/> error.
