@@ -6,7 +6,8 @@ namespace CopilotProxy.Installation;
 /// <summary>The settings <c>service install</c> was given on its command line; each one that is set is recorded in the unit.</summary>
 public sealed record ServiceSettings
 {
-    public Uri? LmStudioUrl { get; init; }
+    /// <summary>As given; SettingsLoader validates it as LMSTUDIO_URL, and the proxy normalises it at start.</summary>
+    public string? LmStudioUrl { get; init; }
     public int? OllamaPort { get; init; }
     public int? GatewayPort { get; init; }
 
@@ -18,7 +19,7 @@ public sealed record ServiceSettings
     {
         if (LmStudioUrl is { } url)
         {
-            yield return new("LMSTUDIO_URL", url.ToString());
+            yield return new("LMSTUDIO_URL", url);
         }
 
         if (GatewayPort is { } gateway)

@@ -17,7 +17,7 @@ public sealed class ServicePlannerTests : IDisposable
     {
         var planner = Planner(platform, apiKey: Key);
 
-        var plan = planner.Install(new ServiceSettings { LmStudioUrl = new Uri("http://192.0.2.10:1234/"), OllamaPort = 11500 });
+        var plan = planner.Install(new ServiceSettings { LmStudioUrl = "http://192.0.2.10:1234/", OllamaPort = 11500 });
         var printed = Print(plan);
 
         var key = Assert.Single(plan.Steps.OfType<WriteFile>(), w => w.Secret);
