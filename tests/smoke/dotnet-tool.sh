@@ -35,7 +35,7 @@ free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0
 
 # ---- 1. pack ----------------------------------------------------------------------------------------------------------
 feed="$work/feed"
-pack() { # what [dotnet pack arguments]
+pack() { # what [dotnet pack arguments]; into $feed
   local what=$1; shift
   log "dotnet pack $what"
   if ! dotnet pack src/CopilotProxy/CopilotProxy.csproj -c Release -p:Version="$version" -o "$feed" -nologo "$@" >"$work/pack.log" 2>&1; then
@@ -122,8 +122,11 @@ echo "  \$ dnx copilot-proxy@$version --version"; echo "$out" | sed 's/^/    /'
 check "dnx runs the same package (--version prints $version)" bash -c "[[ \$(tail -n 1 <<<'$out') == '$version' ]]"
 
 # ---- 5. the framework-dependent fallback on its own ----------------------------------------------------------------------
+# The pointer sends linux-x64 to its own package; a system with no package of its own (linux-musl, freebsd, …) gets `any`.
+# A pointer naming `any` alone plays that system here.
 mkdir -p "$work/feed-any"
-cp "$feed/copilot-proxy.$version.nupkg" "$feed/copilot-proxy.any.$version.nupkg" "$work/feed-any/"
+cp "$feed/copilot-proxy.any.$version.nupkg" "$work/feed-any/"
+feed="$work/feed-any" pack "(pointer naming the any package alone)" -p:ToolPackageRuntimeIdentifiers=any
 sed "s|$feed|$work/feed-any|" "$work/nuget.config" >"$work/nuget-any.config"
 export NUGET_PACKAGES="$work/packages-any"
 dotnet tool install --tool-path "$work/tools-any" --configfile "$work/nuget-any.config" --version "$version" copilot-proxy >/dev/null

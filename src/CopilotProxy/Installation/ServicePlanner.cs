@@ -123,7 +123,7 @@ public sealed record ServicePlanner(ServiceLayout Layout, string Executable, str
             case UserPlatform.Linux:
                 steps.Add(Systemctl("disable", "--now", ServiceName.Value + ".service") with { MayFail = true });
                 steps.Add(new DeleteFile(Layout.DefinitionPath));
-                steps.Add(Systemctl("daemon-reload"));
+                steps.Add(Systemctl("daemon-reload") with { MayFail = true });
                 break;
             case UserPlatform.MacOS:
                 steps.Add(new RunCommand("launchctl", ["bootout", Label], MayFail: true));
