@@ -134,5 +134,5 @@ out=$(timeout 20 "$work/tools-any/copilot-proxy" --version 2>&1) || true
 check "the any fallback installs and runs on the shared runtime (--version prints $version)" test "$out" = "$version"
 
 echo
-echo "dotnet-tool: $passed passed, $failed failed"
+echo "dotnet-tool: $passed passed, $failed failed ($SECONDS s)"
 (( failed == 0 ))

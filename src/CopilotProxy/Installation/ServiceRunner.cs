@@ -98,7 +98,7 @@ public static class ServiceRunner
 
                 if (ran.ExitCode != 0 && !command.MayFail)
                 {
-                    await error.WriteLineAsync($"copilot-proxy: `{command}` failed (exit {ran.ExitCode}): {ran.Output}");
+                    await error.WriteLineAsync($"copilot-proxy: `{command}` failed (exit {ran.ExitCode}): {ran.Output}{FailureAdvice(command, ran.Output)}");
                     return false;
                 }
 
@@ -134,6 +134,11 @@ public static class ServiceRunner
         DeleteFile f => $"removing {f.Path}",
         _ => step.ToString() ?? string.Empty,
     };
+
+    private static string FailureAdvice(RunCommand command, string output) =>
+        command.FileName == "systemctl" && output.Contains("Failed to connect to bus", StringComparison.Ordinal)
+            ? " No systemd user manager is reachable from this shell (a container, WSL without systemd, or su/sudo without a login session of that user): log in as the user and run the command again. `copilot-proxy service uninstall` removes what was written."
+            : " `copilot-proxy service uninstall` removes what was written.";
 
     private static string MissingToolAdvice(string tool) => tool switch
     {
