@@ -15,5 +15,6 @@ internal static partial class Program
         { ProxyCommands.CheckConfig(), CommandHandlers.CheckConfig },
         { ProxyCommands.Healthcheck(), CommandHandlers.HealthcheckAsync },
         { ProxyCommands.Completion(), CommandHandlers.Completion },
+        { ServiceCommands.Service(), ServiceCommands.ChooseOne },
     };
 }

@@ -12,29 +12,43 @@ public sealed class CatalogRefreshService(ModelCatalog catalog, ProxySettings se
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// A failure before the upstream was ever reached, because nothing listens there yet: LM Studio not started. Preflight
+    /// explains it once (what the proxy waits for, how to start LM Studio, the VS Code setting); this service stays quiet.
+    /// </summary>
+    public static bool IsFirstWait(bool reached, UpstreamException failure)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        return !reached && failure.Failure == UpstreamFailure.Connect;
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var backoff = TimeSpan.FromSeconds(1);
         var wasDown = false;
+        var reached = false;
         while (true)
         {
             TimeSpan wait;
             try
             {
                 var snapshot = await catalog.RefreshAsync(stoppingToken);
-                if (wasDown)
+                // The first arrival after a first-run wait is Preflight's line ("LM Studio is up").
+                if (wasDown && reached)
                 {
                     CatalogLog.UpstreamRecovered(logger, settings.LmStudioUrl, snapshot.Models.Count);
                 }
 
                 wasDown = false;
+                reached = true;
                 backoff = TimeSpan.FromSeconds(1);
                 wait = settings.ModelRefreshInterval;
             }
             catch (UpstreamException failure)
             {
                 // One clear line when the upstream goes away, then quiet retries: a stack trace every few seconds helps nobody.
-                if (!wasDown)
+                // A first wait for an LM Studio not started yet is explained by Preflight's three first-run lines instead.
+                if (!wasDown && !IsFirstWait(reached, failure))
                 {
                     CatalogLog.UpstreamDown(logger, failure.Message);
                 }

@@ -20,10 +20,15 @@ public static class GatewayConfigLoader
     /// <summary>The <c>CONFIG_FILE</c> environment variable.</summary>
     public const string ConfigFileVariable = "CONFIG_FILE";
 
-    /// <summary>Where the file is looked for: <c>CONFIG_FILE</c> if set (explicit), else <c>/app/config.yaml</c> in a container or <c>./config.yaml</c>.</summary>
     private const string ContainerFile = "/app/config.yaml";
     private const string ContainerFolderFile = "/app/config/config.yaml";
+    private const string WorkingDirectoryFile = "config.yaml";
 
+    /// <summary>
+    /// Where the file is looked for: <c>CONFIG_FILE</c> if set (explicit); in a container <c>/app/config.yaml</c>, else
+    /// <c>/app/config/config.yaml</c>; elsewhere <c>./config.yaml</c>, else <c>config.yaml</c> in the user's settings folder
+    /// (<see cref="SettingsFolder"/>), else (neither exists) <c>./config.yaml</c>, so a file created there later is found.
+    /// </summary>
     public static ConfigFileLocation ResolveLocation(Func<string, string?> environment)
     {
         ArgumentNullException.ThrowIfNull(environment);
@@ -39,10 +44,23 @@ public static class GatewayConfigLoader
         var inContainer = string.Equals(environment("DOTNET_RUNNING_IN_CONTAINER"), "true", StringComparison.OrdinalIgnoreCase);
         if (!inContainer)
         {
-            return new ConfigFileLocation("config.yaml", IsExplicit: false);
+            var userFile = UserFile(environment);
+            return new ConfigFileLocation(
+                !File.Exists(WorkingDirectoryFile) && userFile is not null && File.Exists(userFile) ? userFile : WorkingDirectoryFile, IsExplicit: false);
         }
 
         return new ConfigFileLocation(File.Exists(ContainerFile) ? ContainerFile : ContainerFolderFile, IsExplicit: false);
+    }
+
+    /// <summary><c>config.yaml</c> in the user's settings folder; null when the environment names no home folder.</summary>
+    public static string? UserFile(Func<string, string?> environment) =>
+        SettingsFolder.Resolve(SettingsFolder.CurrentPlatform, environment) is { } folder ? Path.Combine(folder, WorkingDirectoryFile) : null;
+
+    /// <summary>Where a zero-configuration start looked, for the start-up log and doctor: "./config.yaml (full path) nor …".</summary>
+    public static string DescribeSearched(string sourcePath, Func<string, string?> environment)
+    {
+        var looked = Path.GetFullPath(sourcePath);
+        return UserFile(environment) is { } user && user != looked ? $"neither {looked} nor {user} exists" : $"{looked} does not exist";
     }
 
     /// <summary>

@@ -15,6 +15,9 @@ public sealed record ProxySettings
     public string Host { get; init; } = "127.0.0.1";
 
     public string? ApiKey { get; init; }
+
+    /// <summary>The file <see cref="ApiKey"/> was read from (API_KEY_FILE, or the settings folder's key file); null otherwise.</summary>
+    public string? ApiKeyFile { get; init; }
     public string? ConfigFile { get; init; }
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
     public string? LogDir { get; init; }

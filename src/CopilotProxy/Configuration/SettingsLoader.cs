@@ -13,7 +13,7 @@ public static class SettingsLoader
     /// <summary>Every variable the proxy reads, in the order the docs list them.</summary>
     public static readonly IReadOnlyList<string> VariableNames =
     [
-        "LMSTUDIO_URL", "LMSTUDIO_API_KEY", "LITELLM_PORT", "OLLAMA_PORT", "HOST", "API_KEY", "CONFIG_FILE", "LOG_LEVEL", "LOG_FORMAT", "LOG_DIR", "LOG_MAX_FILE_MB", "LOG_MAX_FILES",
+        "LMSTUDIO_URL", "LMSTUDIO_API_KEY", "LITELLM_PORT", "OLLAMA_PORT", "HOST", "API_KEY", "API_KEY_FILE", "CONFIG_FILE", "LOG_LEVEL", "LOG_FORMAT", "LOG_DIR", "LOG_MAX_FILE_MB", "LOG_MAX_FILES",
         "HEALTH_CHECK_INTERVAL", "GRACEFUL_SHUTDOWN_TIMEOUT", "MODEL_REFRESH_INTERVAL", "UPSTREAM_TIMEOUT", "MAX_REQUEST_BODY_MB", "MAX_CONNECTIONS",
         "MIN_CONTEXT_LENGTH", "STREAM_HEARTBEAT_SECONDS", "OLLAMA_VERSION", "TOOL_CALL_REPAIR", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
         "DATA_DIR", "DATABASE_URL", "QUEUE_TIMEOUT_SECONDS", "OLLAMA_REQUIRE_KEY",
@@ -45,7 +45,8 @@ public static class SettingsLoader
             GatewayPort = ParsePort("LITELLM_PORT", Get("LITELLM_PORT"), defaults.GatewayPort, errors),
             OllamaPort = ParsePort("OLLAMA_PORT", Get("OLLAMA_PORT"), defaults.OllamaPort, errors),
             Host = ParseHost(Get("HOST"), defaults.Host, errors),
-            ApiKey = Get("API_KEY"),
+            ApiKey = ReadApiKey(Get("API_KEY"), Get("API_KEY_FILE"), env, errors, out var keyFile),
+            ApiKeyFile = keyFile,
             ConfigFile = Get("CONFIG_FILE"),
             LogLevel = ParseLogLevel(Get("LOG_LEVEL"), defaults.LogLevel, errors),
             LogFormat = ParseLogFormat(Get("LOG_FORMAT"), errors),
@@ -100,6 +101,51 @@ public static class SettingsLoader
         }
 
         return new UriBuilder(uri) { Path = path + "/" }.Uri;
+    }
+
+    /// <summary>
+    /// API_KEY, else the first line of API_KEY_FILE, else of <c>api-key</c> in the user's settings folder when that file exists
+    /// (where <c>service install</c> puts it, so the key is never on a command line or in a unit file).
+    /// </summary>
+    private static string? ReadApiKey(string? key, string? file, Func<string, string?> env, List<string> errors, out string? source)
+    {
+        source = null;
+        if (key is not null && file is not null)
+        {
+            errors.Add("API_KEY and API_KEY_FILE are both set: set only one (API_KEY_FILE keeps the key off the command line and out of the environment of every child process). Example: API_KEY_FILE=/home/you/.config/copilot-proxy/api-key");
+            return key;
+        }
+
+        if (key is not null)
+        {
+            return key;
+        }
+
+        var path = file ?? (SettingsFolder.Resolve(SettingsFolder.CurrentPlatform, env) is { } folder ? Path.Combine(folder, SettingsFolder.KeyFileName) : null);
+        if (path is null || (file is null && !File.Exists(path)))
+        {
+            return null;
+        }
+
+        string? line;
+        try
+        {
+            line = File.ReadLines(path).FirstOrDefault()?.Trim();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            errors.Add($"API_KEY_FILE='{path}' is not valid: expected a file the proxy can read, holding the gateway key on its first line ({ex.Message}). Example: API_KEY_FILE=/home/you/.config/copilot-proxy/api-key");
+            return null;
+        }
+
+        if (string.IsNullOrEmpty(line))
+        {
+            errors.Add($"API_KEY_FILE='{path}' is not valid: expected the gateway key on the file's first line, found nothing. Write the key into it, or delete the file to run without a key.");
+            return null;
+        }
+
+        source = path;
+        return line;
     }
 
     /// <summary>0 means unlimited, as Kestrel's own null does; below 32 a single IDE window's parallel requests could be refused.</summary>

@@ -104,12 +104,12 @@ public sealed class Doctor(ProxySettings settings, TextWriter output, TimeProvid
         // An invalid file never gets here: Program reports its errors as ✗ lines before settings exist.
         if (Config is not { IsFilePresent: true } config)
         {
-            Report(Check.Info($"No config file ({Config?.SourcePath ?? "config.yaml"} absent): models come from LM Studio's own list"));
+            Report(Check.Info($"No config file ({GatewayConfigLoader.DescribeSearched(Config?.SourcePath ?? "config.yaml", Environment.GetEnvironmentVariable)}): models come from LM Studio's own list"));
             return;
         }
 
         Report(Check.Pass(string.Create(CultureInfo.InvariantCulture,
-            $"Config file {config.SourcePath} is valid: {config.Models.Count} model entries, {config.Ignored.Count} ignored key(s)")));
+            $"Config file {Path.GetFullPath(config.SourcePath ?? "config.yaml")} is valid: {config.Models.Count} model entries, {config.Ignored.Count} ignored key(s)")));
     }
 
     private async Task<IReadOnlyList<Check>> UpstreamAsync()

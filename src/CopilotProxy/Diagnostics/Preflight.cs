@@ -9,11 +9,12 @@ namespace CopilotProxy.Diagnostics;
 
 /// <summary>
 /// The start-up pre-flight: once the model catalog first reaches the upstream (and again whenever it comes back after being
-/// down), logs a short summary of its models and the VS Code setting to use.
+/// down), logs a short summary of its models; and, the first time only, the VS Code setting to use.
 /// </summary>
 /// <remarks>
-/// When LM Studio is down the catalog refresh loop already logs the one clear line with the fix and retries with backoff;
-/// repeating it here would be noise, so a failed refresh only arms the next summary.
+/// A person starting the proxy before LM Studio sees three lines, once: what it waits for, how to start LM Studio's server,
+/// and the VS Code setting; then one line when LM Studio appears. CatalogRefreshService stays quiet for that first wait
+/// (its retries are at Debug anyway) and keeps its own lines for an upstream that goes away later.
 /// </remarks>
 public sealed class Preflight : IHostedService
 {
@@ -21,6 +22,9 @@ public sealed class Preflight : IHostedService
     private readonly ModelCatalog _catalog;
     private readonly ILogger<Preflight> _logger;
     private bool _summaryDue = true;
+    private bool _reached;
+    private bool _waiting;
+    private bool _vsCodeSaid;
 
     public Preflight(ProxySettings settings, ModelCatalog catalog, ILogger<Preflight> logger)
     {
@@ -31,11 +35,7 @@ public sealed class Preflight : IHostedService
         catalog.Refreshed += OnRefreshed;
     }
 
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        PreflightLog.VsCode(_logger, UpstreamChecks.VsCodeSetting(_settings));
-        return Task.CompletedTask;
-    }
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
@@ -47,10 +47,24 @@ public sealed class Preflight : IHostedService
     {
         if (failure is not null)
         {
+            if (!_waiting && CatalogRefreshService.IsFirstWait(_reached, failure))
+            {
+                _waiting = true;
+                PreflightLog.Waiting(_logger, _settings.LmStudioUrl, UpstreamFailures.Reason(failure.InnerException ?? failure));
+                PreflightLog.HowToStart(_logger, _settings.LmStudioUrl);
+            }
+
+            SayVsCodeOnce();
             _summaryDue = true;
             return;
         }
 
+        if (!_reached && _waiting && snapshot is not null)
+        {
+            PreflightLog.Arrived(_logger, _settings.LmStudioUrl, snapshot.Models.Count);
+        }
+
+        _reached = true;
         if (!_summaryDue)
         {
             return;
@@ -67,6 +81,17 @@ public sealed class Preflight : IHostedService
             {
                 PreflightLog.Finding(_logger, check.Symbol, check.Title);
             }
+        }
+
+        SayVsCodeOnce();
+    }
+
+    private void SayVsCodeOnce()
+    {
+        if (!_vsCodeSaid)
+        {
+            _vsCodeSaid = true;
+            PreflightLog.VsCode(_logger, UpstreamChecks.VsCodeSetting(_settings));
         }
     }
 }

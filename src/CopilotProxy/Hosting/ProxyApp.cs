@@ -119,7 +119,11 @@ public static class ProxyApp
         var source = config.SourcePath ?? "config.yaml";
         if (config.IsFilePresent)
         {
-            StartupLog.ConfigLoaded(logger, source, config.Models.Count, config.Models.Select(m => m.ModelName).Distinct(StringComparer.Ordinal).Count());
+            StartupLog.ConfigLoaded(logger, Path.GetFullPath(source), config.Models.Count, config.Models.Select(m => m.ModelName).Distinct(StringComparer.Ordinal).Count());
+        }
+        else
+        {
+            StartupLog.NoConfig(logger, GatewayConfigLoader.DescribeSearched(source, Environment.GetEnvironmentVariable));
         }
 
         foreach (var ignored in config.Ignored)

@@ -28,7 +28,7 @@ internal static class ProxyCommands
         ("LITELLM_PORT", "the OpenAI gateway, /health and /metrics (default 4000)"),
         ("HOST", "the address both front doors bind (default 127.0.0.1)"),
         ("API_KEY", "the key clients must send to the gateway (default none)"),
-        ("CONFIG_FILE", "a LiteLLM-format config.yaml (default ./config.yaml)"),
+        ("CONFIG_FILE", "a LiteLLM-format config.yaml (default ./config.yaml, else the settings folder's)"),
         ("LOG_LEVEL", "TRACE, DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO)"),
         ("LOG_FORMAT", "auto, json or text (default auto)"),
         ("MIN_CONTEXT_LENGTH", "the least context a model is loaded with (default 32768; 0 turns it off)"),

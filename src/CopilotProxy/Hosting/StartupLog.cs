@@ -11,6 +11,9 @@ internal static partial class StartupLog
     [LoggerMessage(301, LogLevel.Information, "Configuration {Path}: {Entries} model entries in {Groups} groups")]
     public static partial void ConfigLoaded(ILogger logger, string path, int entries, int groups);
 
+    [LoggerMessage(305, LogLevel.Information, "No config.yaml ({Searched}): every model LM Studio lists is served")]
+    public static partial void NoConfig(ILogger logger, string searched);
+
     [LoggerMessage(303, LogLevel.Information, "{Path}:{Line}: model {Model} names LM Studio's default address {ApiBase}; it is served from LMSTUDIO_URL {Upstream}")]
     public static partial void DefaultAddressMapped(ILogger logger, string path, int line, string model, Uri apiBase, Uri upstream);
 

@@ -12,6 +12,7 @@ public class SettingsValidationTests
         { "LITELLM_PORT", "70000", "expected a whole number from 1 to 65535. Example: LITELLM_PORT=4000" },
         { "OLLAMA_PORT", "abc", "expected a whole number from 1 to 65535. Example: OLLAMA_PORT=11434" },
         { "HOST", "my-laptop", "expected an IP address to bind (127.0.0.1, 0.0.0.0, ::) or localhost. Example: HOST=0.0.0.0" },
+        { "API_KEY_FILE", "/nonexistent/copilot-proxy-key", "expected a file the proxy can read, holding the gateway key on its first line" },
         { "LOG_LEVEL", "verbose", "expected one of TRACE, DEBUG, INFO, WARNING, ERROR, CRITICAL (any case). Example: LOG_LEVEL=INFO" },
         { "LOG_FORMAT", "pretty", "expected auto (text at a terminal, JSON lines otherwise), json or text. Example: LOG_FORMAT=json" },
         { "LOG_DIR", "/proc/copilot-proxy-logs", "expected a directory the proxy can create and write to" },

@@ -42,22 +42,22 @@ public sealed class PreflightTests : IDisposable
     }
 
     [Fact]
-    public async Task UpstreamDown_KeepsServing_NotReady_OneClearLineWithoutStackTrace()
+    public async Task UpstreamDown_KeepsServing_NotReady_FirstRunLinesWithoutStackTrace()
     {
         await using var upstream = await FakeLmStudio.StartAsync();
         var url = upstream.BaseUrl;
         await upstream.DisposeAsync();
         await using var proxy = await ProxyFixture.StartAsync(upstream, s => s with { LogDir = _directory, LogLevel = LogLevel.Information });
 
-        var log = await WaitForLogAsync("Cannot reach LM Studio");
+        var log = await WaitForLogAsync("Manage Models > Ollama");
         using var readiness = await proxy.Gateway.GetAsync("health/readiness");
         using var liveness = await proxy.Gateway.GetAsync("health/liveliness");
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, readiness.StatusCode);
         Assert.Equal(HttpStatusCode.OK, liveness.StatusCode);
-        Assert.Contains("connection refused", log, StringComparison.Ordinal);
+        Assert.Contains($"Waiting for LM Studio at {url} (connection refused)", log, StringComparison.Ordinal);
         Assert.Contains("lms server start", log, StringComparison.Ordinal);
-        Assert.Contains($"LMSTUDIO_URL (now {url})", log, StringComparison.Ordinal);
+        Assert.Contains($"set LMSTUDIO_URL, now {url}", log, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", log, StringComparison.Ordinal);
         Assert.DoesNotContain("Pre-flight ✓", log, StringComparison.Ordinal);
     }

@@ -129,12 +129,13 @@ public sealed class FakeLmStudio : IAsyncDisposable
     /// <summary>Scripted responses not yet used.</summary>
     public int PendingResponses => _script.Count;
 
-    public static async Task<FakeLmStudio> StartAsync(FakeApiLevel apiLevel = FakeApiLevel.V1)
+    /// <param name="port">0 for any free port; a fixed one to play an LM Studio that starts after the proxy, at the address it was told.</param>
+    public static async Task<FakeLmStudio> StartAsync(FakeApiLevel apiLevel = FakeApiLevel.V1, int port = 0)
     {
         var fake = new FakeLmStudio(apiLevel);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
         var app = builder.Build();
         app.Run(fake.HandleAsync);

@@ -42,7 +42,7 @@ public sealed class CommandLineTests : IDisposable
 
         Assert.Equal(0, run.ExitCode);
         Assert.Equal(string.Empty, run.Error);
-        foreach (var command in new[] { "doctor", "clients", "check-config <FILE>", "healthcheck", "completion" })
+        foreach (var command in new[] { "doctor", "clients", "check-config <FILE>", "healthcheck", "completion", "service" })
         {
             Assert.Contains("\n  " + command, run.Output, StringComparison.Ordinal);
         }
@@ -62,7 +62,7 @@ public sealed class CommandLineTests : IDisposable
         var commands = usage[usage.IndexOf("Commands:\n", StringComparison.Ordinal)..usage.IndexOf("\nSettings", StringComparison.Ordinal)]
             .Split('\n').Skip(1).Where(l => l.StartsWith("  ", StringComparison.Ordinal) && l[2] != ' ')
             .Select(l => l.Trim().Split(' ')[0]).ToList();
-        Assert.Equal(["doctor", "clients", "check-config", "healthcheck", "completion"], commands);
+        Assert.Equal(["doctor", "clients", "check-config", "healthcheck", "completion", "service"], commands);
 
         // The old spellings the container HEALTHCHECK, compose and the docs use are the same commands.
         foreach (var command in commands.Concat(["--check-config", "--healthcheck"]))
