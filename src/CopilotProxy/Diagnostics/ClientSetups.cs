@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using CopilotProxy.Catalog;
+using CopilotProxy.Http;
 
 namespace CopilotProxy.Diagnostics;
 
@@ -103,7 +104,11 @@ public static class ClientSetups
         return text.ToString();
     }
 
-    public static string ToJson(ClientSetupList list) => JsonSerializer.Serialize(list, ClientSetupJsonContext.Default.ClientSetupList);
+    /// <summary>
+    /// The setups as JSON for <c>--json</c>: relaxed escaping, so a snippet read through <c>jq -r</c> has its quotes and
+    /// angle brackets as typed, not <c>\u0022</c> and <c>\u003E</c> (the strict encoder only matters inside HTML).
+    /// </summary>
+    public static string ToJson(ClientSetupList list) => Encoding.UTF8.GetString(ReadableJson.SerializeToUtf8Bytes(list, ClientSetupJsonContext.Default.ClientSetupList, indented: true));
 
     private static ClientModel ToClientModel(CatalogModel model)
     {
@@ -279,7 +284,7 @@ public static class ClientSetups
     private static string Json(Action<Utf8JsonWriter> write, bool writeStartObject = true)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var writer = new Utf8JsonWriter(buffer, ReadableJson.IndentedWriterOptions))
         {
             if (writeStartObject)
             {
