@@ -129,6 +129,8 @@ public static class ClientSetups
             "chat: streamed /api/chat, tool calls with ids, images on user messages",
             "thinking: not shown (the extension ignores message.thinking)",
             "errors: shown as text; stopping a chat stops the upstream request",
+            "context warning: the extension warns below 64K (\"Set it to at least 64K in Ollama Settings\"); through the proxy, set MIN_CONTEXT_LENGTH=65536 "
+                + "instead (capped at each model's maximum). Cost for an 8B model with an f16 KV cache: 4-4.5 GiB more than the default 32768 (Llama 3.1 8B 8 GiB instead of 4)",
         ]);
 
     private static ClientSetup CopilotOllama(ClientEndpoints endpoints) => new(

@@ -156,6 +156,18 @@ public sealed class ClientSetupsTests
     }
 
     [Fact]
+    public async Task OllamaExtension_SaysHowToClearItsContextWarning_AndWhatItCosts()
+    {
+        await using var proxy = await ProxyFixture.StartAsync(Models);
+
+        using var json = JsonDocument.Parse(await proxy.Gateway.GetStringAsync("clients", Ct));
+
+        var works = json.RootElement.GetProperty("setups").EnumerateArray().Single(s => s.GetProperty("id").GetString() == "ollama-vscode")
+            .GetProperty("works").EnumerateArray().Select(w => w.GetString()!).ToList();
+        Assert.Contains(works, w => w.Contains("MIN_CONTEXT_LENGTH=65536", StringComparison.Ordinal) && w.Contains("GiB", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Command_UpstreamDown_SaysSoAndExits1()
     {
         var upstream = await FakeLmStudio.StartAsync();
