@@ -67,6 +67,22 @@ test("ollama-js streams text and gets the final stats line", async () => {
   assert.ok(last.total_duration > 0);
 });
 
+test("ollama-js is refused think on a model without the thinking capability, in Ollama's words", async () => {
+  // The fake LM Studio's qwen3-8b does not list reasoning, so /api/show leaves "thinking" out, as Ollama would.
+  const show = await ollama.show({ model: chatModel });
+  assert.ok(!show.capabilities.includes("thinking"), `capabilities: ${show.capabilities}`);
+  for (const call of [
+    () => ollama.chat({ model: chatModel, messages: [{ role: "user", content: "hi" }], think: true }),
+    () => ollama.generate({ model: chatModel, prompt: "hi", think: true }),
+  ]) {
+    await assert.rejects(call, (error) => {
+      assert.equal(error.status_code, 400);
+      assert.equal(error.error, `"${chatModel}" does not support thinking`);
+      return true;
+    });
+  }
+});
+
 test("ollama-js embeds", async () => {
   const { embeddings } = await ollama.embed({ model: embedModel, input: ["a", "b"] });
   assert.equal(embeddings.length, 2);

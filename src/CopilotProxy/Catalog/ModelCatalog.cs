@@ -178,6 +178,7 @@ public sealed class ModelCatalog
         var v1 = await TryGetAsync(upstream, "api/v1/models", CatalogJsonContext.Default.LmStudioV1ModelList);
         if (v1?.Models is { } v1Models)
         {
+            upstream.Kind = UpstreamKind.LmStudio;
             return (CatalogSource.LmStudioV1, Stamp(v1Models.Where(m => !string.IsNullOrEmpty(m.Key)).Select(FromV1), previous, now));
         }
 
@@ -186,6 +187,7 @@ public sealed class ModelCatalog
         var v0 = await TryGetAsync(upstream, "api/v0/models", CatalogJsonContext.Default.LmStudioV0ModelList);
         if (v0?.Data is { } v0Models)
         {
+            upstream.Kind = UpstreamKind.LmStudio;
             return (CatalogSource.LmStudioV0, Stamp(v0Models.Where(m => !string.IsNullOrEmpty(m.Id)).Select(FromV0), previous, now));
         }
 
@@ -198,6 +200,8 @@ public sealed class ModelCatalog
                 $"The upstream at {url} answered without a \"data\" list of models. {WhichSetting(upstream)}", url);
         }
 
+        // llama.cpp's server marks its listing with a meta block (n_ctx, n_ctx_train) and owned_by "llamacpp".
+        upstream.Kind = data.Any(m => m.Meta is not null || m.OwnedBy == "llamacpp") ? UpstreamKind.LlamaCpp : UpstreamKind.OpenAICompatible;
         return (CatalogSource.OpenAI, Stamp(data.Where(m => !string.IsNullOrEmpty(m.Id)).Select(FromOpenAI), previous, now));
     }
 
@@ -234,7 +238,7 @@ public sealed class ModelCatalog
         var url = upstream.Resolve(path);
         if (!response.IsSuccessStatusCode)
         {
-            throw await UpstreamErrors.FromStatusAsync(response, url, timeout.Token);
+            throw await UpstreamErrors.FromStatusAsync(response, url, upstream, timeout.Token);
         }
 
         var (list, failure) = await UpstreamPipeline.ReadJsonAsync(new UpstreamAnswer(response, timeout, url, upstream), typeInfo);

@@ -5,8 +5,10 @@ namespace CopilotProxy.Catalog;
 /// (/api/show, /v1/models, /model/info, <c>copilot-proxy clients</c>, doctor, the dashboard) says the same numbers.
 /// </summary>
 /// <remarks>
-/// The split is Copilot's own (docs/protocol.md §8.1): output 4096 tokens, or half the context when the context is below
-/// 4096; input the rest. Copilot adds input and output together, so their sum must never exceed the context.
+/// The split is Copilot's own (docs/protocol.md §8.1), output 4096 tokens and input the rest, except that the answer never
+/// gets more than half the context: Copilot's own "half below 4096" rule leaves a 4096-token context 0 tokens of prompt
+/// (and a 5000-token one 904), and a client told that refuses or truncates every prompt. Copilot adds input and output
+/// together, so their sum is exactly the context.
 /// </remarks>
 public readonly record struct TokenBudget(int ContextLength, int MaxInputTokens, int MaxOutputTokens)
 {
@@ -22,16 +24,12 @@ public readonly record struct TokenBudget(int ContextLength, int MaxInputTokens,
         return Of(model.ContextLength ?? FallbackContextLength, model.MaxOutputTokens);
     }
 
-    /// <summary>The split of <paramref name="contextLength"/>; a configured output limit wins while it leaves room for a prompt.</summary>
+    /// <summary>The split of <paramref name="contextLength"/>; a configured output limit wins up to half the context, so the prompt always gets at least as much as the answer.</summary>
     public static TokenBudget Of(int contextLength, int? maxOutputTokens = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(contextLength, 2);
-        var output = contextLength < DefaultMaxOutputTokens ? contextLength / 2 : DefaultMaxOutputTokens;
-        if (maxOutputTokens is > 0 and var configured && configured < contextLength)
-        {
-            output = configured;
-        }
-
+        var wanted = maxOutputTokens is > 0 and var configured ? configured : DefaultMaxOutputTokens;
+        var output = Math.Min(wanted, contextLength / 2);
         return new TokenBudget(contextLength, contextLength - output, output);
     }
 }

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using CopilotProxy.Catalog;
+using CopilotProxy.Http;
 
 namespace CopilotProxy.Diagnostics;
 
@@ -103,7 +104,11 @@ public static class ClientSetups
         return text.ToString();
     }
 
-    public static string ToJson(ClientSetupList list) => JsonSerializer.Serialize(list, ClientSetupJsonContext.Default.ClientSetupList);
+    /// <summary>
+    /// The setups as JSON for <c>--json</c>: relaxed escaping, so a snippet read through <c>jq -r</c> has its quotes and
+    /// angle brackets as typed, not <c>\u0022</c> and <c>\u003E</c> (the strict encoder only matters inside HTML).
+    /// </summary>
+    public static string ToJson(ClientSetupList list) => Encoding.UTF8.GetString(ReadableJson.SerializeToUtf8Bytes(list, ClientSetupJsonContext.Default.ClientSetupList, indented: true));
 
     private static ClientModel ToClientModel(CatalogModel model)
     {
@@ -124,6 +129,8 @@ public static class ClientSetups
             "chat: streamed /api/chat, tool calls with ids, images on user messages",
             "thinking: not shown (the extension ignores message.thinking)",
             "errors: shown as text; stopping a chat stops the upstream request",
+            "context warning: the extension warns below 64K (\"Set it to at least 64K in Ollama Settings\"); through the proxy, set MIN_CONTEXT_LENGTH=65536 "
+                + "instead (capped at each model's maximum). Cost for an 8B model with an f16 KV cache: 4-4.5 GiB more than the default 32768 (Llama 3.1 8B 8 GiB instead of 4)",
         ]);
 
     private static ClientSetup CopilotOllama(ClientEndpoints endpoints) => new(
@@ -279,7 +286,7 @@ public static class ClientSetups
     private static string Json(Action<Utf8JsonWriter> write, bool writeStartObject = true)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        using (var writer = new Utf8JsonWriter(buffer, ReadableJson.IndentedWriterOptions))
         {
             if (writeStartObject)
             {

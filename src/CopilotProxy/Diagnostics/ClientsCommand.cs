@@ -67,6 +67,7 @@ public static class ClientsCommand
         var gatewayPort = context.Request.Host.Port ?? bindings.GatewayPort;
         var endpoints = ClientEndpoints.For(host, bindings.OllamaPort, gatewayPort, GatewayAuth.ConfiguredKey(context.RequestServices) is not null);
         var setups = ClientSetups.Build(endpoints, models);
-        await context.Response.WriteAsJsonAsync(setups, ClientSetupJsonContext.Default.ClientSetupList, contentType: null, context.RequestAborted);
+        // Relaxed escaping, as the CLI's --json: the snippets are text people paste.
+        await ReadableJson.WriteAsync(context.Response, setups, ClientSetupJsonContext.Default.ClientSetupList, context.RequestAborted, indented: true);
     }
 }

@@ -19,6 +19,9 @@ public sealed class Doctor(ProxySettings settings, TextWriter output, TimeProvid
     /// <summary>The response header the proxy sets on every answer (RFC 9110 Via), so doctor can tell its ports from another program's.</summary>
     public const string ViaValue = "1.1 copilot-proxy";
 
+    /// <summary>The context below which the Ollama VS Code extension warns (protocol.md §8.2: 64K).</summary>
+    private const int OllamaExtensionContext = 65536;
+
     private static readonly Version MinCopilotOllamaVersion = new(0, 6, 4);
 
     private readonly List<Check> _checks = [];
@@ -53,6 +56,7 @@ public sealed class Doctor(ProxySettings settings, TextWriter output, TimeProvid
         if (gatewayOurs)
         {
             await CheckReadinessAsync(http, cancellationToken);
+            await CheckOllamaExtensionContextAsync(http, cancellationToken);
         }
 
         if (!ollamaOurs && !gatewayOurs)
@@ -241,6 +245,43 @@ public sealed class Doctor(ProxySettings settings, TextWriter output, TimeProvid
             Report(Check.Fail($"The running proxy's readiness check failed: {ex.Message}", "Look at the proxy's log."));
         }
     }
+
+    /// <summary>
+    /// The Ollama VS Code extension warns on every chat while /api/ps reports less than 64K of context. Doctor is another
+    /// process, so it asks the running proxy's /metrics whether the extension has used it since the proxy started: of the
+    /// clients the proxy serves, only that extension asks /api/experimental/model-recommendations (in its discovery).
+    /// </summary>
+    private async Task CheckOllamaExtensionContextAsync(HttpClient http, CancellationToken cancellationToken)
+    {
+        string metrics;
+        try
+        {
+            metrics = await http.GetStringAsync(new Uri($"http://{ProbeHost()}:{settings.GatewayPort}/metrics"), cancellationToken);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return;
+        }
+
+        if (!ServedOllamaExtension(metrics))
+        {
+            return;
+        }
+
+        var floor = settings.MinContextLength;
+        var title = string.Create(CultureInfo.InvariantCulture, $"The Ollama VS Code extension uses this proxy and MIN_CONTEXT_LENGTH is {floor}");
+        Report(floor >= OllamaExtensionContext
+            ? Check.Pass(title + ": its context warning stays off for models that support 64K")
+            : Check.Fail(title + ", below the 64K it wants: it shows \"Ollama is using a … context window. Set it to at least 64K\" on every chat",
+                "Set MIN_CONTEXT_LENGTH=65536 (capped at each model's maximum) and restart the proxy, if memory allows: for an 8B model with an f16 KV cache " +
+                "64K costs 4-4.5 GiB more than 32K (Llama 3.1 8B: 8 GiB of cache instead of 4; Qwen3 8B: 9 GiB instead of 4.5). Otherwise the warning is harmless; see docs/clients.md."));
+    }
+
+    /// <summary>True when the running proxy has answered /api/experimental/model-recommendations since it started.</summary>
+    internal static bool ServedOllamaExtension(string metrics) =>
+        metrics.Split('\n').Any(line => line.StartsWith("copilot_proxy_requests_total{", StringComparison.Ordinal)
+            && line.Contains("route=\"/api/experimental/model-recommendations\"", StringComparison.Ordinal)
+            && !line.EndsWith(" 0", StringComparison.Ordinal));
 
     private static async Task<JsonDocument?> GetJsonAsync(HttpClient http, string url, byte[]? postBody, CancellationToken cancellationToken)
     {

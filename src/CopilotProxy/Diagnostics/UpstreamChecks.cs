@@ -71,12 +71,17 @@ public static class UpstreamChecks
         return $"VS Code: Copilot Chat > Manage Models > Ollama, URL {url} (older Copilot versions: \"github.copilot.chat.byok.ollamaEndpoint\": \"{url}\")";
     }
 
-    /// <summary>Copilot's budget for a context (docs/protocol.md §8.1): 4096 output tokens, or half the context below 4096; input gets the rest.</summary>
+    /// <summary>Copilot's budget for a context (docs/protocol.md §1): 4096 output tokens, or half the context below 4096; input gets the rest.</summary>
+    /// <remarks>
+    /// Copilot's Ollama provider computes this itself from /api/show's context length, so doctor judges with Copilot's own
+    /// rule, not <see cref="TokenBudget"/>: at exactly 4096 tokens Copilot really is left with no prompt, whatever the
+    /// proxy advertises to clients that take its numbers (/v1/models, Custom Endpoint).
+    /// </remarks>
     public static (int Input, int Output) CopilotBudget(int context)
     {
-        // The one split every client is told (TokenBudget), so doctor's numbers are the ones /api/show, /v1/models and `clients` give.
-        var budget = TokenBudget.Of(Math.Max(context, 2));
-        return (budget.MaxInputTokens, budget.MaxOutputTokens);
+        context = Math.Max(context, 2);
+        var output = context < TokenBudget.DefaultMaxOutputTokens ? context / 2 : TokenBudget.DefaultMaxOutputTokens;
+        return (context - output, output);
     }
 
     /// <summary>One line per model: the context it has against MIN_CONTEXT_LENGTH, what the proxy will do about it, and Copilot's budget.</summary>

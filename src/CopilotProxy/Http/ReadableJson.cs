@@ -14,10 +14,13 @@ public static class ReadableJson
 {
     public static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static async Task WriteAsync<T>(HttpResponse response, T value, JsonTypeInfo<T> type, CancellationToken cancellationToken)
+    /// <summary>As <see cref="WriterOptions"/>, indented: JSON a person reads or pastes (<c>copilot-proxy clients --json</c>, <c>GET /clients</c>).</summary>
+    public static readonly JsonWriterOptions IndentedWriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true };
+
+    public static async Task WriteAsync<T>(HttpResponse response, T value, JsonTypeInfo<T> type, CancellationToken cancellationToken, bool indented = false)
     {
         response.ContentType = "application/json; charset=utf-8";
-        using (var writer = new Utf8JsonWriter(response.BodyWriter, WriterOptions))
+        using (var writer = new Utf8JsonWriter(response.BodyWriter, indented ? IndentedWriterOptions : WriterOptions))
         {
             JsonSerializer.Serialize(writer, value, type);
         }
@@ -25,10 +28,10 @@ public static class ReadableJson
         await response.BodyWriter.FlushAsync(cancellationToken);
     }
 
-    public static byte[] SerializeToUtf8Bytes<T>(T value, JsonTypeInfo<T> type)
+    public static byte[] SerializeToUtf8Bytes<T>(T value, JsonTypeInfo<T> type, bool indented = false)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        using (var writer = new Utf8JsonWriter(buffer, indented ? IndentedWriterOptions : WriterOptions))
         {
             JsonSerializer.Serialize(writer, value, type);
         }

@@ -38,7 +38,7 @@ public static class LmStudioRest
         using var response = await upstream.PostJsonAsync(UnloadPath, body, timeout);
         if (!response.IsSuccessStatusCode)
         {
-            throw await UpstreamErrors.FromStatusAsync(response, upstream.Resolve(UnloadPath), timeout.Token);
+            throw await UpstreamErrors.FromStatusAsync(response, upstream.Resolve(UnloadPath), upstream, timeout.Token);
         }
     }
 
@@ -56,7 +56,7 @@ public static class LmStudioRest
         using var response = body is null ? await upstream.GetAsync(path, timeout) : await upstream.PostJsonAsync(path, body, timeout);
         if (!response.IsSuccessStatusCode)
         {
-            throw await UpstreamErrors.FromStatusAsync(response, url, timeout.Token);
+            throw await UpstreamErrors.FromStatusAsync(response, url, upstream, timeout.Token);
         }
 
         byte[] content;

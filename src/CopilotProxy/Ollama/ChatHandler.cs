@@ -24,7 +24,7 @@ public sealed class ChatHandler(ModelResolution models, StreamTranslation transl
         var started = Stopwatch.GetTimestamp();
         if (await ModelResolution.ReadAsync(context, OllamaJsonContext.Default.ChatRequest) is not { } request
             || await models.ResolveAsync(context, request.Model, "chat") is not { } model
-            || await ModelResolution.ParseCommonAsync(context, request.Think, request.KeepAlive) is not { } common)
+            || await ModelResolution.ParseCommonAsync(context, request.Think, request.KeepAlive, model) is not { } common)
         {
             return;
         }

@@ -23,7 +23,7 @@ public sealed class GenerateHandler(ModelResolution models, StreamTranslation tr
         var started = Stopwatch.GetTimestamp();
         if (await ModelResolution.ReadAsync(context, OllamaJsonContext.Default.GenerateRequest) is not { } request
             || await models.ResolveAsync(context, request.Model, "generate") is not { } model
-            || await ModelResolution.ParseCommonAsync(context, request.Think, request.KeepAlive) is not { } common)
+            || await ModelResolution.ParseCommonAsync(context, request.Think, request.KeepAlive, model) is not { } common)
         {
             return;
         }

@@ -97,7 +97,7 @@ public sealed class ModelResolution(ModelCatalog catalog, UpstreamClient upstrea
 
     internal readonly record struct CommonFields(ThinkSetting Think, TimeSpan? KeepAlive);
 
-    internal static async Task<CommonFields?> ParseCommonAsync(HttpContext context, JsonElement? think, JsonElement? keepAlive)
+    internal static async Task<CommonFields?> ParseCommonAsync(HttpContext context, JsonElement? think, JsonElement? keepAlive, CatalogModel? model = null)
     {
         if (!ChatTranslation.TryParseThink(think, out var thinkSetting, out var error)
             || !ChatTranslation.TryParseKeepAlive(keepAlive, out var keepAliveValue, out error))
@@ -106,8 +106,23 @@ public sealed class ModelResolution(ModelCatalog catalog, UpstreamClient upstrea
             return null;
         }
 
+        if (model is not null && thinkSetting is not (ThinkSetting.Unset or ThinkSetting.Off) && CannotThink(model))
+        {
+            // Ollama's words and status (server/routes.go, ChatHandler and GenerateHandler): clients match on them to turn
+            // their thinking toggle off, so a think the model can't honour is refused, not silently dropped.
+            await OllamaErrors.WriteAsync(context, StatusCodes.Status400BadRequest, $"\"{context.GetRequestTelemetry().ClientModel}\" does not support thinking");
+            return null;
+        }
+
         return new CommonFields(thinkSetting, keepAliveValue);
     }
+
+    /// <summary>
+    /// True when the model catalog knows the model does not reason: only LM Studio's v1 catalog says so per model (and
+    /// config.yaml's <c>supports_reasoning: true</c> overrides it). Elsewhere nobody knows, so the setting is sent and the
+    /// upstream decides, as <see cref="Settings"/> does.
+    /// </summary>
+    private static bool CannotThink(CatalogModel model) => !model.Thinking && model.Source == CatalogSource.LmStudioV1;
 
     internal static UpstreamRequestSettings Settings(CatalogModel model, CommonFields common) =>
         // Only LM Studio's v1 catalog says whether a model reasons; elsewhere the setting is sent and the upstream decides.

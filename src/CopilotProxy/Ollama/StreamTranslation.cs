@@ -72,6 +72,7 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
         {
             var response = routed.Response;
             var url = routed.Url;
+            var who = UpstreamClient.SentenceNameOf(routed.Answer.Upstream);
             telemetry.UpstreamModel = routed.Deployment.UpstreamModel;
             telemetry.MarkUpstreamHeaders(sent);
             if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } status)
@@ -113,17 +114,17 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
             if (broken is null && translator.UnreadableEvent is { } unreadable)
             {
                 broken = UpstreamFailure.InvalidResponse;
-                message = $"LM Studio at {url} sent an event that is not JSON ({unreadable}); the answer is incomplete. Check LM Studio's server log, or whether LMSTUDIO_URL points at an OpenAI-compatible server";
+                message = $"{who} at {url} sent an event that is not JSON ({unreadable}); the answer is incomplete. Check its server log, or whether LMSTUDIO_URL points at an OpenAI-compatible server";
             }
             else if (broken is null && translator.UpstreamError is { } upstreamError)
             {
                 broken = UpstreamFailure.Status;
-                message = $"LM Studio at {url} reported an error: {upstreamError}";
+                message = $"{who} at {url} reported an error: {upstreamError}";
             }
             else if (broken is null && !translator.Finished)
             {
                 broken = UpstreamFailure.MidStream;
-                message = $"LM Studio at {url} closed the stream before the answer finished (no finish_reason, no [DONE]); check LM Studio's server log, the model may have crashed or been unloaded";
+                message = $"{who} at {url} closed the stream before the answer finished (no finish_reason, no [DONE]); check its server log, the model may have crashed or been unloaded";
             }
 
             var (finishReason, promptTokens, completionTokens) = translator.Outcome;

@@ -125,9 +125,11 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
             // Step 3: a 2xx, and an upstream that has the API at all.
             if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } failure)
             {
-                if (failure.UpstreamStatus is 404 or 405 or 501 && !context.Response.HasStarted)
+                // A 501 is not a missing route: it says what the upstream can't do ("image input is not supported"), and the
+                // client hears it as a 501 in its API's shape (WriteFailureAsync), with the upstream's own words.
+                if (failure.UpstreamStatus is 404 or 405 && !context.Response.HasStarted)
                 {
-                    await WriteUnsupportedAsync(context, api, routed.Url);
+                    await WriteUnsupportedAsync(context, api, routed.Url, routed.Answer.Upstream);
                     return;
                 }
 
@@ -170,7 +172,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
             var root = answer.RootElement;
             if (IsUnexpectedEndpoint(root))
             {
-                await WriteUnsupportedAsync(context, api, routed.Url);
+                await WriteUnsupportedAsync(context, api, routed.Url, routed.Answer.Upstream);
                 return;
             }
 
@@ -254,10 +256,10 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
     }
 
     /// <summary>501 when the upstream has no such API, in that API's error shape, naming the upstream and the LM Studio version it needs.</summary>
-    private static Task WriteUnsupportedAsync(HttpContext context, EventApi api, Uri url)
+    private static Task WriteUnsupportedAsync(HttpContext context, EventApi api, Uri url, UpstreamClient? upstream)
     {
         var (name, since) = api == EventApi.Responses ? ("Responses API (/v1/responses)", "0.3.29") : ("Anthropic Messages API (/v1/messages)", "0.4.1");
-        var message = $"The upstream at {url} does not offer the {name}. LM Studio has it since {since}: update LM Studio, or use /v1/chat/completions instead.";
+        var message = $"{UpstreamClient.SentenceNameOf(upstream)} at {url} does not offer the {name}. LM Studio has it since {since}: update LM Studio, or use /v1/chat/completions instead.";
         return api == EventApi.Messages
             ? AnthropicErrors.WriteAsync(context, StatusCodes.Status501NotImplemented, message)
             : OpenAIErrors.WriteAsync(context, StatusCodes.Status501NotImplemented, message, code: "unsupported_endpoint");

@@ -54,6 +54,8 @@ public static class OpenAIErrors
         401 => "authentication_error",
         404 => "not_found_error",
         429 => "rate_limit_error",
+        // llama.cpp's server's own type for its 501s, which the gateway passes on (UpstreamErrors.ClientStatus).
+        501 => "not_supported_error",
         >= 500 => "upstream_error",
         _ => "invalid_request_error",
     };

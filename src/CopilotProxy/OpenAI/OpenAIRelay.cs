@@ -77,7 +77,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         {
             var known = string.Join(", ", catalog.Current?.Models.Select(m => m.Id) ?? []);
             var where = catalog.Upstreams.Count == 1 && catalog.Upstreams[0].Upstream.Target.IsDefault
-                ? $"LM Studio at {catalog.Upstreams[0].Upstream.BaseUrl}"
+                ? $"{UpstreamClient.NameOf(catalog.Upstreams[0].Upstream)} at {catalog.Upstreams[0].Upstream.BaseUrl}"
                 : "any configured upstream";
             await OpenAIErrors.WriteAsync(context, StatusCodes.Status404NotFound,
                 $"Model '{clientModel}' is not available from {where}. Available models: {(known.Length > 0 ? known : "none")}. Download or load it in LM Studio, or pick one of these.",

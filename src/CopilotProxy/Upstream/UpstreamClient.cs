@@ -31,6 +31,25 @@ public sealed class UpstreamClient
 
     public UpstreamTarget Target { get; }
 
+    /// <summary>What discovery found this upstream to be; set by the model catalog on each successful discovery.</summary>
+    public UpstreamKind Kind { get; set; }
+
+    /// <summary>
+    /// How messages name <paramref name="upstream"/>: by what discovery found ("LM Studio", "llama.cpp's server", "the
+    /// upstream"). Before any discovery, LMSTUDIO_URL is named after what it is configured as, LM Studio, so the first
+    /// "cannot reach" message still says what to start.
+    /// </summary>
+    public static string NameOf(UpstreamClient? upstream) => upstream?.Kind switch
+    {
+        UpstreamKind.LmStudio => "LM Studio",
+        UpstreamKind.LlamaCpp => "llama.cpp's server",
+        UpstreamKind.OpenAICompatible => "the upstream",
+        _ => upstream is null || upstream.Target.IsDefault ? "LM Studio" : "the upstream",
+    };
+
+    /// <summary><see cref="NameOf"/> at the start of a sentence ("The upstream"; "llama.cpp" keeps its lower case).</summary>
+    public static string SentenceNameOf(UpstreamClient? upstream) => NameOf(upstream) is "the upstream" ? "The upstream" : NameOf(upstream);
+
     public Uri BaseUrl => Target.BaseUrl;
 
     public TimeSpan IdleTimeout => _settings.UpstreamIdleTimeout;

@@ -10,7 +10,8 @@ public static class UpstreamErrors
     private const int MaxErrorBodyBytes = 64 * 1024;
 
     /// <summary>Reads a non-success response into an exception; LM Studio sends <c>error</c> as a string on some paths and an object on others.</summary>
-    public static async Task<UpstreamException> FromStatusAsync(HttpResponseMessage response, Uri url, CancellationToken cancellationToken)
+    /// <param name="upstream">Who answered, named as discovery found it (<see cref="UpstreamClient.NameOf"/>).</param>
+    public static async Task<UpstreamException> FromStatusAsync(HttpResponseMessage response, Uri url, UpstreamClient? upstream, CancellationToken cancellationToken)
     {
         var status = (int)response.StatusCode;
         string? message = null;
@@ -26,10 +27,13 @@ public static class UpstreamErrors
         }
 
         message ??= response.ReasonPhrase ?? "no error message";
+        var who = UpstreamClient.SentenceNameOf(upstream);
         var advice = status is 401 or 403
-            ? " LM Studio requires an API token: set LMSTUDIO_API_KEY to the token from LM Studio's server settings."
+            ? who == "LM Studio"
+                ? " LM Studio requires an API token: set LMSTUDIO_API_KEY to the token from LM Studio's server settings."
+                : $" {who} requires an API key: set LMSTUDIO_API_KEY (or the config.yaml entry's api_key) to the key it was started with."
             : string.Empty;
-        return new UpstreamException(UpstreamFailure.Status, $"LM Studio at {url} answered {status}: {message}{advice}", url, status)
+        return new UpstreamException(UpstreamFailure.Status, $"{who} at {url} answered {status}: {message}{advice}", url, status)
         {
             UpstreamMessage = message,
             UpstreamCode = code,
@@ -97,6 +101,9 @@ public static class UpstreamErrors
         _ => failure.UpstreamStatus switch
         {
             400 or 404 or 409 or 413 or 429 => failure.UpstreamStatus.Value,
+            // "Not supported" (llama.cpp's server without --embeddings, an upstream without an API): the upstream answered
+            // correctly, so the client hears what it said, not that the gateway broke.
+            501 => (int)HttpStatusCode.NotImplemented,
             401 or 403 => (int)HttpStatusCode.BadGateway,
             402 or 422 or 424 or 466 or 499 => (int)HttpStatusCode.BadRequest,
             >= 400 and < 500 => failure.UpstreamStatus.Value,

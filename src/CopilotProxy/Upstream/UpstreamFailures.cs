@@ -29,7 +29,7 @@ public enum UpstreamStage
 public static class UpstreamFailures
 {
     /// <summary>Classifies <paramref name="ex"/>, thrown at <paramref name="stage"/> of an exchange with <paramref name="upstream"/>.</summary>
-    /// <param name="upstream">The upstream asked, for whom to name and what to advise; null names it "the upstream".</param>
+    /// <param name="upstream">The upstream asked, for whom to name (<see cref="UpstreamClient.NameOf"/>) and what to advise.</param>
     public static UpstreamException Classify(Exception ex, UpstreamStage stage, ActivityTimeout timeout, Uri url, UpstreamClient? upstream = null)
     {
         ArgumentNullException.ThrowIfNull(ex);
@@ -39,7 +39,8 @@ public static class UpstreamFailures
             return already;
         }
 
-        var who = upstream is null || upstream.Target.IsDefault ? "LM Studio" : "The upstream";
+        var who = UpstreamClient.SentenceNameOf(upstream);
+        var whom = UpstreamClient.NameOf(upstream);
         // A cancelled token explains any exception that comes with it: reads can surface the cancellation as an IOException.
         if (ex is OperationCanceledException || timeout.Token.IsCancellationRequested)
         {
@@ -61,10 +62,12 @@ public static class UpstreamFailures
                 { StaleConnection = true };
             case UpstreamStage.Send:
                 var advice = upstream is null ? "Check that the upstream is running."
+                    : upstream.Target.IsDefault && upstream.Kind is not (UpstreamKind.LmStudio or UpstreamKind.Unknown)
+                        ? $"Start {whom} again and check LMSTUDIO_URL (now {upstream.BaseUrl})."
                     : upstream.Target.IsDefault
                         ? $"Start LM Studio's local server (Developer tab > Start Server, or `lms server start`) and check LMSTUDIO_URL (now {upstream.BaseUrl})."
                         : "Start that server, or correct the api_base of the config.yaml entries that use it.";
-                return new UpstreamException(UpstreamFailure.Connect, $"Cannot reach {(who == "LM Studio" ? who : "the upstream")} at {url} ({Reason(ex)}). {advice}", url, inner: ex);
+                return new UpstreamException(UpstreamFailure.Connect, $"Cannot reach {whom} at {url} ({Reason(ex)}). {advice}", url, inner: ex);
             case UpstreamStage.Body:
                 return new UpstreamException(UpstreamFailure.InvalidResponse,
                     ex is JsonException ? $"{who} at {url} sent an answer that is not valid JSON ({Reason(ex)}). Check the upstream's server log."
@@ -72,7 +75,7 @@ public static class UpstreamFailures
                     url, 200, ex);
             default:
                 return new UpstreamException(UpstreamFailure.MidStream,
-                    $"The connection to {(who == "LM Studio" ? who : "the upstream")} at {url} broke mid-stream ({Reason(ex)}). The answer is incomplete; retry the request.",
+                    $"The connection to {whom} at {url} broke mid-stream ({Reason(ex)}). The answer is incomplete; retry the request.",
                     url, 200, ex);
         }
     }

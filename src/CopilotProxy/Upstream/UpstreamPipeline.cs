@@ -51,7 +51,7 @@ public static class UpstreamPipeline
     public static async Task<UpstreamException?> CheckStatusAsync(UpstreamAnswer answer)
     {
         ArgumentNullException.ThrowIfNull(answer);
-        return answer.Response.IsSuccessStatusCode ? null : await UpstreamErrors.FromStatusAsync(answer.Response, answer.Url, answer.Timeout.Token);
+        return answer.Response.IsSuccessStatusCode ? null : await UpstreamErrors.FromStatusAsync(answer.Response, answer.Url, answer.Upstream, answer.Timeout.Token);
     }
 
     /// <summary>True when the body is a JSON document rather than an event stream (an upstream that ignored <c>stream:true</c>).</summary>

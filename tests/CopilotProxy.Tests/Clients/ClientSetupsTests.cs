@@ -143,6 +143,38 @@ public sealed class ClientSetupsTests
     }
 
     [Fact]
+    public async Task JsonForPeople_KeepsQuotesAndAngleBrackets_AsTyped_InTheCommandAndGetClients()
+    {
+        await using var proxy = await ProxyFixture.StartAsync(Models, configure: s => s with { ApiKey = "sk-gw" });
+        var settings = proxy.Settings with { OllamaPort = proxy.OllamaUrl.Port, GatewayPort = proxy.GatewayUrl.Port };
+        using var json = new StringWriter();
+        using var errors = new StringWriter();
+
+        await ClientsCommand.RunAsync(settings, null, json: true, json, errors, Ct);
+        var served = await proxy.Gateway.GetStringAsync("clients", Ct);
+
+        foreach (var output in (string[])[json.ToString(), served])
+        {
+            // Valid JSON either way; what `jq -r` prints and a person reads must be the snippet as docs/clients.md shows it.
+            Assert.DoesNotContain("\\u00", output, StringComparison.Ordinal);
+            Assert.Contains("""\"toolCalling\": true""", output, StringComparison.Ordinal);
+            Assert.Contains(ClientSetups.ApiKeyPlaceholder, output, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task OllamaExtension_SaysHowToClearItsContextWarning_AndWhatItCosts()
+    {
+        await using var proxy = await ProxyFixture.StartAsync(Models);
+
+        using var json = JsonDocument.Parse(await proxy.Gateway.GetStringAsync("clients", Ct));
+
+        var works = json.RootElement.GetProperty("setups").EnumerateArray().Single(s => s.GetProperty("id").GetString() == "ollama-vscode")
+            .GetProperty("works").EnumerateArray().Select(w => w.GetString()!).ToList();
+        Assert.Contains(works, w => w.Contains("MIN_CONTEXT_LENGTH=65536", StringComparison.Ordinal) && w.Contains("GiB", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Command_UpstreamDown_SaysSoAndExits1()
     {
         var upstream = await FakeLmStudio.StartAsync();

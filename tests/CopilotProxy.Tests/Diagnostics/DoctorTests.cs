@@ -132,6 +132,37 @@ public class DoctorTests
         Assert.Contains("✓ The running proxy reports ready", output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(32768, "✗ The Ollama VS Code extension uses this proxy and MIN_CONTEXT_LENGTH is 32768, below the 64K it wants")]
+    [InlineData(65536, "✓ The Ollama VS Code extension uses this proxy and MIN_CONTEXT_LENGTH is 65536")]
+    public async Task OllamaExtensionInUse_FloorBelow64K_IsFlaggedWithTheSettingThatClearsItsWarning(int floor, string line)
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        // Only the Ollama extension asks this during its discovery; the running proxy's /metrics remembers that it did.
+        using var recommendations = await proxy.Ollama.GetAsync("api/experimental/model-recommendations", TestContext.Current.CancellationToken);
+        var settings = Settings(proxy.Upstream.BaseUrl) with { OllamaPort = proxy.OllamaUrl.Port, GatewayPort = proxy.GatewayUrl.Port, MinContextLength = floor };
+
+        var (_, output) = await RunAsync(settings);
+
+        Assert.Contains(line, output, StringComparison.Ordinal);
+        if (floor < 65536)
+        {
+            Assert.Contains("fix: Set MIN_CONTEXT_LENGTH=65536", output, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task OllamaExtensionNotSeen_FloorIsNotJudgedForIt()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        var settings = Settings(proxy.Upstream.BaseUrl) with { OllamaPort = proxy.OllamaUrl.Port, GatewayPort = proxy.GatewayUrl.Port, MinContextLength = 32768 };
+
+        var (code, output) = await RunAsync(settings);
+
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("Ollama VS Code extension uses this proxy", output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task InvalidSettings_OneCrossPerProblem_Exit2()
     {

@@ -112,6 +112,32 @@ public class OllamaNativeApiTests
         Assert.Equal("42", (string?)answer["message"]!["content"]);
     }
 
+    [Theory]
+    [InlineData("/api/chat", "true")]
+    [InlineData("/api/chat", "\"high\"")]
+    [InlineData("/api/generate", "true")]
+    public async Task Think_OnAModelThatCannotThink_Is400WithOllamasWording_AndNothingIsSent(string path, string think)
+    {
+        await using var proxy = await StartAsync();
+        var input = path == "/api/chat" ? "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]" : "\"prompt\":\"hi\"";
+
+        var (status, _, body) = await PostAsync(proxy, path, $$"""{"model":"{{Gemma}}",{{input}},"think":{{think}},"stream":false}""");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal($"\"{Gemma}\" does not support thinking", ErrorOf(body));
+        Assert.Equal(0, proxy.Upstream.CountOf("/v1/chat/completions") + proxy.Upstream.CountOf("/v1/completions"));
+    }
+
+    [Fact]
+    public async Task ThinkFalse_OnAModelThatCannotThink_IsAnsweredAsUsual()
+    {
+        await using var proxy = await StartAsync();
+
+        var (status, _, _) = await PostAsync(proxy, "/api/chat", $$"""{"model":"{{Gemma}}","messages":[{"role":"user","content":"hi"}],"think":false,"stream":false}""");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+    }
+
     [Fact]
     public async Task Chat_UnknownModel_Returns404InOllamaShape()
     {

@@ -88,11 +88,14 @@ public sealed class GatewayModelInfoTests
 
     [Theory]
     [InlineData(32768, null, 28672, 4096)]
-    [InlineData(4096, null, 0, 4096)]
+    [InlineData(4096, null, 2048, 2048)]
+    [InlineData(5000, null, 2500, 2500)]
+    [InlineData(8192, null, 4096, 4096)]
     [InlineData(4095, null, 2048, 2047)]
     [InlineData(2048, null, 1024, 1024)]
     [InlineData(32768, 8192, 24576, 8192)]
     [InlineData(8192, 8192, 4096, 4096)]
+    [InlineData(8192, 6000, 4096, 4096)]
     public void TokenBudget_SplitsLikeCopilot(int context, int? configuredOutput, int input, int output)
     {
         var budget = TokenBudget.Of(context, configuredOutput);

@@ -98,6 +98,47 @@ public sealed class ConsoleFormatTests : IDisposable
         Assert.Equal("nomic", root.GetProperty("ClientModel").GetString());
     }
 
+    [Fact]
+    public void RequestLine_WithoutFigures_LeavesThemOutOfTheMessage_AndKeepsEveryFieldAsNull()
+    {
+        var full = Capture(new ProxyJsonConsoleFormatter(), "CopilotProxy.Requests", logger =>
+            RequestLog.Completed(logger, LogLevel.Information, "OpenAI", "POST", "/v1/chat/completions", "qwen3-8b", "qwen/qwen3-8b", 200, 380.5, 412.3, 38.2, 12_345.6, 1200, 460, "none", "none", "-", 0));
+        var bare = Capture(new ProxyJsonConsoleFormatter(), "CopilotProxy.Requests", logger =>
+            RequestLog.Completed(logger, LogLevel.Information, "OpenAI", "POST", "/v1/chat/completions", "qwen3-8b", "qwen/qwen3-8b", 200, null, null, null, 12_345.6, null, null, "none", "none", "-", 0));
+
+        using var fullJson = JsonDocument.Parse(full);
+        using var bareJson = JsonDocument.Parse(bare);
+        var message = bareJson.RootElement.GetProperty("message").GetString()!;
+        Assert.DoesNotMatch(@"(ttfb|ttft|tok/s|tokens)=", message);
+        Assert.Contains("total=12345.6 ms", message, StringComparison.Ordinal);
+        Assert.Contains("ttft=412.3 ms", fullJson.RootElement.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("tokens=1200/460", fullJson.RootElement.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(PropertyNames(full), PropertyNames(bare));
+        foreach (var absent in (string[])["TimeToFirstByteMs", "TimeToFirstTokenMs", "TokensPerSecond", "PromptTokens", "CompletionTokens"])
+        {
+            Assert.Equal(JsonValueKind.Null, bareJson.RootElement.GetProperty(absent).ValueKind);
+        }
+    }
+
+    [Fact]
+    public async Task StreamWithoutUsage_IsLoggedWithoutEmptyFigures()
+    {
+        const string chat = "qwen/qwen3-8b";
+        await using (var proxy = await ProxyFixture.StartAsync([FakeModel.Llm(chat)], configure: s => s with { LogDir = _directory, LogLevel = LogLevel.Information }))
+        {
+            proxy.Upstream.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(chat, "Hello")));
+            using var answer = await proxy.Gateway.PostAsync("v1/chat/completions", Json($$"""{"model":"{{chat}}","stream":true,"messages":[{"role":"user","content":"hi"}]}"""));
+            await answer.Content.ReadAsStringAsync();
+            Assert.True(answer.IsSuccessStatusCode);
+        }
+
+        var line = Directory.GetFiles(_directory).SelectMany(File.ReadAllLines).Select(l => JsonDocument.Parse(l).RootElement)
+            .Single(e => e.TryGetProperty("Route", out var route) && route.GetString() == "/v1/chat/completions");
+        Assert.DoesNotContain("tokens=/", line.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("= ", line.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(JsonValueKind.Null, line.GetProperty("PromptTokens").ValueKind);
+    }
+
     /// <summary>Every request line names its model, the embedding and lifecycle routes included (they used to say model=-).</summary>
     [Fact]
     public async Task RequestLines_NameTheModel_ForEmbeddingsLoadsAndUnloads()

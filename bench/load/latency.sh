@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# c=1 latency per client (issue 25): what a hop adds to one request, measured by four clients that read the answer
+# differently: wrk (C, one event loop), hey (Go's net/http), Node's fetch (undici, the HTTP stack of VS Code extensions
+# such as Copilot) and a raw socket (one write per request, read to the response's last byte). Each client asks the
+# fake upstream directly, nginx in front of it, each candidate, and with FLOOR=1 the framework floor (bench/load/Floor:
+# Kestrel + HttpClient that parses nothing), in interleaved rounds with the target order rotated, so drift on a shared
+# machine hits every target alike. The stream is 64 SSE events written in one write (WHOLE=1), as a fast upstream's
+# answer arrives in one read.
+#
+#   bench/load/latency.sh 'proxy=artifacts/bench-load/proxy/copilot-proxy'
+#   ROUNDS=9 CLIENTS="fetch hey" FLOOR=1 bench/load/latency.sh 'base=BIN_A' 'fix=BIN_B'
+#
+# Reported per client and target: the median over rounds of the mean latency it adds over the direct call (ms), and of
+# (target added − nginx added) in the same round: the figure the goal is stated in (within 0.1 ms of nginx).
+# Settings: ROUNDS (5), SECONDS_PER_CELL (3), CLIENTS ("wrk hey fetch socket"), TOKENS (64), FLOOR (0).
+# Needs wrk, hey, node and nginx. Results: bench/load/results/<time>-latency-<pid>/ (results.md, cells.tsv, logs).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+rounds=${ROUNDS:-5}
+seconds=${SECONDS_PER_CELL:-3}
+clients=${CLIENTS:-wrk hey fetch socket}
+tokens=${TOKENS:-64}
+log() { printf '[latency.sh] %s\n' "$*" >&2; }
+die() { printf '[latency.sh] error: %s\n' "$*" >&2; exit 1; }
+
+[ $# -ge 1 ] || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 64; }
+for tool in wrk hey node; do command -v "$tool" >/dev/null || die "$tool is required (apt-get install wrk hey nodejs)"; done
+nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+[ -x "$nginx_bin" ] || die "nginx is required (apt-get install nginx)"
+
+labels=(); commands=()
+for arg in "$@"; do
+  [[ $arg == *=* ]] || die "candidate '$arg' is not label=command"
+  labels+=("${arg%%=*}"); commands+=("${arg#*=}")
+done
+
+bin="$root/artifacts/bench-load"
+fake="$bin/fake-upstream/fake-upstream"
+publish() { # project output-dir what
+  log "publishing $3 (Native AOT)"
+  mkdir -p "$bin"
+  dotnet publish "$1" -c Release -r linux-x64 -o "$2" -nologo -v quiet >"$bin/publish.log" 2>&1 || { cat "$bin/publish.log" >&2; die "publishing $3 failed"; }
+}
+[ -x "$fake" ] || publish "$here/FakeUpstream/FakeUpstream.csproj" "$bin/fake-upstream" "the fake upstream"
+if [ "${FLOOR:-0}" = 1 ]; then
+  [ -x "$bin/floor/floor" ] || publish "$here/Floor/Floor.csproj" "$bin/floor" "the framework floor"
+  labels+=(floor); commands+=("env FLOOR_MODE=copy $bin/floor/floor")
+fi
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+next_port=$((19200 + ($$ % 400) * 16))
+take_port() {
+  while port_busy "$next_port"; do next_port=$((next_port + 1)); done
+  port=$next_port; next_port=$((next_port + 1))
+}
+out="$here/results/$(date -u +%Y%m%dT%H%M%SZ)-latency-$$"
+mkdir -p "$out"
+work="$(mktemp -d)"; chmod 755 "$work"
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+wait_port() { local i; for i in $(seq 1 200); do port_busy "$1" && return 0; kill -0 "$2" 2>/dev/null || die "$3 exited at start; see $out/$3.log"; sleep 0.05; done; die "$3 did not listen on :$1"; }
+
+take_port; upstream_port=$port
+FAKE_PORT=$upstream_port "$fake" >"$out/fake-upstream.log" 2>&1 &
+pids+=($!); wait_port "$upstream_port" "${pids[-1]}" fake-upstream
+
+take_port; nginx_port=$port
+# shellcheck source=bench/load/nginx.sh
+source "$here/nginx.sh"
+write_nginx_conf "$work/nginx" "$upstream_port" "$nginx_port"
+"$nginx_bin" -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' >"$out/nginx.log" 2>&1 &
+pids+=($!); wait_port "$nginx_port" "${pids[-1]}" nginx
+
+declare -A target_url
+targets=(direct nginx)
+target_url[direct]="http://127.0.0.1:$upstream_port/v1/chat/completions"
+target_url[nginx]="http://127.0.0.1:$nginx_port/v1/chat/completions"
+for i in "${!labels[@]}"; do
+  label=${labels[$i]}
+  read -ra cmd <<<"${commands[$i]}"
+  take_port; ollama_port=$port; take_port; litellm_port=$port
+  env -u API_KEY -u LMSTUDIO_API_KEY -u CONFIG_FILE -u LOG_DIR \
+    LMSTUDIO_URL="http://127.0.0.1:$upstream_port" OLLAMA_PORT="$ollama_port" LITELLM_PORT="$litellm_port" \
+    HOST=127.0.0.1 LOG_LEVEL=WARNING "${cmd[@]}" >"$out/$label.log" 2>&1 &
+  pids+=($!)
+  wait_port "$ollama_port" "${pids[-1]}" "$label"
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$ollama_port/api/tags" | grep -q bench-model && break; sleep 0.1; done
+  target_url[$label]="http://127.0.0.1:$ollama_port/v1/chat/completions"; targets+=("$label")
+done
+curl -sf -X POST "http://127.0.0.1:$upstream_port/_bench/config?tokens=$tokens&delay_ms=0&whole=1" >/dev/null || die "the fake upstream refused its config"
+
+body='{"model":"bench-model","messages":[{"role":"user","content":"Say hello in one word."}],"stream":true}'
+printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = %s\n' "'$body'" >"$work/post.lua"
+# Mean latency in µs of one cell: a client against a URL for $seconds at c=1.
+measure() { # client url
+  local result
+  case "$1" in
+    wrk)
+      result=$(wrk -t1 -c1 -d"${seconds}s" --timeout 10s -s "$work/post.lua" "$2")
+      grep -qE 'Non-2xx|Socket errors' <<<"$result" && { echo "$1 $2: $result" >>"$out/errors.log"; }
+      awk '/^Requests\/sec:/{ printf "%.1f", 1e6 / $2 }' <<<"$result" ;;
+    hey)
+      result=$(hey -c 1 -z "${seconds}s" -m POST -T application/json -d "$body" "$2")
+      grep -q '\[200\]' <<<"$result" || echo "$1 $2: $result" >>"$out/errors.log"
+      awk '/Requests\/sec:/{ printf "%.1f", 1e6 / $2 }' <<<"$result" ;;
+    fetch | socket)
+      result=$(node "$here/clients/fetch.mjs" "$1" "$2" "$seconds" "$body")
+      sed -n 's/.*mean_us=\([0-9.]*\).*/\1/p' <<<"$result" ;;
+  esac
+}
+
+printf 'round\tclient\ttarget\tmean_us\n' >"$out/cells.tsv"
+log "$rounds rounds x clients ($clients) x targets (${targets[*]}), $seconds s each; results in $out"
+for round in $(seq 1 "$rounds"); do
+  for client in $clients; do
+    n=${#targets[@]}
+    for k in $(seq 0 $((n - 1))); do
+      target=${targets[$(((k + round) % n))]}
+      printf '%s\t%s\t%s\t%s\n' "$round" "$client" "$target" "$(measure "$client" "${target_url[$target]}")" >>"$out/cells.tsv"
+    done
+  done
+  log "round $round done"
+done
+
+{
+  echo "# latency.sh: $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+  echo
+  for i in "${!labels[@]}"; do echo "- \`${labels[$i]}\`: \`${commands[$i]}\`"; done
+  echo
+  echo "$rounds rounds of ${seconds} s per cell, c=1, $tokens SSE events in one upstream write, target order rotated each round."
+  echo "Added = the target's mean latency minus the direct call's in the same round; medians over rounds."
+  echo
+  echo "| client | target | mean latency µs (median) | added vs direct, ms (median) | added − nginx's added, ms (median) [range] |"
+  echo "|---|---|---|---|---|"
+  for client in $clients; do
+    for target in "${targets[@]}"; do
+      awk -F'\t' -v c="$client" -v t="$target" '
+        function median(arr, m,   i, j, x) { for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (arr[j] < arr[i]) { x = arr[i]; arr[i] = arr[j]; arr[j] = x }
+          return (m % 2) ? arr[(m + 1) / 2] : (arr[m / 2] + arr[m / 2 + 1]) / 2 }
+        NR > 1 && $2 == c && $3 == "direct" { direct[$1] = $4 }
+        NR > 1 && $2 == c && $3 == "nginx" { nginx[$1] = $4 }
+        NR > 1 && $2 == c && $3 == t { m++; lat[m] = $4; r[m] = $1 }
+        END {
+          for (i = 1; i <= m; i++) { added[i] = (lat[i] - direct[r[i]]) / 1000; over[i] = (lat[i] - nginx[r[i]]) / 1000
+            if (i == 1 || over[i] < lo) lo = over[i]; if (i == 1 || over[i] > hi) hi = over[i] }
+          printf "| %s | %s | %.0f | %.3f | %+.3f [%+.3f .. %+.3f] |\n", c, t, median(lat, m), median(added, m), median(over, m), lo, hi
+        }' "$out/cells.tsv"
+    done
+  done
+} >"$out/results.md"
+cat "$out/results.md"
+[ ! -f "$out/errors.log" ] || die "some requests failed; see $out/errors.log"
