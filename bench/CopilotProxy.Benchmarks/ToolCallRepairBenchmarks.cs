@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using CopilotProxy.OpenAI;
+using CopilotProxy.ToolCalls;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CopilotProxy.Benchmarks;

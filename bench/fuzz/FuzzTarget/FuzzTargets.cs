@@ -4,6 +4,7 @@ using System.Text.Json;
 using CopilotProxy.Ollama;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
+using CopilotProxy.ToolCalls;
 using CopilotProxy.Upstream;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -67,7 +68,7 @@ public static class FuzzTargets
         Messages,
     }
 
-    private static readonly string[] Tools = ["read_file", "grep"];
+    private static readonly OfferedTool[] Tools = ["read_file", "grep"];
 
     /// <summary>The /api/chat reader and everything the proxy does with a request before sending it upstream.</summary>
     private static void ChatRequest(ReadOnlySpan<byte> data)
