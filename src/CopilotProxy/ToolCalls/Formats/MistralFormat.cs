@@ -41,7 +41,8 @@ internal sealed class MistralFormat : IToolCallFormat
         {
             if (!(char.IsAsciiLetterOrDigit((char)b) || b is (byte)'_' or (byte)'-' or (byte)'.'))
             {
-                return TagText.Malformed();
+                // "[TOOL_CALLS] in prose" names no function.
+                return FormatParse.NotMine;
             }
         }
 
@@ -52,7 +53,13 @@ internal sealed class MistralFormat : IToolCallFormat
 
         at += bracket;
         string? id = null;
-        if (JsonText.Matches(text, at, CallId) == 1)
+        var callId = JsonText.Matches(text, at, CallId);
+        if (callId == 0)
+        {
+            return FormatParse.Open(final);
+        }
+
+        if (callId == 1)
         {
             var args = TagText.Find(text, at, Args);
             if (args < 0)

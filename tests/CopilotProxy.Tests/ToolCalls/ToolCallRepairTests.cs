@@ -4,7 +4,7 @@ using CopilotProxy.OpenAI;
 using CopilotProxy.ToolCalls;
 using Microsoft.Extensions.Logging;
 
-namespace CopilotProxy.Tests.OpenAI;
+namespace CopilotProxy.Tests.ToolCalls;
 
 public sealed class ToolCallRepairTests
 {
