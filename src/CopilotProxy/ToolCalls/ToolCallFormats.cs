@@ -55,6 +55,10 @@ public sealed class ToolCallFormats
     /// <summary>The bytes a marker that counts mid-text starts with: content without them passes through at once.</summary>
     public SearchValues<byte> AnywhereFirstBytes { get; }
 
+    /// <summary>The named formats only (the fuzz targets' families).</summary>
+    public static ToolCallFormats Only(params string[] names) =>
+        new([.. names.Select(n => All.FirstOrDefault(f => f.Name == n) ?? throw new ArgumentException($"No tool-call format is named {n}.", nameof(names)))]);
+
     /// <summary>True when <paramref name="setting"/> is a value <c>model_info.tool_call_format</c> accepts.</summary>
     public static bool IsSetting(string setting) =>
         setting.Equals(AutoSetting, StringComparison.OrdinalIgnoreCase) || setting.Equals(OffSetting, StringComparison.OrdinalIgnoreCase)
