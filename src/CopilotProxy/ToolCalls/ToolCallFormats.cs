@@ -80,7 +80,7 @@ public sealed class ToolCallFormats
         var partial = false;
         foreach (var (marker, format, startOnly) in _markers)
         {
-            if (startOnly && !atStart)
+            if ((startOnly && !atStart) || marker[0] != text[0])
             {
                 continue;
             }

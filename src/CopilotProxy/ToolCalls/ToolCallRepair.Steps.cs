@@ -1,4 +1,3 @@
-using CopilotProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace CopilotProxy.ToolCalls;
