@@ -32,29 +32,6 @@ public static class JsonText
         return -1;
     }
 
-    /// <summary>Like <see cref="ValueLength"/>, but a text that ends where a top-level scalar ends counts as complete.</summary>
-    public static int FinalValueLength(ReadOnlySpan<byte> text, out bool invalid)
-    {
-        invalid = false;
-        var reader = new Utf8JsonReader(text, isFinalBlock: true, default);
-        try
-        {
-            while (reader.Read())
-            {
-                if (reader.CurrentDepth == 0 && reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray))
-                {
-                    return (int)reader.BytesConsumed;
-                }
-            }
-        }
-        catch (JsonException)
-        {
-            invalid = true;
-        }
-
-        return -1;
-    }
-
     /// <summary>The index after the whitespace at <paramref name="at"/>.</summary>
     public static int SkipWhitespace(ReadOnlySpan<byte> text, int at)
     {

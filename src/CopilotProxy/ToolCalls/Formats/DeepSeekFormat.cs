@@ -17,39 +17,24 @@ internal sealed class DeepSeekFormat : IToolCallFormat
     public IReadOnlyList<byte[]> Markers { get; } = [Open.ToArray()];
     public bool AtStartOnly => false;
 
-    public FormatParse Parse(ReadOnlySpan<byte> text, bool final, ParsedCalls calls)
+    public FormatParse Parse(ReadOnlySpan<byte> text, bool final, ParsedCalls calls) =>
+        TagText.ReadSection(text, final, calls, Open, Close, Call, CallEnd, ReadCall);
+
+    private static FormatParse? ReadCall(ReadOnlySpan<byte> call, ParsedCalls calls)
     {
-        var end = TagText.Find(text, Open.Length, Close);
-        if (end < 0)
+        var sep = call.IndexOf(Separator);
+        if (sep < 0)
         {
-            return FormatParse.Open(final);
+            return TagText.Malformed();
         }
 
-        var inner = text[..end];
-        var at = Open.Length;
-        var any = false;
-        while (!TagText.AtEnd(inner, at))
-        {
-            if (!TagText.TryTake(inner, ref at, Call, CallEnd, out var call) || call.IndexOf(Separator) is var sep && sep < 0)
-            {
-                return TagText.Malformed();
-            }
-
-            var before = call[..sep].Trim(" \t\r\n"u8);
-            var after = call[(sep + Separator.Length)..];
-            // V3 and R1: the type, then the name on its own line, then the arguments in a json fence.
-            var typed = before.SequenceEqual("function"u8) && after.IndexOf((byte)'\n') >= 0;
-            var newline = typed ? after.IndexOf((byte)'\n') : 0;
-            var toolName = TagText.Utf8((typed ? after[..newline] : before).Trim(" \t\r\n"u8));
-            if (calls.AddJson(toolName, Unfence(typed ? after[(newline + 1)..] : after)) is { } refused)
-            {
-                return FormatParse.Refuse(refused);
-            }
-
-            any = true;
-        }
-
-        return any ? FormatParse.Done(end + Close.Length) : TagText.Malformed();
+        var before = call[..sep].Trim(" \t\r\n"u8);
+        var after = call[(sep + Separator.Length)..];
+        // V3 and R1: the type, then the name on its own line, then the arguments in a json fence.
+        var typed = before.SequenceEqual("function"u8) && after.IndexOf((byte)'\n') >= 0;
+        var newline = typed ? after.IndexOf((byte)'\n') : 0;
+        var toolName = TagText.Utf8((typed ? after[..newline] : before).Trim(" \t\r\n"u8));
+        return calls.AddJson(toolName, Unfence(typed ? after[(newline + 1)..] : after)) is { } refused ? FormatParse.Refuse(refused) : null;
     }
 
     /// <summary>The JSON inside <c>```json … ```</c>, or the text itself when it has no fence.</summary>

@@ -16,43 +16,28 @@ internal sealed class KimiK2Format : IToolCallFormat
     public IReadOnlyList<byte[]> Markers { get; } = [Open.ToArray()];
     public bool AtStartOnly => false;
 
-    public FormatParse Parse(ReadOnlySpan<byte> text, bool final, ParsedCalls calls)
+    public FormatParse Parse(ReadOnlySpan<byte> text, bool final, ParsedCalls calls) =>
+        TagText.ReadSection(text, final, calls, Open, Close, Call, CallEnd, ReadCall);
+
+    private static FormatParse? ReadCall(ReadOnlySpan<byte> call, ParsedCalls calls)
     {
-        var end = TagText.Find(text, Open.Length, Close);
-        if (end < 0)
+        var split = call.IndexOf(Arguments);
+        if (split < 0)
         {
-            return FormatParse.Open(final);
+            return TagText.Malformed();
         }
 
-        var inner = text[..end];
-        var at = Open.Length;
-        var any = false;
-        while (!TagText.AtEnd(inner, at))
+        var id = call[..split].Trim(" \t\r\n"u8);
+        if (id.StartsWith("functions."u8))
         {
-            if (!TagText.TryTake(inner, ref at, Call, CallEnd, out var call) || call.IndexOf(Arguments) is var split && split < 0)
-            {
-                return TagText.Malformed();
-            }
-
-            var id = call[..split].Trim(" \t\r\n"u8);
-            if (id.StartsWith("functions."u8))
-            {
-                id = id["functions."u8.Length..];
-            }
-
-            if (id.LastIndexOf((byte)':') is var colon and >= 0)
-            {
-                id = id[..colon];
-            }
-
-            if (calls.AddJson(TagText.Utf8(id), call[(split + Arguments.Length)..]) is { } refused)
-            {
-                return FormatParse.Refuse(refused);
-            }
-
-            any = true;
+            id = id["functions."u8.Length..];
         }
 
-        return any ? FormatParse.Done(end + Close.Length) : TagText.Malformed();
+        if (id.LastIndexOf((byte)':') is var colon and >= 0)
+        {
+            id = id[..colon];
+        }
+
+        return calls.AddJson(TagText.Utf8(id), call[(split + Arguments.Length)..]) is { } refused ? FormatParse.Refuse(refused) : null;
     }
 }

@@ -17,44 +17,28 @@ internal sealed class MiniMaxM2Format : IToolCallFormat
     public IReadOnlyList<byte[]> Markers { get; } = [Open.ToArray()];
     public bool AtStartOnly => false;
 
-    public FormatParse Parse(ReadOnlySpan<byte> text, bool final, ParsedCalls calls)
+    public FormatParse Parse(ReadOnlySpan<byte> text, bool final, ParsedCalls calls) =>
+        TagText.ReadSection(text, final, calls, Open, Close, Invoke, InvokeEnd, ReadInvoke);
+
+    private static FormatParse? ReadInvoke(ReadOnlySpan<byte> invoke, ParsedCalls calls)
     {
-        var end = TagText.Find(text, Open.Length, Close);
-        if (end < 0)
+        if (!TryAttribute(invoke, out var name, out var p))
         {
-            return FormatParse.Open(final);
+            return TagText.Malformed();
         }
 
-        var inner = text[..end];
-        var at = Open.Length;
-        var any = false;
-        while (!TagText.AtEnd(inner, at))
+        var arguments = new List<(string, string)>();
+        while (!TagText.AtEnd(invoke, p))
         {
-            if (!TagText.TryTake(inner, ref at, Invoke, InvokeEnd, out var invoke) || !TryAttribute(invoke, out var name, out var p))
+            if (!TagText.TryTake(invoke, ref p, Parameter, ParameterEnd, out var parameter) || !TryAttribute(parameter, out var key, out var valueStart))
             {
-                return TagText.Malformed();
+                return TagText.Malformed(name);
             }
 
-            var arguments = new List<(string, string)>();
-            while (!TagText.AtEnd(invoke, p))
-            {
-                if (!TagText.TryTake(invoke, ref p, Parameter, ParameterEnd, out var parameter) || !TryAttribute(parameter, out var key, out var valueStart))
-                {
-                    return TagText.Malformed(name);
-                }
-
-                arguments.Add((key, TagText.Utf8(parameter[valueStart..])));
-            }
-
-            if (calls.AddTyped(name, arguments) is { } refused)
-            {
-                return FormatParse.Refuse(refused);
-            }
-
-            any = true;
+            arguments.Add((key, TagText.Utf8(parameter[valueStart..])));
         }
 
-        return any ? FormatParse.Done(end + Close.Length) : TagText.Malformed();
+        return calls.AddTyped(name, arguments) is { } refused ? FormatParse.Refuse(refused) : null;
     }
 
     /// <summary>Reads <c>"value"&gt;</c> (quotes optional) at the start of a tag's remainder.</summary>

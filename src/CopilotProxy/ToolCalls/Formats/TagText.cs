@@ -43,6 +43,43 @@ internal static class TagText
 
     public static string Utf8(ReadOnlySpan<byte> text) => Encoding.UTF8.GetString(text);
 
+    /// <summary>Reads one call's inside (between its open and close tags) into <paramref name="calls"/>; null when it was added.</summary>
+    public delegate FormatParse? CallReader(ReadOnlySpan<byte> call, ParsedCalls calls);
+
+    /// <summary>
+    /// A section of calls: <paramref name="open"/>, one or more <paramref name="callOpen"/>…<paramref name="callClose"/>
+    /// elements (whitespace between them), <paramref name="close"/>. Shared by DeepSeek, Kimi K2 and MiniMax-M2.
+    /// </summary>
+    public static FormatParse ReadSection(ReadOnlySpan<byte> text, bool final, ParsedCalls calls, ReadOnlySpan<byte> open, ReadOnlySpan<byte> close,
+        ReadOnlySpan<byte> callOpen, ReadOnlySpan<byte> callClose, CallReader read)
+    {
+        var end = Find(text, open.Length, close);
+        if (end < 0)
+        {
+            return FormatParse.Open(final);
+        }
+
+        var inner = text[..end];
+        var at = open.Length;
+        var any = false;
+        while (!AtEnd(inner, at))
+        {
+            if (!TryTake(inner, ref at, callOpen, callClose, out var call))
+            {
+                return Malformed();
+            }
+
+            if (read(call, calls) is { } failed)
+            {
+                return failed;
+            }
+
+            any = true;
+        }
+
+        return any ? FormatParse.Done(end + close.Length) : Malformed();
+    }
+
     /// <summary>True when only whitespace is left from <paramref name="at"/>.</summary>
     public static bool AtEnd(ReadOnlySpan<byte> text, int at) => JsonText.SkipWhitespace(text, at) == text.Length;
 
