@@ -206,9 +206,9 @@ internal static class ModelListReader
             return null;
         }
 
-        if (!ToolCalls.ToolCallFormats.IsSetting(text.Value.Trim()))
+        if (!ToolCallFormatNames.IsSetting(text.Value.Trim()))
         {
-            reader.Error(node, path, $"expected one of {string.Join(", ", ToolCalls.ToolCallFormats.Settings)} (docs/models.md says which model writes which), got {text}");
+            reader.Error(node, path, $"expected one of {string.Join(", ", ToolCallFormatNames.Settings)} (docs/models.md says which model writes which), got {text}");
             return null;
         }
 

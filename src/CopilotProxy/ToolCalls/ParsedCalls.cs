@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
-using CopilotProxy.OpenAI;
 using CopilotProxy.Upstream;
 
 namespace CopilotProxy.ToolCalls;
@@ -77,7 +76,7 @@ public sealed class ParsedCalls
                 return new Refusal(ToolCallRepairRejection.InvalidJson, name);
         }
 
-        _calls.Add(new RepairedToolCall(id ?? OpenAIChunk.NewToolCallId(), name, text));
+        _calls.Add(new RepairedToolCall(id ?? RepairedToolCall.NewId(), name, text));
         return null;
     }
 
@@ -92,7 +91,7 @@ public sealed class ParsedCalls
 
         if (arguments.IsEmpty)
         {
-            _calls.Add(new RepairedToolCall(id ?? OpenAIChunk.NewToolCallId(), name, "{}"));
+            _calls.Add(new RepairedToolCall(id ?? RepairedToolCall.NewId(), name, "{}"));
             return null;
         }
 
@@ -101,7 +100,7 @@ public sealed class ParsedCalls
             return new Refusal(ToolCallRepairRejection.InvalidJson, name);
         }
 
-        _calls.Add(new RepairedToolCall(id ?? OpenAIChunk.NewToolCallId(), name, Encoding.UTF8.GetString(arguments)));
+        _calls.Add(new RepairedToolCall(id ?? RepairedToolCall.NewId(), name, Encoding.UTF8.GetString(arguments)));
         return null;
     }
 
@@ -192,7 +191,7 @@ public sealed class ParsedCalls
             writer.WriteEndObject();
         }
 
-        _calls.Add(new RepairedToolCall(OpenAIChunk.NewToolCallId(), name, Encoding.UTF8.GetString(buffer.WrittenSpan)));
+        _calls.Add(new RepairedToolCall(RepairedToolCall.NewId(), name, Encoding.UTF8.GetString(buffer.WrittenSpan)));
         return null;
     }
 
@@ -204,7 +203,7 @@ public sealed class ParsedCalls
             return new Refusal(ToolCallRepairRejection.UnknownTool, name);
         }
 
-        _calls.Add(new RepairedToolCall(OpenAIChunk.NewToolCallId(), name, Encoding.UTF8.GetString(objectJson)));
+        _calls.Add(new RepairedToolCall(RepairedToolCall.NewId(), name, Encoding.UTF8.GetString(objectJson)));
         return null;
     }
 

@@ -1,7 +1,11 @@
 namespace CopilotProxy.ToolCalls;
 
 /// <summary>A tool call the model wrote as text, turned into a structured call: <paramref name="Arguments"/> is a JSON object as a string, as OpenAI sends it.</summary>
-public sealed record RepairedToolCall(string Id, string Name, string Arguments);
+public sealed record RepairedToolCall(string Id, string Name, string Arguments)
+{
+    /// <summary>A new call id in OpenAI's shape (<c>call_</c> and 24 hex digits), unique across answers.</summary>
+    public static string NewId() => "call_" + Guid.NewGuid().ToString("N")[..24];
+}
 
 /// <summary>Why text that looked like a tool call was passed through as text.</summary>
 public enum ToolCallRepairRejection

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Frozen;
+using CopilotProxy.Configuration;
 using CopilotProxy.ToolCalls.Formats;
 
 namespace CopilotProxy.ToolCalls;
@@ -27,19 +28,10 @@ public sealed class ToolCallFormats
         new Phi4MiniFormat(), new Gemma4Format(), new JsonFormat(),
     ];
 
-    /// <summary>The setting that enables every format.</summary>
-    public const string AutoSetting = "auto";
-
-    /// <summary>The setting that turns the repair off for one model.</summary>
-    public const string OffSetting = "off";
-
     public static ToolCallFormats Auto { get; } = new(All);
 
     private static readonly FrozenDictionary<string, ToolCallFormats> Single =
         All.ToFrozenDictionary(f => f.Name, f => new ToolCallFormats([f]), StringComparer.OrdinalIgnoreCase);
-
-    /// <summary>Every value <c>model_info.tool_call_format</c> accepts, for the error that names them.</summary>
-    public static IReadOnlyList<string> Settings { get; } = [AutoSetting, OffSetting, .. All.Select(f => f.Name)];
 
     private readonly (byte[] Marker, IToolCallFormat Format, bool StartOnly)[] _markers;
 
@@ -59,15 +51,10 @@ public sealed class ToolCallFormats
     public static ToolCallFormats Only(params string[] names) =>
         new([.. names.Select(n => All.FirstOrDefault(f => f.Name == n) ?? throw new ArgumentException($"No tool-call format is named {n}.", nameof(names)))]);
 
-    /// <summary>True when <paramref name="setting"/> is a value <c>model_info.tool_call_format</c> accepts.</summary>
-    public static bool IsSetting(string setting) =>
-        setting.Equals(AutoSetting, StringComparison.OrdinalIgnoreCase) || setting.Equals(OffSetting, StringComparison.OrdinalIgnoreCase)
-        || Single.ContainsKey(setting);
-
     /// <summary>The formats a model's setting enables; null for <c>off</c>. A missing setting is <c>auto</c>.</summary>
     public static ToolCallFormats? ForSetting(string? setting) =>
-        setting is null || setting.Equals(AutoSetting, StringComparison.OrdinalIgnoreCase) ? Auto
-        : setting.Equals(OffSetting, StringComparison.OrdinalIgnoreCase) ? null
+        setting is null || setting.Equals(ToolCallFormatNames.Auto, StringComparison.OrdinalIgnoreCase) ? Auto
+        : setting.Equals(ToolCallFormatNames.Off, StringComparison.OrdinalIgnoreCase) ? null
         : Single.GetValueOrDefault(setting, Auto);
 
     /// <summary>

@@ -188,3 +188,13 @@ public sealed class ToolCallFormatTests
         return (Encoding.UTF8.GetString([.. sent]), repair.Calls, repair);
     }
 }
+
+/// <summary>The names config.yaml accepts and the formats the repair has are the same list.</summary>
+public sealed class ToolCallFormatsTests
+{
+    [Fact]
+    public void ConfigNames_AreTheRepairsFormats()
+    {
+        Assert.Equal(CopilotProxy.Configuration.ToolCallFormatNames.Formats, ToolCallFormats.All.Select(f => f.Name));
+    }
+}
