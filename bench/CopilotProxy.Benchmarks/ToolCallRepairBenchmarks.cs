@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using CopilotProxy.OpenAI;
+using CopilotProxy.ToolCalls;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CopilotProxy.Benchmarks;
@@ -11,7 +12,8 @@ namespace CopilotProxy.Benchmarks;
 /// What TOOL_CALL_REPAIR costs a plain text answer to a request with tools (Copilot's agent mode sends tools on every
 /// request): the proxy's share of the time to first token, from the upstream's first event to its bytes in the client's
 /// writer (reading the request's tool names, setting up the relay, relaying the first event), and the cost of a whole
-/// 200-token stream. Repair=False is the relay without the repair; the difference is the extra time.
+/// 200-token stream. Repair=False is the relay without the repair; the difference is the extra time. Repair=True has
+/// every tool-call format enabled (auto, the default), so the scanner watches for all of their start markers.
 /// </summary>
 /// <remarks>dotnet run -c Release --project bench/CopilotProxy.Benchmarks -- --filter '*ToolCallRepair*'</remarks>
 [MemoryDiagnoser]

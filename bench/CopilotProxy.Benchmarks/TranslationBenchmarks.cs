@@ -4,6 +4,7 @@ using System.Text;
 using BenchmarkDotNet.Attributes;
 using CopilotProxy.Ollama;
 using CopilotProxy.OpenAI;
+using CopilotProxy.ToolCalls;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CopilotProxy.Benchmarks;

@@ -152,6 +152,40 @@ test("openai finalChatCompletion() has the tool call the model wrote as text", a
   assert.match(choice.message.tool_calls[0].id, /^call_/);
 });
 
+for (const format of ["qwen3-coder", "mistral", "gemma4", "deepseek"]) {
+  test(`ollama-js gets a real tool call when the model wrote it in the ${format} format`, async () => {
+    const calls = [];
+    let text = "";
+    for await (const part of await ollama.chat({
+      model: chatModel,
+      messages: [{ role: "user", content: `Weather in Oslo? (the model answers the call as ${format} text)` }],
+      tools: [weatherTool],
+      stream: true,
+    })) {
+      text += part.message.content;
+      calls.push(...(part.message.tool_calls ?? []));
+    }
+    assert.equal(text, "");
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].function.name, "get_weather");
+    assert.deepEqual(calls[0].function.arguments, { city: "Oslo" });
+  });
+
+  test(`openai on the gateway gets a real tool call when the model wrote it in the ${format} format`, async () => {
+    const stream = openai.chat.completions.stream({
+      model: chatModel,
+      messages: [{ role: "user", content: `Weather in Oslo? (the model answers the call as ${format} text)` }],
+      tools: [weatherTool],
+    });
+    const choice = (await stream.finalChatCompletion()).choices[0];
+    assert.equal(choice.finish_reason, "tool_calls");
+    assert.ok(!choice.message.content, `content: ${choice.message.content}`);
+    assert.equal(choice.message.tool_calls.length, 1);
+    assert.equal(choice.message.tool_calls[0].function.name, "get_weather");
+    assert.deepEqual(JSON.parse(choice.message.tool_calls[0].function.arguments), { city: "Oslo" });
+  });
+}
+
 test("openai gets the repaired tool call without streaming too", async () => {
   const completion = await openai.chat.completions.create({
     model: chatModel,

@@ -126,6 +126,17 @@ async function readJson(req) {
   return JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
 }
 
+// A call to `tool` with {city: "Oslo"} in other model families' formats, as token pieces (docs/models.md).
+function textForms(tool) {
+  const name = tool.split(/(?=_)/);
+  return {
+    "qwen3-coder": ["<tool_call>", "\n", "<function=", ...name, ">", "\n", "<parameter=", "city", ">", "\n", "Os", "lo", "\n", "</parameter>", "\n", "</function>", "\n", "</tool_call>"],
+    mistral: ["[TOOL_CALLS]", ...name, "[ARGS]", '{"', "city", '":', ' "', "Os", "lo", '"}'],
+    gemma4: ["<|tool_call>", "call", ":", ...name, "{", "city", ":", '<|"|>', "Os", "lo", '<|"|>', "}", "<tool_call|>"],
+    deepseek: ["<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>", ...name, "<｜tool▁sep｜>", '{"', "city", '":', ' "', "Os", "lo", '"}', "<｜tool▁call▁end｜>", "<｜tool▁calls▁end｜>"],
+  };
+}
+
 function lastMessageText(request) {
   const messages = Array.isArray(request.messages) ? request.messages : [];
   const content = messages.at(-1)?.content;
@@ -153,8 +164,12 @@ async function chatCompletions(req, res) {
   // "as text": the model writes its tool call into the content (Qwen/Hermes <tool_call> form) and LM Studio's parser does
   // not recognise it, so it arrives as content tokens, split the way the tokenizer splits it, finish_reason "stop".
   const tool = Array.isArray(request.tools) ? request.tools[0]?.function?.name : undefined;
-  const textCall = tool && /as text/i.test(lastMessageText(request));
-  const words = textCall
+  const textCall = tool && /as (?:[a-z0-9-]+ )?text/i.test(lastMessageText(request));
+  // "as <format> text": the call in another model family's own format (docs/models.md), cut as its tokenizer cuts it.
+  const formatCall = tool && /as ([a-z0-9-]+) text/i.exec(lastMessageText(request))?.[1];
+  const words = formatCall
+    ? textForms(tool)[formatCall] ?? ["no such form"]
+    : textCall
     ? ["<tool_call>", "\n", '{"', "name", '":', ' "', ...tool.split(/(?=_)/), '",', ' "', "arguments", '":', ' {"', "city", '":', ' "', "Os", "lo", '"}}', "\n", "</tool_call>"]
     : slow
       ? ["one", " two", " three", " four", " five", " six", " seven", " eight"]

@@ -4,6 +4,7 @@ using System.Text.Json;
 using CopilotProxy.Ollama;
 using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
+using CopilotProxy.ToolCalls;
 using CopilotProxy.Upstream;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -24,7 +25,7 @@ public static class FuzzTargets
         }
 
         var data = input[1..];
-        switch (input[0] % 9)
+        switch (input[0] % 13)
         {
             case 0:
                 ChatRequest(data);
@@ -50,8 +51,11 @@ public static class FuzzTargets
             case 7:
                 Sse(data, Sink.Responses);
                 break;
-            default:
+            case 8:
                 Sse(data, Sink.Messages);
+                break;
+            default:
+                Repair(data, Families[input[0] % 13 - 9]);
                 break;
         }
     }
@@ -67,7 +71,61 @@ public static class FuzzTargets
         Messages,
     }
 
-    private static readonly string[] Tools = ["read_file", "grep"];
+    private static readonly OfferedTool[] Tools = ["read_file", "grep"];
+
+    /// <summary>The tool-call formats by family, one fuzz target each: JSON in markers, XML-like tags, special tokens, literal syntax.</summary>
+    private static readonly ToolCallFormats[] Families =
+    [
+        ToolCallFormats.Only("hermes", "mistral", "llama3", "granite", "phi4-mini", "json"),
+        ToolCallFormats.Only("qwen3-coder", "seed-oss", "glm", "minimax-m2"),
+        ToolCallFormats.Only("deepseek", "kimi-k2", "harmony"),
+        ToolCallFormats.Only("pythonic", "gemma4"),
+    ];
+
+    // Typed parameters, so the schema typing of string arguments runs too.
+    private static readonly JsonDocument Schemas = JsonDocument.Parse(
+        """[{"type":"function","function":{"name":"read_file","parameters":{"type":"object","properties":{"path":{"type":"string"},"line":{"type":"integer"},"all":{"type":"boolean"},"ratio":{"type":"number"},"tags":{"type":"array"},"opts":{"type":"object"},"note":{"type":["string","null"]}}}}},{"type":"function","function":{"name":"grep"}}]""");
+
+    private static readonly OfferedTool[] TypedTools = OfferedTool.FromChatTools(Schemas.RootElement.EnumerateArray());
+
+    /// <summary>
+    /// Content straight into the tool-call repair with one family of formats enabled: the first byte is the delta size
+    /// (odd: the token limit ends the answer), the rest the content. Whatever the content, what the repair releases plus
+    /// the calls must account for it, and every call's arguments must be one JSON object.
+    /// </summary>
+    private static void Repair(ReadOnlySpan<byte> data, ToolCallFormats formats)
+    {
+        if (data.IsEmpty)
+        {
+            return;
+        }
+
+        var chunk = Math.Max(1, data[0] >> 1);
+        var content = data[1..];
+        using var repair = new ToolCallRepair(TypedTools, "client-model", NullLogger.Instance, formats);
+        var sent = new List<byte>();
+        for (var at = 0; at < content.Length; at += chunk)
+        {
+            var delta = content.Slice(at, Math.Min(chunk, content.Length - at));
+            sent.AddRange(repair.Append(delta) ? delta : repair.Released);
+        }
+
+        repair.Finish(truncated: (data[0] & 1) == 1);
+        sent.AddRange(repair.Released);
+        if (repair.Calls.Count == 0 && !content.SequenceEqual(sent.ToArray()))
+        {
+            throw new InvalidOperationException("The repair changed content that yielded no call.");
+        }
+
+        foreach (var call in repair.Calls)
+        {
+            using var arguments = JsonDocument.Parse(call.Arguments);
+            if (arguments.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new InvalidOperationException($"The arguments of {call.Name} are not one JSON object: {call.Arguments}");
+            }
+        }
+    }
 
     /// <summary>The /api/chat reader and everything the proxy does with a request before sending it upstream.</summary>
     private static void ChatRequest(ReadOnlySpan<byte> data)

@@ -74,6 +74,12 @@ public sealed record CatalogModel
     /// </summary>
     public int? MinContextLength { get; init; }
 
+    /// <summary>
+    /// <c>model_info.tool_call_format</c>: which text form of tool calls the repair looks for in this model's answers
+    /// (<c>auto</c>, one format's name, or <c>off</c>); null means <c>auto</c>.
+    /// </summary>
+    public string? ToolCallFormat { get; init; }
+
     /// <summary>Whether the proxy can choose the context this model is loaded with: an LM Studio ≥0.4 chat model (its /api/v1/models/load takes one).</summary>
     public bool ProxyLoads => Source == CatalogSource.LmStudioV1 && Kind == ModelKind.Llm;
 

@@ -161,6 +161,9 @@ public sealed record ModelInfoOverride
     public bool? SupportsVision { get; init; }
     public bool? SupportsReasoning { get; init; }
     public ModelMode? Mode { get; init; }
+
+    /// <summary><c>tool_call_format</c>: <c>auto</c>, a format name (docs/models.md) or <c>off</c>, checked when the file is read.</summary>
+    public string? ToolCallFormat { get; init; }
 }
 
 /// <summary>When a group fails after its retries, try these groups in order.</summary>

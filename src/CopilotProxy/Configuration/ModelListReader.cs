@@ -132,7 +132,7 @@ internal static class ModelListReader
         int? maxInput = null, contextLength = null, maxTokens = null, maxOutput = null, minContext = null;
         bool? tools = null, vision = null, reasoning = null;
         ModelMode? mode = null;
-        string? id = null;
+        string? id = null, toolCallFormat = null;
         foreach (var (keyNode, value) in map.Children)
         {
             if (reader.KeyOf(keyNode, path) is not { } key)
@@ -170,6 +170,9 @@ internal static class ModelListReader
                 case "mode":
                     mode = ReadMode(reader, value, keyPath);
                     break;
+                case "tool_call_format":
+                    toolCallFormat = ReadToolCallFormat(reader, value, keyPath);
+                    break;
                 case "id":
                     id = reader.ReadScalar(value, keyPath)?.Value;
                     break;
@@ -191,8 +194,25 @@ internal static class ModelListReader
             SupportsVision = vision,
             SupportsReasoning = reasoning,
             Mode = mode,
+            ToolCallFormat = toolCallFormat,
         };
         return (result == new ModelInfoOverride() ? null : result, id);
+    }
+
+    private static string? ReadToolCallFormat(ConfigReader reader, YamlNode node, string path)
+    {
+        if (reader.ReadScalar(node, path) is not { } text)
+        {
+            return null;
+        }
+
+        if (!ToolCallFormatNames.IsSetting(text.Value.Trim()))
+        {
+            reader.Error(node, path, $"expected one of {string.Join(", ", ToolCallFormatNames.Settings)} (docs/models.md says which model writes which), got {text}");
+            return null;
+        }
+
+        return text.Value.Trim().ToLowerInvariant();
     }
 
     private static ModelMode? ReadMode(ConfigReader reader, YamlNode node, string path)

@@ -9,6 +9,7 @@ using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Routing;
 using CopilotProxy.Telemetry;
+using CopilotProxy.ToolCalls;
 using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;

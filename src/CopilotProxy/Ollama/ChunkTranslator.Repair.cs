@@ -1,4 +1,5 @@
 using System.Text;
+using CopilotProxy.ToolCalls;
 
 namespace CopilotProxy.Ollama;
 

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using CopilotProxy.OpenAI;
+using CopilotProxy.ToolCalls;
 using CopilotProxy.Upstream;
 
 namespace CopilotProxy.Ollama;

@@ -9,6 +9,7 @@ using CopilotProxy.Ollama.Wire;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Routing;
 using CopilotProxy.Telemetry;
+using CopilotProxy.ToolCalls;
 using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -36,14 +37,14 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
     /// The idle timeout is linked to RequestAborted, so a client that disconnects cancels the upstream request.
     /// </remarks>
     internal async Task TranslateAsync(HttpContext context, CatalogModel model, string path, Action<Deployment, PooledBufferWriter> writeBody,
-        string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long started, string[] tools, int? numCtx = null)
+        string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long started, OfferedTool[] tools, int? numCtx = null)
     {
         var route = context.Request.Path.Value ?? path;
         var output = context.Response.BodyWriter;
         var telemetry = context.GetRequestTelemetry();
         telemetry.ClientModel = clientModel;
         using var translator = new ChunkTranslator(output, clientModel, shape, stream, showThinking, started,
-            tools.Length > 0 ? new ToolCallRepair(tools, clientModel, logger) : null);
+            new ToolCallOffer(tools, ToolCallFormats.ForSetting(model.ToolCallFormat)).NewRepair(clientModel, logger, telemetry));
 
         // Step 1: the router picks the deployment and retries connect failures and 5xx on the next one; nothing has
         // reached the client yet, so a retry is invisible to it.

@@ -7,6 +7,7 @@ using CopilotProxy.Keys;
 using CopilotProxy.Loading;
 using CopilotProxy.Routing;
 using CopilotProxy.Telemetry;
+using CopilotProxy.ToolCalls;
 using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -83,7 +84,8 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
 
         // Step 2: route it; the router retries and falls back only while nothing has reached the client.
         var streaming = ClientJsonBody.GetBool(root, "stream", false);
-        var tools = settings.ToolCallRepair ? EventApiRepair.OfferedTools(root) : [];
+        var formats = settings.ToolCallRepair ? ToolCallFormats.ForSetting(model.ToolCallFormat) : null;
+        var tools = new ToolCallOffer(formats is not null ? EventApiRepair.OfferedTools(root) : [], formats);
 
         // Generation needs the model loaded with enough context (MIN_CONTEXT_LENGTH), as for chat completions.
         ContextOutcome? loaded = null;
@@ -153,7 +155,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         }
     }
 
-    private async Task RelayJsonAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, string[] tools)
+    private async Task RelayJsonAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, ToolCallOffer tools)
     {
         var (answer, failure) = await UpstreamPipeline.ReadJsonAsync(routed.Answer);
         if (answer is null)
@@ -186,11 +188,11 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
             // A tool call the model wrote as text becomes the API's own call first; the rename then walks the repaired answer.
             using var repairedBody = new PooledBufferWriter();
             JsonDocument? repaired = null;
-            if (tools.Length > 0)
+            if (tools.Offered)
             {
                 using (var writer = new Utf8JsonWriter(repairedBody, RelayJson.WriterOptions))
                 {
-                    var count = EventApiRepair.TryWrite(root, api, writer, () => new ToolCallRepair(tools, clientModel, logger));
+                    var count = EventApiRepair.TryWrite(root, api, writer, () => tools.NewRepair(clientModel, logger, context.GetRequestTelemetry())!);
                     writer.Flush();
                     if (count > 0)
                     {
@@ -213,14 +215,14 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         }
     }
 
-    private async Task RelayStreamAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, SseHeartbeat? heartbeat, string[] tools)
+    private async Task RelayStreamAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, SseHeartbeat? heartbeat, ToolCallOffer tools)
     {
         var telemetry = context.GetRequestTelemetry();
         await OpenAIRelay.StartStreamAsync(context);
 
         // SSE comments (": keep-alive") written during upstream silences are ignored by both APIs' SDKs and by this relay's event reader.
         var output = context.Response.BodyWriter;
-        using var repair = tools.Length > 0 ? new ToolCallRepair(tools, clientModel, logger) : null;
+        using var repair = tools.NewRepair(clientModel, logger, context.GetRequestTelemetry());
         var relay = new EventStreamRelay(output, api, clientModel, repair);
         var failure = await UpstreamPipeline.ReadEventsAsync(routed.Answer, relay, output, telemetry.MarkFirstToken, heartbeat);
         if (failure is { Failure: UpstreamFailure.ClientCanceled })

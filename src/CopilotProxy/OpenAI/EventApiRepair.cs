@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CopilotProxy.ToolCalls;
 using CopilotProxy.Upstream;
 
 namespace CopilotProxy.OpenAI;
@@ -9,28 +10,8 @@ namespace CopilotProxy.OpenAI;
 /// </summary>
 public static class EventApiRepair
 {
-    /// <summary>The tool names a Responses or Messages request offers: both put <c>name</c> at the top of each tool.</summary>
-    public static string[] OfferedTools(JsonElement request)
-    {
-        if (request.ValueKind != JsonValueKind.Object || !request.TryGetProperty("tools"u8, out var tools) || tools.ValueKind != JsonValueKind.Array)
-        {
-            return [];
-        }
-
-        List<string>? names = null;
-        foreach (var tool in tools.EnumerateArray())
-        {
-            // Responses' built-in tools (web_search, file_search) have no name and cannot be written as a function call.
-            if (tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("name"u8, out var name) && name.ValueKind == JsonValueKind.String
-                && name.GetString() is { Length: > 0 } text
-                && (!tool.TryGetProperty("type"u8, out var type) || type.ValueKind != JsonValueKind.String || type.ValueEquals("function"u8) || type.ValueEquals("custom"u8)))
-            {
-                (names ??= []).Add(text);
-            }
-        }
-
-        return names is null ? [] : [.. names];
-    }
+    /// <summary>The tools a Responses or Messages request offers: both put <c>name</c> at the top of each tool.</summary>
+    public static OfferedTool[] OfferedTools(JsonElement request) => OfferedTool.FromEventApiTools(request);
 
     /// <summary>Writes <paramref name="root"/> with a tool call written as text replaced by real ones.</summary>
     /// <returns>The number of repaired calls; 0 (nothing written) when the answer has none.</returns>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CopilotProxy.ToolCalls;
 
 namespace CopilotProxy.OpenAI;
 

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using CopilotProxy.ToolCalls;
 using CopilotProxy.Upstream;
 
 namespace CopilotProxy.OpenAI;

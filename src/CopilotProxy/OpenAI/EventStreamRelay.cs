@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using CopilotProxy.Configuration;
+using CopilotProxy.ToolCalls;
 using CopilotProxy.Upstream;
 
 namespace CopilotProxy.OpenAI;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Text.Json;
 using CopilotProxy.Configuration;
+using CopilotProxy.ToolCalls;
 
 namespace CopilotProxy.OpenAI;
 

@@ -31,7 +31,7 @@ public static class OpenAIChunk
     public static ReadOnlySpan<byte> Error => "error"u8;
 
     /// <summary>An id for a tool call the upstream sent without one (or with ""): clients link results to calls by it.</summary>
-    public static string NewToolCallId() => "call_" + Guid.NewGuid().ToString("N")[..24];
+    public static string NewToolCallId() => global::CopilotProxy.ToolCalls.RepairedToolCall.NewId();
 
     /// <summary>The call's own id, when it has a usable one: Copilot treats <c>""</c> as no id at all.</summary>
     public static string? ToolCallId(JsonElement call) =>

@@ -9,6 +9,7 @@ using CopilotProxy.Keys;
 using CopilotProxy.Loading;
 using CopilotProxy.Routing;
 using CopilotProxy.Telemetry;
+using CopilotProxy.ToolCalls;
 using CopilotProxy.Upstream;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -92,7 +93,8 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         }
 
         var streaming = ClientJsonBody.GetBool(root, "stream", false);
-        var tools = operation == OpenAIOperation.ChatCompletions && settings.ToolCallRepair ? RepairedToolCalls.OfferedTools(root) : [];
+        var formats = settings.ToolCallRepair ? ToolCallFormats.ForSetting(model.ToolCallFormat) : null;
+        var tools = operation == OpenAIOperation.ChatCompletions && formats is not null ? RepairedToolCalls.OfferedTools(root) : [];
         var base64 = operation == OpenAIOperation.Embeddings
             && string.Equals(ClientJsonBody.GetString(root, "encoding_format"), "base64", StringComparison.Ordinal);
         // Sampling defaults mean nothing to embeddings.
@@ -141,7 +143,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
                 context.Response.Headers[ApiBaseHeader] = routed.Deployment.Upstream.Target.ToString();
             }
 
-            await RelayAnswerAsync(context, door, operation, path, clientModel, streaming, base64, tools, routed, model, loaded, heartbeat);
+            await RelayAnswerAsync(context, door, operation, path, clientModel, streaming, base64, new(tools, formats), routed, model, loaded, heartbeat);
         }
     }
 
@@ -167,7 +169,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
     }
 
     private async Task RelayAnswerAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool streaming, bool base64,
-        string[] tools, RoutedResponse routed, CatalogModel model, ContextOutcome? loaded, SseHeartbeat? heartbeat)
+        ToolCallOffer tools, RoutedResponse routed, CatalogModel model, ContextOutcome? loaded, SseHeartbeat? heartbeat)
     {
         var response = routed.Response;
         if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } failure)
@@ -193,11 +195,11 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         }
     }
 
-    private async Task RelayStreamAsync(HttpContext context, string door, string path, string clientModel, string[] tools, RoutedResponse routed, SseHeartbeat? heartbeat)
+    private async Task RelayStreamAsync(HttpContext context, string door, string path, string clientModel, ToolCallOffer tools, RoutedResponse routed, SseHeartbeat? heartbeat)
     {
         var telemetry = context.GetRequestTelemetry();
         await StartStreamAsync(context);
-        var repair = tools.Length > 0 ? new ToolCallRepair(tools, clientModel, logger) : null;
+        var repair = tools.NewRepair(clientModel, logger, telemetry);
         using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry, repair);
         var outcome = await relay.RunAsync(routed.Answer, heartbeat);
         telemetry.Record(outcome.Failure, outcome.FinishReason, outcome.PromptTokens, outcome.CompletionTokens);
@@ -224,7 +226,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         return context.Response.StartAsync(context.RequestAborted);
     }
 
-    private async Task RelayJsonAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool base64, string[] tools,
+    private async Task RelayJsonAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool base64, ToolCallOffer tools,
         RoutedResponse routed)
     {
         var (answer, failure) = await UpstreamPipeline.ReadJsonAsync(routed.Answer);
@@ -255,7 +257,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
                 var telemetry = context.GetRequestTelemetry();
                 RecordUsage(root, telemetry);
                 telemetry.RecordRepairedToolCalls(JsonRelay.WriteCompletion(root, clientModel, output,
-                    tools.Length > 0 ? () => new ToolCallRepair(tools, clientModel, logger) : null));
+                    tools.Offered ? () => tools.NewRepair(clientModel, logger, telemetry)! : null));
             }
 
             context.Response.StatusCode = StatusCodes.Status200OK;

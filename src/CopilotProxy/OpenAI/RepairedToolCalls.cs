@@ -1,44 +1,16 @@
 using System.Text.Json;
+using CopilotProxy.ToolCalls;
 
 namespace CopilotProxy.OpenAI;
-
-/// <summary>A tool call the model wrote as text, turned into a structured call: <paramref name="Arguments"/> is a JSON object as a string, as OpenAI sends it.</summary>
-public sealed record RepairedToolCall(string Id, string Name, string Arguments);
-
-/// <summary>Why text that looked like a tool call was passed through as text.</summary>
-public enum ToolCallRepairRejection
-{
-    /// <summary>The text is not in any tool-call form (a JSON answer, a markdown link, a code block); not logged above Debug.</summary>
-    NotAToolCall,
-    InvalidJson,
-    UnknownTool,
-    MissingName,
-    Unclosed,
-    Truncated,
-    TextAfterCall,
-}
 
 /// <summary>The request side and the whole-answer side of the tool-call repair, in OpenAI's shapes.</summary>
 public static class RepairedToolCalls
 {
-    /// <summary>The function names a chat request offers in <c>tools</c> (OpenAI's and Ollama's shape are the same); empty when none.</summary>
-    public static string[] OfferedTools(IEnumerable<JsonElement>? tools)
-    {
-        List<string>? names = null;
-        foreach (var tool in tools ?? [])
-        {
-            if (tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("function"u8, out var function) && function.ValueKind == JsonValueKind.Object
-                && function.TryGetProperty("name"u8, out var name) && name.ValueKind == JsonValueKind.String && name.GetString() is { Length: > 0 } text)
-            {
-                (names ??= []).Add(text);
-            }
-        }
-
-        return names is null ? [] : [.. names];
-    }
+    /// <summary>The functions a chat request offers in <c>tools</c> (OpenAI's and Ollama's shape are the same); empty when none.</summary>
+    public static OfferedTool[] OfferedTools(IEnumerable<JsonElement>? tools) => OfferedTool.FromChatTools(tools);
 
     /// <inheritdoc cref="OfferedTools(IEnumerable{JsonElement})"/>
-    public static string[] OfferedTools(JsonElement request) =>
+    public static OfferedTool[] OfferedTools(JsonElement request) =>
         request.ValueKind == JsonValueKind.Object && request.TryGetProperty("tools"u8, out var tools) && tools.ValueKind == JsonValueKind.Array
             ? OfferedTools(tools.EnumerateArray())
             : [];

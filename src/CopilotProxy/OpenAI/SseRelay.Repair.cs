@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using CopilotProxy.ToolCalls;
 
 namespace CopilotProxy.OpenAI;
 

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using CopilotProxy.Http;
 using CopilotProxy.Telemetry;
+using CopilotProxy.ToolCalls;
 using CopilotProxy.Upstream;
 using Microsoft.Extensions.Logging;
 

@@ -46,7 +46,7 @@ public sealed class ProxyMetrics
         _activeStreams = meter.CreateUpDownCounter<long>("copilot_proxy.active_streams", "{stream}", "Streams being relayed right now.");
         _upstreamFailures = meter.CreateCounter<long>("copilot_proxy.upstream.failures", "{failure}", "Upstream failures by class.");
         _catalogRefreshes = meter.CreateCounter<long>("copilot_proxy.catalog.refreshes", "{refresh}", "Model catalog refreshes by result.");
-        _toolCallRepairs = meter.CreateCounter<long>("copilot_proxy.tool_call_repairs", "{call}", "Tool calls a model wrote as text that became structured calls, by model.");
+        _toolCallRepairs = meter.CreateCounter<long>("copilot_proxy.tool_call_repairs", "{call}", "Tool calls a model wrote as text that became structured calls, by model and the format they were written in.");
     }
 
     /// <summary>The label a failure class carries in metrics and the request log.</summary>
@@ -99,7 +99,8 @@ public sealed class ProxyMetrics
 
         if (telemetry.RepairedToolCalls > 0)
         {
-            _toolCallRepairs.Add(telemetry.RepairedToolCalls, new KeyValuePair<string, object?>("model", model));
+            _toolCallRepairs.Add(telemetry.RepairedToolCalls, new KeyValuePair<string, object?>("model", model),
+                new KeyValuePair<string, object?>("format", telemetry.RepairedFormat ?? "unknown"));
         }
 
         if (telemetry.Failure is { } failure)

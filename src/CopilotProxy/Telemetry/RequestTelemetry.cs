@@ -35,6 +35,11 @@ public sealed class RequestTelemetry
 
     public void RecordRepairedToolCalls(int count) => RepairedToolCalls += count;
 
+    /// <summary>The format the repaired calls were written in (docs/models.md), or null when none were repaired.</summary>
+    public string? RepairedFormat { get; private set; }
+
+    public void RecordRepairedFormat(string format) => RepairedFormat ??= format;
+
     /// <summary>Proxy time before the upstream call: body parsing, model lookup, translation.</summary>
     public TimeSpan? ProxyTime { get; private set; }
 

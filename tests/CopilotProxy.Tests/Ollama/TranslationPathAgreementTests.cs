@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using CopilotProxy.Ollama;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Tests.Harness;
+using CopilotProxy.ToolCalls;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CopilotProxy.Tests.Ollama;
@@ -17,7 +18,7 @@ namespace CopilotProxy.Tests.Ollama;
 public sealed partial class TranslationPathAgreementTests
 {
     private const string ClientModel = "qwen3:8b";
-    private static readonly string[] Tools = ["read_file", "get_weather"];
+    private static readonly OfferedTool[] Tools = ["read_file", "get_weather"];
 
     [Theory]
     [MemberData(nameof(Transcripts.SseFiles), MemberType = typeof(Transcripts))]

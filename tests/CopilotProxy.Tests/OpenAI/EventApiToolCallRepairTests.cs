@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CopilotProxy.Tests.Harness;
+using CopilotProxy.ToolCalls;
 using Microsoft.Extensions.Logging;
 using static CopilotProxy.Tests.Harness.GatewayHarness;
 

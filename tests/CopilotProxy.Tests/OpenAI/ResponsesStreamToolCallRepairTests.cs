@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Tests.Harness;
+using CopilotProxy.ToolCalls;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using static CopilotProxy.Tests.Harness.GatewayHarness;

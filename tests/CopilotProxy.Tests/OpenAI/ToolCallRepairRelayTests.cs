@@ -8,6 +8,7 @@ using System.Text.Json.Nodes;
 using CopilotProxy.Ollama;
 using CopilotProxy.OpenAI;
 using CopilotProxy.Tests.Harness;
+using CopilotProxy.ToolCalls;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CopilotProxy.Tests.OpenAI;

@@ -23,4 +23,26 @@ public sealed class FuzzRegressionTests
         var input = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Reliability", "FuzzCrashes", file));
         FuzzTargets.Run(input);
     }
+
+    /// <summary>
+    /// The tool-call format family targets (first byte 9 to 12) hold every format transcript, cut into deltas of every size
+    /// up to 16 bytes, to their checks: content without a call comes out byte for byte, every call's arguments are one object.
+    /// </summary>
+    [Fact]
+    public void FormatFamilyTargets_HoldEveryTranscript()
+    {
+        var answers = ToolCalls.ToolCallFormatTests.Transcripts.Select(r => (string)((ITheoryDataRow)r).GetData()[1]!)
+            .Concat(ToolCalls.ToolCallFormatTests.LookAlikes.Select(r => (string)((ITheoryDataRow)r).GetData()[0]!));
+        foreach (var answer in answers)
+        {
+            var content = System.Text.Encoding.UTF8.GetBytes(answer);
+            for (byte family = 9; family <= 12; family++)
+            {
+                for (var size = 2; size <= 33; size++)
+                {
+                    FuzzTargets.Run([family, (byte)size, .. content]);
+                }
+            }
+        }
+    }
 }

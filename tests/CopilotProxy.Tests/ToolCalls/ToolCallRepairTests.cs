@@ -1,13 +1,14 @@
 using System.Text;
 using System.Text.Json;
 using CopilotProxy.OpenAI;
+using CopilotProxy.ToolCalls;
 using Microsoft.Extensions.Logging;
 
-namespace CopilotProxy.Tests.OpenAI;
+namespace CopilotProxy.Tests.ToolCalls;
 
 public sealed class ToolCallRepairTests
 {
-    private static readonly string[] Tools = ["read_file", "get_weather"];
+    private static readonly OfferedTool[] Tools = ["read_file", "get_weather"];
 
     private const string Call = """{"name": "read_file", "arguments": {"path": "src/a.cs"}}""";
 
