@@ -137,6 +137,7 @@ public static class CatalogView
             Tools = kind == ModelKind.Llm && (info.SupportsTools ?? model.Tools),
             Vision = info.SupportsVision ?? model.Vision,
             Thinking = info.SupportsReasoning ?? model.Thinking,
+            ReasoningFormat = info.ReasoningFormat ?? model.ReasoningFormat,
         };
     }
 }

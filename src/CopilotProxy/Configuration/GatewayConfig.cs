@@ -152,6 +152,9 @@ public sealed record ModelInfoOverride
     public bool? SupportsVision { get; init; }
     public bool? SupportsReasoning { get; init; }
     public ModelMode? Mode { get; init; }
+
+    /// <summary><c>reasoning_format</c>: how this model writes reasoning into its text (<c>auto</c>, a named form, or <c>off</c>).</summary>
+    public ReasoningFormats? ReasoningFormat { get; init; }
 }
 
 /// <summary>When a group fails after its retries, try these groups in order.</summary>

@@ -132,6 +132,7 @@ internal static class ModelListReader
         int? maxInput = null, contextLength = null, maxTokens = null, maxOutput = null, minContext = null;
         bool? tools = null, vision = null, reasoning = null;
         ModelMode? mode = null;
+        ReasoningFormats? reasoningFormat = null;
         string? id = null;
         foreach (var (keyNode, value) in map.Children)
         {
@@ -170,6 +171,9 @@ internal static class ModelListReader
                 case "mode":
                     mode = ReadMode(reader, value, keyPath);
                     break;
+                case "reasoning_format":
+                    reasoningFormat = ReadReasoningFormat(reader, value, keyPath);
+                    break;
                 case "id":
                     id = reader.ReadScalar(value, keyPath)?.Value;
                     break;
@@ -191,8 +195,25 @@ internal static class ModelListReader
             SupportsVision = vision,
             SupportsReasoning = reasoning,
             Mode = mode,
+            ReasoningFormat = reasoningFormat,
         };
         return (result == new ModelInfoOverride() ? null : result, id);
+    }
+
+    private static ReasoningFormats? ReadReasoningFormat(ConfigReader reader, YamlNode node, string path)
+    {
+        if (reader.ReadScalar(node, path) is not { } text)
+        {
+            return null;
+        }
+
+        if (ReasoningFormatNames.TryParse(text.Value, out var formats))
+        {
+            return formats;
+        }
+
+        reader.Error(node, path, $"expected one of {string.Join(", ", ReasoningFormatNames.All.Select(f => f.Name))}, got {text}");
+        return null;
     }
 
     private static ModelMode? ReadMode(ConfigReader reader, YamlNode node, string path)

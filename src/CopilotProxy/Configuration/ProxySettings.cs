@@ -60,6 +60,12 @@ public sealed record ProxySettings
     /// <summary>Turn tool calls a model wrote as text (<c>&lt;tool_call&gt;</c> blocks, bare JSON) into structured tool calls, in requests that offer tools.</summary>
     public bool ToolCallRepair { get; init; } = true;
 
+    /// <summary>
+    /// Take reasoning a model wrote into its answer text (<c>&lt;think&gt;</c>, <c>[THINK]</c>, harmony channels, …) out of it
+    /// and send it as reasoning, for models without their own <c>model_info.reasoning_format</c>.
+    /// </summary>
+    public bool ReasoningTags { get; init; } = true;
+
     public bool DevMode { get; init; }
     public bool HotReload { get; init; }
     public bool DebugLogging { get; init; }

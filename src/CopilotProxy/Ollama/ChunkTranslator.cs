@@ -104,6 +104,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
         var trimmed = data.Trim(" \r\n\t"u8);
         if (trimmed.SequenceEqual("[DONE]"u8))
         {
+            FlushReasoning();
             SawDone = true;
             Finished = true;
             FinishRepair(truncated: false);
@@ -149,6 +150,11 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
                 return false;
             }
 
+            if (SplitReasoning(root))
+            {
+                return true;
+            }
+
             ObserveUsage(root);
             if (root.TryGetProperty(OpenAIChunk.Choices, out var choices) && choices.ValueKind == JsonValueKind.Array)
             {
@@ -178,6 +184,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
     /// <param name="loadDuration">How long an explicit model load took, when the proxy did one; otherwise unknown and left out.</param>
     public void WriteDone(TimeSpan? loadDuration = null)
     {
+        FlushReasoning();
         FinishRepair(truncated: _finishReason == "length");
 
         EmitToolCalls();
@@ -221,6 +228,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
     /// <summary>A final <c>{"error":"…"}</c> line: the 200 is already sent, so this is how the client learns the answer broke.</summary>
     public void WriteError(string message)
     {
+        FlushReasoning();
         StopRepair();
         _lines.WriteError(message);
     }
@@ -228,6 +236,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
     public void Dispose()
     {
         _repair?.Dispose();
+        _reasoning?.Dispose();
         _lines.Dispose();
         foreach (var call in _completedCalls ?? [])
         {

@@ -63,9 +63,12 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
     private int? _completionTokens;
 
     /// <param name="repair">Turns tool calls written as text into tool calls (TOOL_CALL_REPAIR, requests with tools); owned by the relay.</param>
-    public SseRelay(PipeWriter output, string clientModel, ILogger logger, RequestTelemetry? telemetry = null, ToolCallRepair? repair = null)
+    /// <param name="reasoning">Takes reasoning written as text out of the answer (REASONING_TAGS); owned by the relay.</param>
+    public SseRelay(PipeWriter output, string clientModel, ILogger logger, RequestTelemetry? telemetry = null, ToolCallRepair? repair = null,
+        ReasoningEvents? reasoning = null)
     {
         _repair = repair;
+        _reasoning = reasoning;
         _telemetry = telemetry;
         _output = output;
         _clientModel = clientModel;
@@ -150,6 +153,7 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
     {
         _writer.Dispose();
         _repair?.Dispose();
+        _reasoning?.Dispose();
     }
 
     /// <summary>Relays one event's data (the bytes after <c>data: </c>) into the output without flushing; the per-event hot path.</summary>
@@ -158,6 +162,7 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
         var trimmed = data.Trim(" \r\n"u8);
         if (trimmed.SequenceEqual("[DONE]"u8))
         {
+            FlushReasoning();
             if (_repair is { Active: true } && !_sawError)
             {
                 // The upstream ended without a finish reason: the content is complete, so the repair decides now.
@@ -206,6 +211,11 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
                 return true;
             }
 
+            if (SplitReasoning(root))
+            {
+                return true;
+            }
+
             Observe(root);
             if (_repair is { Active: true })
             {
@@ -236,9 +246,14 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
             return false;
         }
 
-        if (plain.Finish == "stop" && _toolCallIds.Count > 0)
+        if ((plain.Finish == "stop" && _toolCallIds.Count > 0) || (plain.Finish is not null && _reasoning is { Active: true }))
         {
             return false;
+        }
+
+        if (SplitReasoning(data, plain))
+        {
+            return true;
         }
 
         var repaired = false;
@@ -369,6 +384,7 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
     /// </summary>
     private void WriteFailure(byte[] errorEvent)
     {
+        FlushReasoning();
         ReleaseHeldText();
         if (_choiceOpen && !_sawFinish)
         {
