@@ -328,17 +328,6 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
         }
     }
 
-    /// <summary>The id of the call at <paramref name="index"/>: the upstream's when it sent one, else the one synthesised before, else a new one.</summary>
-    private string RecordToolCallId(JsonElement call, int index)
-    {
-        while (_toolCallIds.Count <= index)
-        {
-            _toolCallIds.Add(null);
-        }
-
-        return (_toolCallIds[index] = OpenAIChunk.ToolCallId(call) ?? _toolCallIds[index] ?? OpenAIChunk.NewToolCallId())!;
-    }
-
     private void WriteSyntheticFinishIfMissing()
     {
         if (!_sawFinish && !_sawError)
