@@ -154,7 +154,11 @@ async function chatCompletions(req, res) {
   // not recognise it, so it arrives as content tokens, split the way the tokenizer splits it, finish_reason "stop".
   const tool = Array.isArray(request.tools) ? request.tools[0]?.function?.name : undefined;
   const textCall = tool && /as text/i.test(lastMessageText(request));
-  const words = textCall
+  // "think aloud": a Qwen3-style model whose reasoning LM Studio does not separate (the setting off): <think>…</think> in the content.
+  const thinkAloud = /think aloud/i.test(lastMessageText(request));
+  const words = thinkAloud
+    ? ["<think>", "\n", "The", " user", " greets", " me", ".", "\n", "</think>", "\n\n", "Hello", "!"]
+    : textCall
     ? ["<tool_call>", "\n", '{"', "name", '":', ' "', ...tool.split(/(?=_)/), '",', ' "', "arguments", '":', ' {"', "city", '":', ' "', "Os", "lo", '"}}', "\n", "</tool_call>"]
     : slow
       ? ["one", " two", " three", " four", " five", " six", " seven", " eight"]
