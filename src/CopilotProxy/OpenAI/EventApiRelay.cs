@@ -135,7 +135,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
             // Once heartbeats committed an event stream, the answer has to be one, whatever the upstream chose.
             if ((UpstreamPipeline.IsJson(routed.Response) || !streaming) && !context.Response.HasStarted)
             {
-                await RelayJsonAsync(context, api, door, path, clientModel, routed, tools);
+                await RelayJsonAsync(context, api, door, path, clientModel, routed, tools, ReasoningFormatNames.For(model.ReasoningFormat, settings.ReasoningTags));
             }
             else
             {
@@ -144,7 +144,8 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         }
     }
 
-    private async Task RelayJsonAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, string[] tools)
+    private async Task RelayJsonAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, string[] tools,
+        ReasoningFormats reasoning)
     {
         var (answer, failure) = await UpstreamPipeline.ReadJsonAsync(routed.Answer);
         if (answer is null)
@@ -174,7 +175,11 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
                 telemetry.CompletionTokens = usage.TryGetProperty("output_tokens"u8, out var o) && o.ValueKind == JsonValueKind.Number && o.TryGetInt32(out var ov) ? ov : null;
             }
 
-            // A tool call the model wrote as text becomes the API's own call first; the rename then walks the repaired answer.
+            // Reasoning written as text leaves the text first (so the repair sees only the answer); a tool call the model wrote
+            // as text then becomes the API's own call; the rename walks the result.
+            using var separated = ReasoningAnswers.Separate(root, api, reasoning, clientModel, logger, out var found);
+            context.GetRequestTelemetry().RecordReasoningFromText(found);
+            root = separated?.RootElement ?? root;
             using var repairedBody = new PooledBufferWriter();
             JsonDocument? repaired = null;
             if (tools.Length > 0)

@@ -131,6 +131,38 @@ public sealed class ReasoningFromTextTests
         Assert.Equal("Plan: greet.", message.GetProperty("reasoning_text").GetString());
     }
 
+    [Fact]
+    public async Task WholeResponsesAnswer_HasAReasoningItemBeforeTheMessage()
+    {
+        await using var proxy = await StartAsync("<think>Plan: greet.</think>\n\nHello!");
+
+        using var response = await proxy.Gateway.PostAsync("v1/responses",
+            new StringContent($$"""{"model":"{{Model}}","input":"hi"}""", Encoding.UTF8, "application/json"), Ct);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+
+        var output = body.RootElement.GetProperty("output");
+        Assert.Equal("reasoning", output[0].GetProperty("type").GetString());
+        Assert.Equal("Plan: greet.", output[0].GetProperty("content")[0].GetProperty("text").GetString());
+        Assert.Equal("message", output[1].GetProperty("type").GetString());
+        Assert.Equal("Hello!", output[1].GetProperty("content")[0].GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task WholeMessagesAnswer_HasAThinkingBlockBeforeTheText()
+    {
+        await using var proxy = await StartAsync("[THINK]Plan: greet.[/THINK]Hello!");
+
+        using var response = await proxy.Gateway.PostAsync("v1/messages",
+            new StringContent($$"""{"model":"{{Model}}","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"), Ct);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+
+        var content = body.RootElement.GetProperty("content");
+        Assert.Equal(2, content.GetArrayLength());
+        Assert.Equal("thinking", content[0].GetProperty("type").GetString());
+        Assert.Equal("Plan: greet.", content[0].GetProperty("thinking").GetString());
+        Assert.Equal("Hello!", content[1].GetProperty("text").GetString());
+    }
+
     [Theory]
     [InlineData("api/chat", true)]
     [InlineData("api/chat", false)]
