@@ -145,7 +145,8 @@ public static class FuzzTargets
         {
             Sink.Relay or Sink.RelayWithRepair or Sink.RelayWithReasoning => new SseRelay(client, "client-model", NullLogger.Instance, repair: repair, reasoning: reasoning),
             Sink.Translation or Sink.TranslationWithRepair or Sink.TranslationWithReasoning => new ChunkTranslator(client, "client-model", OllamaAnswerShape.Chat,
-                stream: true, showThinking: true, Stopwatch.GetTimestamp(), repair) { Reasoning = reasoning },
+                stream: true, showThinking: true, Stopwatch.GetTimestamp(), repair)
+            { Reasoning = reasoning },
             Sink.Responses => new EventStreamRelay(client, EventApi.Responses, "client-model", repair),
             _ => new EventStreamRelay(client, EventApi.Messages, "client-model", repair),
         };

@@ -33,7 +33,7 @@ public sealed partial class ReasoningSplitter
     {
         var message = text.IndexOf(ReasoningMarkers.HarmonyMessage);
         var limit = message >= 0 ? message : text.Length;
-        var broken = ReasoningMarkers.Find(text[..limit], HeaderBreakers) is (>= 0, _, true);
+        var broken = ReasoningMarkers.Find(text[..limit], HeaderBreakers) is ( >= 0, _, true);
         if (message < 0 && !broken && text.Length <= MaxHeaderLength)
         {
             return -1;
