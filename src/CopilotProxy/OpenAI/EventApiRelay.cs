@@ -139,7 +139,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
             }
             else
             {
-                await RelayStreamAsync(context, api, door, path, clientModel, routed, heartbeat, tools);
+                await RelayStreamAsync(context, api, door, path, clientModel, routed, heartbeat, tools, ReasoningFormatNames.For(model.ReasoningFormat, settings.ReasoningTags));
             }
         }
     }
@@ -209,7 +209,8 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         }
     }
 
-    private async Task RelayStreamAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, SseHeartbeat? heartbeat, string[] tools)
+    private async Task RelayStreamAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, SseHeartbeat? heartbeat, string[] tools,
+        ReasoningFormats reasoning)
     {
         var telemetry = context.GetRequestTelemetry();
         await OpenAIRelay.StartStreamAsync(context);
@@ -217,7 +218,11 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         // SSE comments (": keep-alive") written during upstream silences are ignored by both APIs' SDKs and by this relay's event reader.
         var output = context.Response.BodyWriter;
         using var repair = tools.Length > 0 ? new ToolCallRepair(tools, clientModel, logger) : null;
-        var relay = new EventStreamRelay(output, api, clientModel, repair);
+        // Streamed Responses answers keep reasoning written as text in their text (docs/models.md, "What is left").
+        using var messagesReasoning = api == EventApi.Messages && reasoning != ReasoningFormats.None
+            ? new MessagesReasoning(new Reasoning.ReasoningSplitter(reasoning, clientModel, logger))
+            : null;
+        var relay = new EventStreamRelay(output, api, clientModel, repair) { Reasoning = messagesReasoning };
         var failure = await UpstreamPipeline.ReadEventsAsync(routed.Answer, relay, output, telemetry.MarkFirstToken, heartbeat);
         if (failure is { Failure: UpstreamFailure.ClientCanceled })
         {
@@ -244,6 +249,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         }
 
         telemetry.RecordRepairedToolCalls(relay.RepairedToolCalls);
+        telemetry.RecordReasoningFromText(messagesReasoning?.Found);
         telemetry.Record(failure?.Failure, relay.FinishReason, relay.InputTokens, relay.OutputTokens);
         if (failure is not null)
         {

@@ -164,6 +164,44 @@ public sealed class ReasoningFromTextTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task StreamedMessagesAnswer_HasAThinkingBlockBeforeTheText(bool tools)
+    {
+        await using var proxy = await StartAsync(tools
+            ? "<think>\nPlan: call it.\n</think>\n\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"
+            : "<think>\nPlan: greet.\n</think>\n\nHello!");
+        var tool = tools ? ""","tools":[{"name":"get_weather","input_schema":{"type":"object"}}]""" : "";
+
+        using var response = await proxy.Gateway.PostAsync("v1/messages",
+            new StringContent($$"""{"model":"{{Model}}","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]{{tool}}}""", Encoding.UTF8, "application/json"), Ct);
+        var events = (await response.Content.ReadAsStringAsync(Ct)).Split('\n')
+            .Where(l => l.StartsWith("data: ", StringComparison.Ordinal)).Select(l => JsonDocument.Parse(l[6..]).RootElement).ToList();
+
+        // Blocks by index: their type at start, and the text their deltas carry.
+        var blocks = new SortedDictionary<int, (string Type, StringBuilder Text)>();
+        foreach (var e in events)
+        {
+            var type = e.GetProperty("type").GetString();
+            if (type == "content_block_start")
+            {
+                blocks.Add(e.GetProperty("index").GetInt32(), (e.GetProperty("content_block").GetProperty("type").GetString()!, new StringBuilder()));
+            }
+            else if (type == "content_block_delta")
+            {
+                var delta = e.GetProperty("delta");
+                var piece = delta.TryGetProperty("thinking", out var t) ? t : delta.TryGetProperty("text", out var x) ? x : delta.GetProperty("partial_json");
+                blocks[e.GetProperty("index").GetInt32()].Text.Append(piece.GetString());
+            }
+        }
+
+        Assert.Equal([0, 1], blocks.Keys);
+        Assert.Equal(("thinking", tools ? "Plan: call it.\n" : "Plan: greet.\n"), (blocks[0].Type, blocks[0].Text.ToString()));
+        Assert.Equal(tools ? ("tool_use", """{"city": "Paris"}""") : ("text", "Hello!"), (blocks[1].Type, blocks[1].Text.ToString()));
+        Assert.Equal(2, events.Count(e => e.GetProperty("type").GetString() == "content_block_stop"));
+    }
+
+    [Theory]
     [InlineData("api/chat", true)]
     [InlineData("api/chat", false)]
     [InlineData("api/generate", true)]
