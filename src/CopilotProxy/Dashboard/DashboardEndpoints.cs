@@ -120,7 +120,7 @@ public static class DashboardEndpoints
 
         var host = context.Request.Host.Host is { Length: > 0 } h ? h : "127.0.0.1";
         var state = new DashboardState(
-            typeof(DashboardEndpoints).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
+            ProductVersion.Current,
             StartedAt,
             GatewayAuth.ConfiguredKey(context.RequestServices) is not null,
             upstreams,

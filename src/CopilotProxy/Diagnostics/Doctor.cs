@@ -29,7 +29,7 @@ public sealed class Doctor(ProxySettings settings, TextWriter output, TimeProvid
     /// <summary>Runs every check; returns 0 when nothing is broken, 1 otherwise.</summary>
     public async Task<int> RunAsync(CancellationToken cancellationToken = default)
     {
-        await output.WriteLineAsync($"copilot-proxy doctor {typeof(Doctor).Assembly.GetName().Version?.ToString(3)}");
+        await output.WriteLineAsync($"copilot-proxy doctor {ProductVersion.Current}");
         Report(Check.Pass("Settings valid"));
         CheckConfigFile();
 

@@ -103,7 +103,7 @@ public static class ProxyApp
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             StartupLog.Listening(
-                app.Logger, typeof(ProxyApp).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
+                app.Logger, ProductVersion.Current,
                 $"http://{settings.Host}:{bindings.OllamaPort}", $"http://{settings.Host}:{bindings.GatewayPort}", settings.LmStudioUrl);
             LogConfiguration(app.Logger, settings, config);
         });
