@@ -41,7 +41,7 @@ public static class ReasoningAnswers
             index++;
         }
 
-        if (target < 0 || Split(TextOf(items[target], api)!, formats, model, logger) is not { } split)
+        if (target < 0 || ReasoningSplitter.SplitWhole(TextOf(items[target], api)!, formats, model, logger) is not { } split)
         {
             return null;
         }
@@ -111,31 +111,6 @@ public static class ReasoningAnswers
         }
 
         return string.Concat(parts);
-    }
-
-    private static (string Reasoning, string Content, ReasoningFormats Found)? Split(string text, ReasoningFormats formats, string model, ILogger logger)
-    {
-        using var splitter = new ReasoningSplitter(formats, model, logger);
-        var bytes = System.Text.Encoding.UTF8.GetBytes(text);
-        var reasoning = new ArrayBufferWriter<byte>();
-        var content = new ArrayBufferWriter<byte>();
-        var step = splitter.Append(bytes);
-        (step == ReasoningStep.Reasoning ? reasoning : content).Write(step == ReasoningStep.Parts ? [] : bytes);
-        Collect(splitter, reasoning, content);
-        splitter.Finish();
-        Collect(splitter, reasoning, content);
-        return splitter.Found is { } found
-            ? (System.Text.Encoding.UTF8.GetString(reasoning.WrittenSpan), System.Text.Encoding.UTF8.GetString(content.WrittenSpan), found)
-            : null;
-
-        static void Collect(ReasoningSplitter splitter, ArrayBufferWriter<byte> reasoning, ArrayBufferWriter<byte> content)
-        {
-            for (var i = 0; i < splitter.PartCount; i++)
-            {
-                var part = splitter.Part(i, out var isReasoning);
-                (isReasoning ? reasoning : content).Write(part);
-            }
-        }
     }
 
     /// <summary>LM Studio's shapes: a <c>reasoning</c> item with a <c>reasoning_text</c> part; Anthropic's <c>thinking</c> block.</summary>

@@ -28,9 +28,10 @@ public static class ReasoningMessages
         {
             var result = choice.TryGetMember(OpenAIChunk.Message, out var message) && message.TryGetMember(OpenAIChunk.Content, out var content)
                 && content.ValueKind == JsonValueKind.String && !HasReasoning(message)
-                ? Split(content.GetString()!, formats, model, logger, ref found)
+                ? ReasoningSplitter.SplitWhole(content.GetString()!, formats, model, logger)
                 : null;
-            split.Add(result);
+            found ??= result?.Found;
+            split.Add(result is { } r ? (r.Reasoning, r.Content) : null);
         }
 
         if (found is null)
@@ -69,45 +70,6 @@ public static class ReasoningMessages
     private static bool HasReasoning(JsonElement message) =>
         (message.TryGetMember(OpenAIChunk.ReasoningContent, out var r) && r.ValueKind == JsonValueKind.String && !r.ValueEquals(""u8))
         || (message.TryGetMember(OpenAIChunk.Reasoning, out var alt) && alt.ValueKind == JsonValueKind.String && !alt.ValueEquals(""u8));
-
-    private static (string Reasoning, string Content)? Split(string text, ReasoningFormats formats, string model, ILogger logger, ref ReasoningFormats? found)
-    {
-        using var splitter = new ReasoningSplitter(formats, model, logger);
-        var bytes = System.Text.Encoding.UTF8.GetBytes(text);
-        var reasoning = new ArrayBufferWriter<byte>();
-        var content = new ArrayBufferWriter<byte>();
-        switch (splitter.Append(bytes))
-        {
-            case ReasoningStep.Content:
-                content.Write(bytes);
-                break;
-            case ReasoningStep.Reasoning:
-                reasoning.Write(bytes);
-                break;
-            default:
-                Collect(splitter, reasoning, content);
-                break;
-        }
-
-        splitter.Finish();
-        Collect(splitter, reasoning, content);
-        if (splitter.Found is not { } form)
-        {
-            return null;
-        }
-
-        found ??= form;
-        return (System.Text.Encoding.UTF8.GetString(reasoning.WrittenSpan), System.Text.Encoding.UTF8.GetString(content.WrittenSpan));
-    }
-
-    private static void Collect(ReasoningSplitter splitter, ArrayBufferWriter<byte> reasoning, ArrayBufferWriter<byte> content)
-    {
-        for (var i = 0; i < splitter.PartCount; i++)
-        {
-            var part = splitter.Part(i, out var isReasoning);
-            (isReasoning ? reasoning : content).Write(part);
-        }
-    }
 
     private static void WriteChoice(Utf8JsonWriter writer, JsonElement choice, (string Reasoning, string Content)? split)
     {
