@@ -39,9 +39,9 @@ cp -r "$root/artifacts/bin/FuzzTarget/release/." "$out/"
 sharpfuzz "$out/copilot-proxy.dll" >/dev/null
 
 # Seeds: the first byte picks the target (0 chat, 1 generate, 2 embed, 3 SSE into the relay, 4 SSE into /api/chat,
-# 5 and 6 the same with the tool-call repair, 7 a Responses stream, 8 a Messages stream, 9-12 the repair alone with
-# one family of tool-call formats); for SSE the second byte is the
-# read size.
+# 5 and 6 the same with the tool-call repair, 7 a Responses stream, 8 a Messages stream, 9 the reasoning splitter, 10 and
+# 11 the relay and /api/chat with reasoning written as text, 12-15 the repair alone with one family of tool-call formats);
+# for SSE the second byte is the read size.
 seed() { { printf "$1"; cat; } >"$work/corpus/$2"; }
 printf '{"model":"qwen/qwen3-8b","messages":[{"role":"user","content":"hi","images":["aGk="]},{"role":"assistant","content":"","tool_calls":[{"function":{"name":"f","arguments":{"a":1}}}]},{"role":"tool","content":"r","tool_name":"f"}],"format":"json","think":"high","options":{"temperature":0.2,"stop":["x"]},"tools":[{"type":"function","function":{"name":"f"}}]}' | seed '\x00' chat
 printf '{"model":"qwen/qwen3-8b","prompt":"hi","system":"s","raw":false,"images":["aGk="],"format":{"type":"object"},"think":true,"keep_alive":"5m"}' | seed '\x01' generate
@@ -90,12 +90,21 @@ data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"outpu
 data: {"type":"message_stop"}
 
 ' | seed '\x08\x1f' messages
-# One answer per tool-call format family for the repair targets (9 JSON in markers, 10 XML-like tags, 11 special
-# tokens, 12 literal syntax); the second byte is twice the delta size.
-printf '%s' 'Let me look.<tool_call>{"name": "read_file", "arguments": {"path": "a.cs"}}</tool_call>[TOOL_CALLS]grep[ARGS]{"q": "x"}' | seed '\x09\x0e' repair-json
-printf '%s' '<tool_call>\n<function=read_file>\n<parameter=path>\na.cs\n</parameter>\n<parameter=line>\n3\n</parameter>\n</function>\n</tool_call><minimax:tool_call><invoke name="grep"><parameter name="q">x</parameter></invoke></minimax:tool_call>' | seed '\x0a\x0e' repair-xml
-printf '%s' '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>read_file<｜tool▁sep｜>{"path": "a"}<｜tool▁call▁end｜><｜tool▁calls▁end｜><|start|>assistant<|channel|>commentary to=functions.grep<|message|>{"q": "x"}<|call|>' | seed '\x0b\x0e' repair-tokens
-printf '%s' '[read_file(path='"'"'a.cs'"'"', line=3, all=True, note=None)]' | seed '\x0c\x0e' repair-literals
+# One answer per tool-call format family for the repair targets (12 JSON in markers, 13 XML-like tags, 14 special
+# tokens, 15 literal syntax); the second byte is twice the delta size.
+printf '%s' 'Let me look.<tool_call>{"name": "read_file", "arguments": {"path": "a.cs"}}</tool_call>[TOOL_CALLS]grep[ARGS]{"q": "x"}' | seed '\x0c\x0e' repair-json
+printf '%s' '<tool_call>\n<function=read_file>\n<parameter=path>\na.cs\n</parameter>\n<parameter=line>\n3\n</parameter>\n</function>\n</tool_call><minimax:tool_call><invoke name="grep"><parameter name="q">x</parameter></invoke></minimax:tool_call>' | seed '\x0d\x0e' repair-xml
+printf '%s' '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>read_file<｜tool▁sep｜>{"path": "a"}<｜tool▁call▁end｜><｜tool▁calls▁end｜><|start|>assistant<|channel|>commentary to=functions.grep<|message|>{"q": "x"}<|call|>' | seed '\x0e\x0e' repair-tokens
+printf '%s' '[read_file(path='"'"'a.cs'"'"', line=3, all=True, note=None)]' | seed '\x0f\x0e' repair-literals
+# Reasoning written as text: each form for the splitter alone (9), and a <think> answer with a call after it for the
+# relay and /api/chat with reasoning and the repair (10, 11).
+printf '<think>\nPlan.\n</think>\n\nHi <think> [THINK]' | seed '\x09\x00\x03' reasoning-think
+printf '<|channel|>analysis<|message|>Plan.<|end|><|start|>assistant<|channel|>commentary to=functions.grep <|constrain|>json<|message|>{}<|call|>' | seed '\x09\x00\x05' reasoning-harmony
+printf '<|channel>thought\nPlan.<channel|>Hi.<|channel>thought x<channel|>' | seed '\x09\x03\x02' reasoning-gemma
+printf '[THINK]Plan.[/THINK]Hi. <seed:think>' | seed '\x09\x04\x01' reasoning-mistral
+thought="${tagged/Let me look.\\n<tool/<think>Plan.<\/think>\\n\\n<tool}"
+printf '%s' "$thought" | seed '\x0a\x0b' reasoning-relay
+printf '%s' "$thought" | seed '\x0b\x13' reasoning-chat
 log "corpus: $(ls "$work/corpus" | wc -l) seeds; fuzzing for $minutes minute(s)"
 
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1

@@ -198,6 +198,48 @@ test("openai gets the repaired tool call without streaming too", async () => {
   assert.deepEqual(JSON.parse(choice.message.tool_calls[0].function.arguments), { city: "Oslo" });
 });
 
+test("ollama-js gets the reasoning a model wrote as text in thinking, and the answer alone in content", async () => {
+  let thinking = "";
+  let text = "";
+  for await (const part of await ollama.chat({
+    model: chatModel,
+    messages: [{ role: "user", content: "Hi (think aloud)" }],
+    stream: true,
+  })) {
+    thinking += part.message.thinking ?? "";
+    text += part.message.content;
+  }
+  assert.equal(thinking, "The user greets me.\n");
+  assert.equal(text, "Hello!");
+});
+
+test("openai streams the reasoning a model wrote as text in reasoning_content, the answer in content", async () => {
+  let reasoning = "";
+  let text = "";
+  const stream = await openai.chat.completions.create({
+    model: chatModel,
+    messages: [{ role: "user", content: "Hi (think aloud)" }],
+    stream: true,
+  });
+  for await (const chunk of stream) {
+    const delta = chunk.choices[0]?.delta ?? {};
+    reasoning += delta.reasoning_content ?? "";
+    text += delta.content ?? "";
+  }
+  assert.equal(reasoning, "The user greets me.\n");
+  assert.equal(text, "Hello!");
+});
+
+test("openai gets the reasoning a model wrote as text in message.reasoning_content without streaming", async () => {
+  const completion = await openai.chat.completions.create({
+    model: chatModel,
+    messages: [{ role: "user", content: "Hi (think aloud)" }],
+  });
+  const message = completion.choices[0].message;
+  assert.equal(message.reasoning_content, "The user greets me.\n");
+  assert.equal(message.content, "Hello!");
+});
+
 test("openai embeddings decode to the upstream's floats although the SDK asks for base64", async () => {
   // The SDK asks for encoding_format "base64" by default; LM Studio answers floats, which the SDK would misread unless the
   // gateway encodes them itself (docs/protocol.md §7).

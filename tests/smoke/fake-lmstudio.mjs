@@ -167,7 +167,11 @@ async function chatCompletions(req, res) {
   const textCall = tool && /as (?:[a-z0-9-]+ )?text/i.test(lastMessageText(request));
   // "as <format> text": the call in another model family's own format (docs/models.md), cut as its tokenizer cuts it.
   const formatCall = tool && /as ([a-z0-9-]+) text/i.exec(lastMessageText(request))?.[1];
-  const words = formatCall
+  // "think aloud": a Qwen3-style model whose reasoning LM Studio does not separate (the setting off): <think>…</think> in the content.
+  const thinkAloud = /think aloud/i.test(lastMessageText(request));
+  const words = thinkAloud
+    ? ["<think>", "\n", "The", " user", " greets", " me", ".", "\n", "</think>", "\n\n", "Hello", "!"]
+    : formatCall
     ? textForms(tool)[formatCall] ?? ["no such form"]
     : textCall
     ? ["<tool_call>", "\n", '{"', "name", '":', ' "', ...tool.split(/(?=_)/), '",', ' "', "arguments", '":', ' {"', "city", '":', ' "', "Os", "lo", '"}}', "\n", "</tool_call>"]

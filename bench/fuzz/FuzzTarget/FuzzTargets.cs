@@ -13,7 +13,9 @@ namespace CopilotProxy.Fuzz;
 /// <summary>
 /// What the fuzzer drives: the first byte picks a target, the rest is its input. Every target must return normally on
 /// any input; an exception escaping one is a crash (a 500 or a dead stream in the real proxy). The test project replays
-/// every saved crash through the same code (Reliability/FuzzRegressionTests).
+/// every saved crash through the same code (Reliability/FuzzRegressionTests). Targets: 0 chat, 1 generate, 2 embed, 3 SSE
+/// into the relay, 4 into /api/chat, 5 and 6 the same with the tool-call repair, 7 Responses, 8 Messages, 9 the reasoning
+/// splitter alone, 10 and 11 the relay and /api/chat with reasoning written as text and the repair.
 /// </summary>
 public static class FuzzTargets
 {
@@ -25,7 +27,7 @@ public static class FuzzTargets
         }
 
         var data = input[1..];
-        switch (input[0] % 13)
+        switch (input[0] % 16)
         {
             case 0:
                 ChatRequest(data);
@@ -54,8 +56,17 @@ public static class FuzzTargets
             case 8:
                 Sse(data, Sink.Messages);
                 break;
+            case 9:
+                ReasoningFuzzTarget.Run(data);
+                break;
+            case 10:
+                Sse(data, Sink.RelayWithReasoning);
+                break;
+            case 11:
+                Sse(data, Sink.TranslationWithReasoning);
+                break;
             default:
-                Repair(data, Families[input[0] % 13 - 9]);
+                Repair(data, Families[input[0] % 16 - 12]);
                 break;
         }
     }
@@ -69,6 +80,8 @@ public static class FuzzTargets
         TranslationWithRepair,
         Responses,
         Messages,
+        RelayWithReasoning,
+        TranslationWithReasoning,
     }
 
     private static readonly OfferedTool[] Tools = ["read_file", "grep"];
@@ -182,11 +195,16 @@ public static class FuzzTargets
         var client = PipeWriter.Create(Stream.Null);
         using var events = new SseEventReader();
         using var repair = target is Sink.Relay or Sink.Translation ? null : new ToolCallRepair(Tools, "client-model", NullLogger.Instance);
+        // Reasoning written as text, every form, ahead of the repair (REASONING_TAGS).
+        var reasoning = target is Sink.RelayWithReasoning or Sink.TranslationWithReasoning
+            ? ReasoningEvents.For(CopilotProxy.Configuration.ReasoningFormats.Auto, "client-model", NullLogger.Instance)
+            : null;
         IUpstreamEventSink sink = target switch
         {
-            Sink.Relay or Sink.RelayWithRepair => new SseRelay(client, "client-model", NullLogger.Instance, repair: repair),
-            Sink.Translation or Sink.TranslationWithRepair => new ChunkTranslator(client, "client-model", OllamaAnswerShape.Chat, stream: true, showThinking: true,
-                Stopwatch.GetTimestamp(), repair),
+            Sink.Relay or Sink.RelayWithRepair or Sink.RelayWithReasoning => new SseRelay(client, "client-model", NullLogger.Instance, repair: repair, reasoning: reasoning),
+            Sink.Translation or Sink.TranslationWithRepair or Sink.TranslationWithReasoning => new ChunkTranslator(client, "client-model", OllamaAnswerShape.Chat,
+                stream: true, showThinking: true, Stopwatch.GetTimestamp(), repair)
+            { Reasoning = reasoning },
             Sink.Responses => new EventStreamRelay(client, EventApi.Responses, "client-model", repair),
             _ => new EventStreamRelay(client, EventApi.Messages, "client-model", repair),
         };

@@ -53,6 +53,9 @@ public sealed record CatalogModel
     public bool Thinking { get; init; }
     public DateTimeOffset FirstSeen { get; init; }
 
+    /// <summary><c>model_info.reasoning_format</c>, when config.yaml gives it; null: REASONING_TAGS decides.</summary>
+    public ReasoningFormats? ReasoningFormat { get; init; }
+
     /// <summary><c>model_info.max_output_tokens</c>, when config.yaml gives it.</summary>
     public int? MaxOutputTokens { get; init; }
 

@@ -145,6 +145,7 @@ public static class CatalogView
             Vision = info.SupportsVision ?? model.Vision,
             Thinking = info.SupportsReasoning ?? model.Thinking,
             ToolCallFormat = info.ToolCallFormat ?? model.ToolCallFormat,
+            ReasoningFormat = info.ReasoningFormat ?? model.ReasoningFormat,
         };
     }
 }

@@ -164,6 +164,8 @@ public sealed record ModelInfoOverride
 
     /// <summary><c>tool_call_format</c>: <c>auto</c>, a format name (docs/models.md) or <c>off</c>, checked when the file is read.</summary>
     public string? ToolCallFormat { get; init; }
+    /// <summary><c>reasoning_format</c>: how this model writes reasoning into its text (<c>auto</c>, a named form, or <c>off</c>).</summary>
+    public ReasoningFormats? ReasoningFormat { get; init; }
 }
 
 /// <summary>When a group fails after its retries, try these groups in order.</summary>

@@ -132,6 +132,7 @@ internal static class ModelListReader
         int? maxInput = null, contextLength = null, maxTokens = null, maxOutput = null, minContext = null;
         bool? tools = null, vision = null, reasoning = null;
         ModelMode? mode = null;
+        ReasoningFormats? reasoningFormat = null;
         string? id = null, toolCallFormat = null;
         foreach (var (keyNode, value) in map.Children)
         {
@@ -173,6 +174,9 @@ internal static class ModelListReader
                 case "tool_call_format":
                     toolCallFormat = ReadToolCallFormat(reader, value, keyPath);
                     break;
+                case "reasoning_format":
+                    reasoningFormat = ReadReasoningFormat(reader, value, keyPath);
+                    break;
                 case "id":
                     id = reader.ReadScalar(value, keyPath)?.Value;
                     break;
@@ -195,6 +199,7 @@ internal static class ModelListReader
             SupportsReasoning = reasoning,
             Mode = mode,
             ToolCallFormat = toolCallFormat,
+            ReasoningFormat = reasoningFormat,
         };
         return (result == new ModelInfoOverride() ? null : result, id);
     }
@@ -213,6 +218,22 @@ internal static class ModelListReader
         }
 
         return text.Value.Trim().ToLowerInvariant();
+    }
+
+    private static ReasoningFormats? ReadReasoningFormat(ConfigReader reader, YamlNode node, string path)
+    {
+        if (reader.ReadScalar(node, path) is not { } text)
+        {
+            return null;
+        }
+
+        if (ReasoningFormatNames.TryParse(text.Value, out var formats))
+        {
+            return formats;
+        }
+
+        reader.Error(node, path, $"expected one of {string.Join(", ", ReasoningFormatNames.All.Select(f => f.Name))}, got {text}");
+        return null;
     }
 
     private static ModelMode? ReadMode(ConfigReader reader, YamlNode node, string path)

@@ -74,6 +74,11 @@ public sealed record ProxySettings
 
     /// <summary>OLLAMA_REQUIRE_KEY: the Ollama front door asks for a key too (Copilot's Ollama provider cannot send one).</summary>
     public bool OllamaRequireKey { get; init; }
+    /// <summary>
+    /// Take reasoning a model wrote into its answer text (<c>&lt;think&gt;</c>, <c>[THINK]</c>, harmony channels, …) out of it
+    /// and send it as reasoning, for models without their own <c>model_info.reasoning_format</c>.
+    /// </summary>
+    public bool ReasoningTags { get; init; } = true;
 
     public bool DevMode { get; init; }
     public bool HotReload { get; init; }

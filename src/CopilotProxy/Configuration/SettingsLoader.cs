@@ -15,7 +15,7 @@ public static class SettingsLoader
     [
         "LMSTUDIO_URL", "LMSTUDIO_API_KEY", "LITELLM_PORT", "OLLAMA_PORT", "HOST", "API_KEY", "API_KEY_FILE", "CONFIG_FILE", "LOG_LEVEL", "LOG_FORMAT", "LOG_DIR", "LOG_MAX_FILE_MB", "LOG_MAX_FILES",
         "HEALTH_CHECK_INTERVAL", "GRACEFUL_SHUTDOWN_TIMEOUT", "MODEL_REFRESH_INTERVAL", "UPSTREAM_TIMEOUT", "MAX_REQUEST_BODY_MB", "MAX_CONNECTIONS",
-        "MIN_CONTEXT_LENGTH", "STREAM_HEARTBEAT_SECONDS", "OLLAMA_VERSION", "TOOL_CALL_REPAIR", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
+        "MIN_CONTEXT_LENGTH", "STREAM_HEARTBEAT_SECONDS", "OLLAMA_VERSION", "TOOL_CALL_REPAIR", "REASONING_TAGS", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
         "DATA_DIR", "DATABASE_URL", "QUEUE_TIMEOUT_SECONDS", "OLLAMA_REQUIRE_KEY",
     ];
 
@@ -63,6 +63,7 @@ public static class SettingsLoader
             MaxConnections = ParseMaxConnections(Get("MAX_CONNECTIONS"), errors),
             OllamaVersion = ParseVersion(Get("OLLAMA_VERSION"), defaults.OllamaVersion, errors),
             ToolCallRepair = ParseBool("TOOL_CALL_REPAIR", Get("TOOL_CALL_REPAIR"), defaults.ToolCallRepair, errors),
+            ReasoningTags = ParseBool("REASONING_TAGS", Get("REASONING_TAGS"), defaults.ReasoningTags, errors),
             DevMode = devMode,
             HotReload = ParseBool("HOT_RELOAD", Get("HOT_RELOAD"), devMode, errors),
             DebugLogging = ParseBool("DEBUG_LOGGING", Get("DEBUG_LOGGING"), false, errors),

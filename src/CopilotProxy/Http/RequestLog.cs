@@ -17,12 +17,12 @@ internal static partial class RequestLog
     /// </summary>
     public static void Completed(ILogger logger, LogLevel level, string frontDoor, string method, string route, string clientModel, string upstreamModel,
         int status, double? timeToFirstByteMs, double? timeToFirstTokenMs, double? tokensPerSecond, double totalMs, int? promptTokens, int? completionTokens, string failure,
-        string initiator, string interactionId, int repairedToolCalls, string repairedFormat)
+        string initiator, string interactionId, int repairedToolCalls, string repairedFormat, string reasoningFromText)
     {
         if (logger.IsEnabled(level))
         {
             logger.Log(level, CompletedEvent, new RequestLogLine([frontDoor, method, route, clientModel, upstreamModel, status, timeToFirstByteMs, timeToFirstTokenMs,
-                tokensPerSecond, totalMs, promptTokens, completionTokens, failure, initiator, interactionId, repairedToolCalls, repairedFormat]), null, RequestLogLine.Format);
+                tokensPerSecond, totalMs, promptTokens, completionTokens, failure, initiator, interactionId, repairedToolCalls, repairedFormat, reasoningFromText]), null, RequestLogLine.Format);
         }
     }
 
@@ -38,12 +38,12 @@ internal readonly struct RequestLogLine(object?[] values) : IReadOnlyList<KeyVal
 {
     private const string Template = "{FrontDoor} {Method} {Route} model={ClientModel} upstream_model={UpstreamModel} -> {Status} ttfb={TimeToFirstByteMs} ms "
         + "ttft={TimeToFirstTokenMs} ms tok/s={TokensPerSecond} total={TotalMs} ms tokens={PromptTokens}/{CompletionTokens} failure={Failure} "
-        + "initiator={Initiator} interaction={InteractionId} repaired_tool_calls={RepairedToolCalls} repaired_format={RepairedFormat}";
+        + "initiator={Initiator} interaction={InteractionId} repaired_tool_calls={RepairedToolCalls} repaired_format={RepairedFormat} reasoning_from_text={ReasoningFromText}";
 
     private static readonly string[] Names =
     [
         "FrontDoor", "Method", "Route", "ClientModel", "UpstreamModel", "Status", "TimeToFirstByteMs", "TimeToFirstTokenMs", "TokensPerSecond",
-        "TotalMs", "PromptTokens", "CompletionTokens", "Failure", "Initiator", "InteractionId", "RepairedToolCalls", "RepairedFormat",
+        "TotalMs", "PromptTokens", "CompletionTokens", "Failure", "Initiator", "InteractionId", "RepairedToolCalls", "RepairedFormat", "ReasoningFromText",
     ];
 
     public int Count => Names.Length + 1;
@@ -80,7 +80,7 @@ internal readonly struct RequestLogLine(object?[] values) : IReadOnlyList<KeyVal
             Figure(text, "completion_tokens=", v[11], string.Empty);
         }
 
-        text.Append(CultureInfo.InvariantCulture, $" failure={v[12]} initiator={v[13]} interaction={v[14]} repaired_tool_calls={v[15]} repaired_format={v[16]}");
+        text.Append(CultureInfo.InvariantCulture, $" failure={v[12]} initiator={v[13]} interaction={v[14]} repaired_tool_calls={v[15]} repaired_format={v[16]} reasoning_from_text={v[17]}");
         return text.ToString();
     }
 

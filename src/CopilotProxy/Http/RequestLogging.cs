@@ -114,7 +114,7 @@ public sealed class RequestLogging
                 var tokensPerSecond = LiveTraffic.TokensPerSecond(telemetry, total);
                 RequestLog.Completed(_logger, level, door, context.Request.Method, route, telemetry.ClientModel ?? "-", telemetry.UpstreamModel ?? "-", status,
                     ttfbMs, ttftMs, tokensPerSecond, totalMs, telemetry.PromptTokens, telemetry.CompletionTokens, failureClass, telemetry.Initiator, telemetry.InteractionId ?? "-",
-                    telemetry.RepairedToolCalls, telemetry.RepairedFormat ?? "-");
+                    telemetry.RepairedToolCalls, telemetry.RepairedFormat ?? "-", telemetry.ReasoningFromText ?? "-");
             }
 
             if (capture is not null)

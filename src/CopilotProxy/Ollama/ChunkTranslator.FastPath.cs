@@ -38,6 +38,11 @@ public sealed partial class ChunkTranslator
             return false;
         }
 
+        if (SplitReasoning(data, plain, out var documentPath) || documentPath)
+        {
+            return !documentPath;
+        }
+
         var text = NonEmptyString(data, (plain.ContentStart, plain.ContentEnd));
         var reasoning = NonEmptyString(data, plain.Reasoning);
         if (reasoning.IsEmpty)

@@ -105,6 +105,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
         var trimmed = data.Trim(" \r\n\t"u8);
         if (trimmed.SequenceEqual("[DONE]"u8))
         {
+            FlushReasoning();
             SawDone = true;
             Finished = true;
             FinishRepair(truncated: false);
@@ -150,6 +151,11 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
                 return false;
             }
 
+            if (SplitReasoning(root))
+            {
+                return true;
+            }
+
             ObserveUsage(root);
             if (root.TryGetProperty(OpenAIChunk.Choices, out var choices) && choices.ValueKind == JsonValueKind.Array)
             {
@@ -179,6 +185,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
     /// <param name="loadDuration">How long an explicit model load took, when the proxy did one; otherwise unknown and left out.</param>
     public void WriteDone(TimeSpan? loadDuration = null)
     {
+        FlushReasoning();
         FinishRepair(truncated: _finishReason == "length");
 
         EmitToolCalls();
@@ -222,6 +229,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
     /// <summary>A final <c>{"error":"…"}</c> line: the 200 is already sent, so this is how the client learns the answer broke.</summary>
     public void WriteError(string message)
     {
+        FlushReasoning();
         StopRepair();
         _lines.WriteError(message);
     }
@@ -229,6 +237,7 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
     public void Dispose()
     {
         _repair?.Dispose();
+        _reasoning?.Dispose();
         _lines.Dispose();
         foreach (var call in _completedCalls ?? [])
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CopilotProxy.Catalog;
+using CopilotProxy.Configuration;
 using CopilotProxy.Http;
 using CopilotProxy.Keys;
 using CopilotProxy.Loading;
@@ -21,7 +22,7 @@ namespace CopilotProxy.Ollama;
 /// Sends a translated chat or generate request through the router and translates the answer back, streamed as Ollama
 /// NDJSON lines or aggregated into one object, reading the upstream through <see cref="UpstreamPipeline"/>.
 /// </summary>
-public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle lifecycle, ILogger<StreamTranslation> logger)
+public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle lifecycle, ProxySettings settings, ILogger<StreamTranslation> logger)
 {
     private const string Door = ModelResolution.Door;
 
@@ -43,8 +44,13 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
         var output = context.Response.BodyWriter;
         var telemetry = context.GetRequestTelemetry();
         telemetry.ClientModel = clientModel;
+        // Raw generate (/v1/completions) is the client's own template: its text is left as the model wrote it.
+        var reasoning = path == GenerateTranslation.CompletionsPath ? ReasoningFormats.None : ReasoningFormatNames.For(model.ReasoningFormat, settings.ReasoningTags);
         using var translator = new ChunkTranslator(output, clientModel, shape, stream, showThinking, started,
-            new ToolCallOffer(tools, ToolCallFormats.ForSetting(model.ToolCallFormat)).NewRepair(clientModel, logger, telemetry));
+            new ToolCallOffer(tools, ToolCallFormats.ForSetting(model.ToolCallFormat)).NewRepair(clientModel, logger, telemetry))
+        {
+            Reasoning = ReasoningEvents.For(reasoning, clientModel, logger),
+        };
 
         // Step 1: the router picks the deployment and retries connect failures and 5xx on the next one; nothing has
         // reached the client yet, so a retry is invisible to it.
@@ -131,6 +137,7 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
             var (finishReason, promptTokens, completionTokens) = translator.Outcome;
             telemetry.Record(broken, finishReason, promptTokens, completionTokens);
             telemetry.RecordRepairedToolCalls(translator.RepairedToolCalls);
+            telemetry.RecordReasoningFromText(translator.ReasoningFound);
 
             // Step 3
             if (broken is { } kind)

@@ -146,16 +146,17 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
             // Once heartbeats committed an event stream, the answer has to be one, whatever the upstream chose.
             if ((UpstreamPipeline.IsJson(routed.Response) || !streaming) && !context.Response.HasStarted)
             {
-                await RelayJsonAsync(context, api, door, path, clientModel, routed, tools);
+                await RelayJsonAsync(context, api, door, path, clientModel, routed, tools, ReasoningFormatNames.For(model.ReasoningFormat, settings.ReasoningTags));
             }
             else
             {
-                await RelayStreamAsync(context, api, door, path, clientModel, routed, heartbeat, tools);
+                await RelayStreamAsync(context, api, door, path, clientModel, routed, heartbeat, tools, ReasoningFormatNames.For(model.ReasoningFormat, settings.ReasoningTags));
             }
         }
     }
 
-    private async Task RelayJsonAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, ToolCallOffer tools)
+    private async Task RelayJsonAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, ToolCallOffer tools,
+        ReasoningFormats reasoning)
     {
         var (answer, failure) = await UpstreamPipeline.ReadJsonAsync(routed.Answer);
         if (answer is null)
@@ -185,7 +186,11 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
                 telemetry.CompletionTokens = usage.TryGetProperty("output_tokens"u8, out var o) && o.ValueKind == JsonValueKind.Number && o.TryGetInt32(out var ov) ? ov : null;
             }
 
-            // A tool call the model wrote as text becomes the API's own call first; the rename then walks the repaired answer.
+            // Reasoning written as text leaves the text first (so the repair sees only the answer); a tool call the model wrote
+            // as text then becomes the API's own call; the rename walks the result.
+            using var separated = ReasoningAnswers.Separate(root, api, reasoning, clientModel, logger, out var found);
+            context.GetRequestTelemetry().RecordReasoningFromText(found);
+            root = separated?.RootElement ?? root;
             using var repairedBody = new PooledBufferWriter();
             JsonDocument? repaired = null;
             if (tools.Offered)
@@ -215,7 +220,8 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         }
     }
 
-    private async Task RelayStreamAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, SseHeartbeat? heartbeat, ToolCallOffer tools)
+    private async Task RelayStreamAsync(HttpContext context, EventApi api, string door, string path, string clientModel, RoutedResponse routed, SseHeartbeat? heartbeat, ToolCallOffer tools,
+        ReasoningFormats reasoning)
     {
         var telemetry = context.GetRequestTelemetry();
         await OpenAIRelay.StartStreamAsync(context);
@@ -223,7 +229,11 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         // SSE comments (": keep-alive") written during upstream silences are ignored by both APIs' SDKs and by this relay's event reader.
         var output = context.Response.BodyWriter;
         using var repair = tools.NewRepair(clientModel, logger, context.GetRequestTelemetry());
-        var relay = new EventStreamRelay(output, api, clientModel, repair);
+        // Streamed Responses answers keep reasoning written as text in their text (docs/models.md, "What is left").
+        using var messagesReasoning = api == EventApi.Messages && reasoning != ReasoningFormats.None
+            ? new MessagesReasoning(new Reasoning.ReasoningSplitter(reasoning, clientModel, logger))
+            : null;
+        var relay = new EventStreamRelay(output, api, clientModel, repair) { Reasoning = messagesReasoning };
         var failure = await UpstreamPipeline.ReadEventsAsync(routed.Answer, relay, output, telemetry.MarkFirstToken, heartbeat);
         if (failure is { Failure: UpstreamFailure.ClientCanceled })
         {
@@ -250,6 +260,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         }
 
         telemetry.RecordRepairedToolCalls(relay.RepairedToolCalls);
+        telemetry.RecordReasoningFromText(messagesReasoning?.Found);
         telemetry.Record(failure?.Failure, relay.FinishReason, relay.InputTokens, relay.OutputTokens);
         if (failure is not null)
         {

@@ -30,6 +30,26 @@ public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventAp
 {
     private long _nextSequence;
     private string? _responseId;
+    private bool _replaying;
+
+    /// <summary>Takes reasoning written as text out of a Messages answer's first text block (REASONING_TAGS); not owned.</summary>
+    public MessagesReasoning? Reasoning { get; init; }
+
+    private void Replay(IReadOnlyList<byte[]> events)
+    {
+        _replaying = true;
+        try
+        {
+            foreach (var data in events)
+            {
+                OnEvent(data);
+            }
+        }
+        finally
+        {
+            _replaying = false;
+        }
+    }
 
     public int? InputTokens { get; private set; }
     public int? OutputTokens { get; private set; }
@@ -76,6 +96,12 @@ public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventAp
                 return false;
             }
 
+            if (!_replaying && Reasoning is { } reasoning && api == EventApi.Messages && reasoning.TryRewrite(type, root))
+            {
+                Replay(reasoning.Events);
+                return !Finished;
+            }
+
             Observe(type, root);
             if (Renumbers)
             {
@@ -106,6 +132,11 @@ public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventAp
     /// </summary>
     public void WriteError(string message, string code)
     {
+        if (!_replaying && Reasoning is { } reasoning && reasoning.Flush())
+        {
+            Replay(reasoning.Events);
+        }
+
         ReleaseHeld();
         using var writer = Begin(api == EventApi.Responses ? "response.failed" : "error");
         writer.WriteStartObject();

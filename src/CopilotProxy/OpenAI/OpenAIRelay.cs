@@ -7,6 +7,7 @@ using CopilotProxy.Configuration;
 using CopilotProxy.Http;
 using CopilotProxy.Keys;
 using CopilotProxy.Loading;
+using CopilotProxy.Reasoning;
 using CopilotProxy.Routing;
 using CopilotProxy.Telemetry;
 using CopilotProxy.ToolCalls;
@@ -187,21 +188,27 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         switch (operation)
         {
             case OpenAIOperation.ChatCompletions or OpenAIOperation.Completions when isStream:
-                await RelayStreamAsync(context, door, path, clientModel, tools, routed, heartbeat);
+                await RelayStreamAsync(context, door, path, clientModel, tools, ReasoningFor(operation, model), routed, heartbeat);
                 break;
             default:
-                await RelayJsonAsync(context, door, operation, path, clientModel, base64, tools, routed);
+                await RelayJsonAsync(context, door, operation, path, clientModel, base64, tools, ReasoningFor(operation, model), routed);
                 break;
         }
     }
 
-    private async Task RelayStreamAsync(HttpContext context, string door, string path, string clientModel, ToolCallOffer tools, RoutedResponse routed, SseHeartbeat? heartbeat)
+    /// <summary>The reasoning forms to take out of a chat answer's text: the model's <c>reasoning_format</c>, else REASONING_TAGS.</summary>
+    private ReasoningFormats ReasoningFor(OpenAIOperation operation, CatalogModel model) =>
+        operation == OpenAIOperation.ChatCompletions ? ReasoningFormatNames.For(model.ReasoningFormat, settings.ReasoningTags) : ReasoningFormats.None;
+
+    private async Task RelayStreamAsync(HttpContext context, string door, string path, string clientModel, ToolCallOffer tools, ReasoningFormats reasoning,
+        RoutedResponse routed, SseHeartbeat? heartbeat)
     {
         var telemetry = context.GetRequestTelemetry();
         await StartStreamAsync(context);
         var repair = tools.NewRepair(clientModel, logger, telemetry);
-        using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry, repair);
+        using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry, repair, ReasoningEvents.For(reasoning, clientModel, logger));
         var outcome = await relay.RunAsync(routed.Answer, heartbeat);
+        telemetry.RecordReasoningFromText(relay.ReasoningFound);
         telemetry.Record(outcome.Failure, outcome.FinishReason, outcome.PromptTokens, outcome.CompletionTokens);
         if (outcome.Failure is { } failure)
         {
@@ -227,7 +234,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
     }
 
     private async Task RelayJsonAsync(HttpContext context, string door, OpenAIOperation operation, string path, string clientModel, bool base64, ToolCallOffer tools,
-        RoutedResponse routed)
+        ReasoningFormats reasoning, RoutedResponse routed)
     {
         var (answer, failure) = await UpstreamPipeline.ReadJsonAsync(routed.Answer);
         if (answer is null)
@@ -256,7 +263,10 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
             {
                 var telemetry = context.GetRequestTelemetry();
                 RecordUsage(root, telemetry);
-                telemetry.RecordRepairedToolCalls(JsonRelay.WriteCompletion(root, clientModel, output,
+                // Reasoning written as text leaves the message first, so the repair sees only the answer.
+                using var separated = ReasoningMessages.Separate(root, reasoning, clientModel, logger, out var found);
+                telemetry.RecordReasoningFromText(found);
+                telemetry.RecordRepairedToolCalls(JsonRelay.WriteCompletion(separated?.RootElement ?? root, clientModel, output,
                     tools.Offered ? () => tools.NewRepair(clientModel, logger, telemetry)! : null));
             }
 

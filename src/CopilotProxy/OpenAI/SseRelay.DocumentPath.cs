@@ -173,6 +173,17 @@ public sealed partial class SseRelay
         _writer.WriteEndObject();
     }
 
+    /// <summary>The id of the call at <paramref name="index"/>: the upstream's when it sent one, else the one synthesised before, else a new one.</summary>
+    private string RecordToolCallId(JsonElement call, int index)
+    {
+        while (_toolCallIds.Count <= index)
+        {
+            _toolCallIds.Add(null);
+        }
+
+        return (_toolCallIds[index] = OpenAIChunk.ToolCallId(call) ?? _toolCallIds[index] ?? OpenAIChunk.NewToolCallId())!;
+    }
+
     private void WriteToolCalls(JsonElement calls)
     {
         _writer.WriteStartArray();

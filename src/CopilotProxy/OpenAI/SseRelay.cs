@@ -64,9 +64,12 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
     private int? _completionTokens;
 
     /// <param name="repair">Turns tool calls written as text into tool calls (TOOL_CALL_REPAIR, requests with tools); owned by the relay.</param>
-    public SseRelay(PipeWriter output, string clientModel, ILogger logger, RequestTelemetry? telemetry = null, ToolCallRepair? repair = null)
+    /// <param name="reasoning">Takes reasoning written as text out of the answer (REASONING_TAGS); owned by the relay.</param>
+    public SseRelay(PipeWriter output, string clientModel, ILogger logger, RequestTelemetry? telemetry = null, ToolCallRepair? repair = null,
+        ReasoningEvents? reasoning = null)
     {
         _repair = repair;
+        _reasoning = reasoning;
         _telemetry = telemetry;
         _output = output;
         _clientModel = clientModel;
@@ -151,6 +154,7 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
     {
         _writer.Dispose();
         _repair?.Dispose();
+        _reasoning?.Dispose();
     }
 
     /// <summary>Relays one event's data (the bytes after <c>data: </c>) into the output without flushing; the per-event hot path.</summary>
@@ -159,6 +163,7 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
         var trimmed = data.Trim(" \r\n"u8);
         if (trimmed.SequenceEqual("[DONE]"u8))
         {
+            FlushReasoning();
             if (_repair is { Active: true } && !_sawError)
             {
                 // The upstream ended without a finish reason: the content is complete, so the repair decides now.
@@ -207,6 +212,11 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
                 return true;
             }
 
+            if (SplitReasoning(root))
+            {
+                return true;
+            }
+
             Observe(root);
             if (_repair is { Active: true })
             {
@@ -237,9 +247,14 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
             return false;
         }
 
-        if (plain.Finish == "stop" && _toolCallIds.Count > 0)
+        if ((plain.Finish == "stop" && _toolCallIds.Count > 0) || (plain.Finish is not null && _reasoning is { Active: true }))
         {
             return false;
+        }
+
+        if (SplitReasoning(data, plain))
+        {
+            return true;
         }
 
         var repaired = false;
@@ -314,17 +329,6 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
         }
     }
 
-    /// <summary>The id of the call at <paramref name="index"/>: the upstream's when it sent one, else the one synthesised before, else a new one.</summary>
-    private string RecordToolCallId(JsonElement call, int index)
-    {
-        while (_toolCallIds.Count <= index)
-        {
-            _toolCallIds.Add(null);
-        }
-
-        return (_toolCallIds[index] = OpenAIChunk.ToolCallId(call) ?? _toolCallIds[index] ?? OpenAIChunk.NewToolCallId())!;
-    }
-
     private void WriteSyntheticFinishIfMissing()
     {
         if (!_sawFinish && !_sawError)
@@ -370,6 +374,7 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
     /// </summary>
     private void WriteFailure(byte[] errorEvent)
     {
+        FlushReasoning();
         ReleaseHeldText();
         if (_choiceOpen && !_sawFinish)
         {

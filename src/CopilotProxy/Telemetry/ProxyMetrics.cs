@@ -26,6 +26,7 @@ public sealed class ProxyMetrics
     private readonly Counter<long> _upstreamFailures;
     private readonly Counter<long> _catalogRefreshes;
     private readonly Counter<long> _toolCallRepairs;
+    private readonly Counter<long> _reasoningFromText;
 
     /// <summary>This app's meter: one per service provider, so the exporter of one proxy never counts another's requests.</summary>
     public Meter Meter { get; }
@@ -47,6 +48,7 @@ public sealed class ProxyMetrics
         _upstreamFailures = meter.CreateCounter<long>("copilot_proxy.upstream.failures", "{failure}", "Upstream failures by class.");
         _catalogRefreshes = meter.CreateCounter<long>("copilot_proxy.catalog.refreshes", "{refresh}", "Model catalog refreshes by result.");
         _toolCallRepairs = meter.CreateCounter<long>("copilot_proxy.tool_call_repairs", "{call}", "Tool calls a model wrote as text that became structured calls, by model and the format they were written in.");
+        _reasoningFromText = meter.CreateCounter<long>("copilot_proxy.reasoning_from_text", "{answer}", "Answers whose reasoning the model wrote as text and the proxy sent as reasoning, by model and format.");
     }
 
     /// <summary>The label a failure class carries in metrics and the request log.</summary>
@@ -101,6 +103,11 @@ public sealed class ProxyMetrics
         {
             _toolCallRepairs.Add(telemetry.RepairedToolCalls, new KeyValuePair<string, object?>("model", model),
                 new KeyValuePair<string, object?>("format", telemetry.RepairedFormat ?? "unknown"));
+        }
+
+        if (telemetry.ReasoningFromText is { } format)
+        {
+            _reasoningFromText.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("format", format));
         }
 
         if (telemetry.Failure is { } failure)

@@ -40,6 +40,17 @@ public sealed class RequestTelemetry
 
     public void RecordRepairedFormat(string format) => RepairedFormat ??= format;
 
+    /// <summary>The reasoning form (a <c>reasoning_format</c> name) the relay or translation took out of the answer text (REASONING_TAGS); null: none.</summary>
+    public string? ReasoningFromText { get; private set; }
+
+    public void RecordReasoningFromText(Configuration.ReasoningFormats? format)
+    {
+        if (format is { } found)
+        {
+            ReasoningFromText = Configuration.ReasoningFormatNames.NameOf(found);
+        }
+    }
+
     /// <summary>Proxy time before the upstream call: body parsing, model lookup, translation.</summary>
     public TimeSpan? ProxyTime { get; private set; }
 

@@ -30,6 +30,7 @@ public class SettingsValidationTests
         { "DEV_MODE", "maybe", "expected true or false (also 1/0, yes/no, on/off, any case). Example: DEV_MODE=true" },
         { "HOT_RELOAD", "2", "expected true or false (also 1/0, yes/no, on/off, any case). Example: HOT_RELOAD=true" },
         { "TOOL_CALL_REPAIR", "sometimes", "expected true or false (also 1/0, yes/no, on/off, any case). Example: TOOL_CALL_REPAIR=true" },
+        { "REASONING_TAGS", "maybe", "expected true or false (also 1/0, yes/no, on/off, any case). Example: REASONING_TAGS=true" },
         { "DEBUG_LOGGING", "enabled", "expected true or false (also 1/0, yes/no, on/off, any case). Example: DEBUG_LOGGING=true" },
         { "DATA_DIR", "data", "expected an absolute directory path for the key database. Example: DATA_DIR=/app/data" },
         { "DATABASE_URL", "mysql://root@db/keys", "expected postgresql://user:password@host:port/db" },

@@ -48,7 +48,7 @@ public sealed class ConsoleFormatTests : IDisposable
     public void TextForm_RequestLine_IsOneCompactHumanLine()
     {
         var output = Capture(new ProxyTextConsoleFormatter(colors: false), "CopilotProxy.Requests", logger =>
-            RequestLog.Completed(logger, LogLevel.Information, "Ollama", "POST", "/v1/chat/completions", "qwen3-8b", "qwen/qwen3-8b", 200, 380.5, 412.3, 38.2, 12_345.6, 1200, 460, "none", "none", "-", 0, "-"));
+            RequestLog.Completed(logger, LogLevel.Information, "Ollama", "POST", "/v1/chat/completions", "qwen3-8b", "qwen/qwen3-8b", 200, 380.5, 412.3, 38.2, 12_345.6, 1200, 460, "none", "none", "-", 0, "-", "-"));
         Assert.Matches(@"^\d\d:\d\d:\d\d POST /v1/chat/completions qwen3-8b 200 ttft 412 ms 38 tok/s 12\.3 s\r?\n$", output);
     }
 
@@ -56,7 +56,7 @@ public sealed class ConsoleFormatTests : IDisposable
     public void TextForm_FailedRequest_SaysItsFailureClass_AndLeavesOutUnknownFigures()
     {
         var output = Capture(new ProxyTextConsoleFormatter(colors: false), "CopilotProxy.Requests", logger =>
-            RequestLog.Completed(logger, LogLevel.Information, "OpenAI", "POST", "/v1/chat/completions", "qwen3-8b", "-", 502, 3.2, null, null, 3.4, null, null, "connect", "none", "-", 0, "-"));
+            RequestLog.Completed(logger, LogLevel.Information, "OpenAI", "POST", "/v1/chat/completions", "qwen3-8b", "-", 502, 3.2, null, null, 3.4, null, null, "connect", "none", "-", 0, "-", "-"));
         Assert.Matches(@"^\d\d:\d\d:\d\d POST /v1/chat/completions qwen3-8b 502 3 ms failed: connect\r?\n$", output);
     }
 
@@ -89,7 +89,7 @@ public sealed class ConsoleFormatTests : IDisposable
     public void JsonForm_RequestLine_KeepsNumbersAsNumbers()
     {
         var output = Capture(new ProxyJsonConsoleFormatter(), "CopilotProxy.Requests", logger =>
-            RequestLog.Completed(logger, LogLevel.Information, "Ollama", "POST", "/api/embed", "nomic", "nomic-embed", 200, 5.5, null, null, 7.25, 12, null, "none", "none", "-", 0, "-"));
+            RequestLog.Completed(logger, LogLevel.Information, "Ollama", "POST", "/api/embed", "nomic", "nomic-embed", 200, 5.5, null, null, 7.25, 12, null, "none", "none", "-", 0, "-", "-"));
         using var document = JsonDocument.Parse(output);
         var root = document.RootElement;
         Assert.Equal(200, root.GetProperty("Status").GetInt32());
@@ -102,9 +102,9 @@ public sealed class ConsoleFormatTests : IDisposable
     public void RequestLine_WithoutFigures_LeavesThemOutOfTheMessage_AndKeepsEveryFieldAsNull()
     {
         var full = Capture(new ProxyJsonConsoleFormatter(), "CopilotProxy.Requests", logger =>
-            RequestLog.Completed(logger, LogLevel.Information, "OpenAI", "POST", "/v1/chat/completions", "qwen3-8b", "qwen/qwen3-8b", 200, 380.5, 412.3, 38.2, 12_345.6, 1200, 460, "none", "none", "-", 0));
+            RequestLog.Completed(logger, LogLevel.Information, "OpenAI", "POST", "/v1/chat/completions", "qwen3-8b", "qwen/qwen3-8b", 200, 380.5, 412.3, 38.2, 12_345.6, 1200, 460, "none", "none", "-", 0, "-", "-"));
         var bare = Capture(new ProxyJsonConsoleFormatter(), "CopilotProxy.Requests", logger =>
-            RequestLog.Completed(logger, LogLevel.Information, "OpenAI", "POST", "/v1/chat/completions", "qwen3-8b", "qwen/qwen3-8b", 200, null, null, null, 12_345.6, null, null, "none", "none", "-", 0));
+            RequestLog.Completed(logger, LogLevel.Information, "OpenAI", "POST", "/v1/chat/completions", "qwen3-8b", "qwen/qwen3-8b", 200, null, null, null, 12_345.6, null, null, "none", "none", "-", 0, "-", "-"));
 
         using var fullJson = JsonDocument.Parse(full);
         using var bareJson = JsonDocument.Parse(bare);

@@ -1,0 +1,107 @@
+using CopilotProxy.Configuration;
+
+namespace CopilotProxy.Reasoning;
+
+/// <summary>The start of the answer: which opening marker (if any) begins it, and what the rest of the answer is watched for.</summary>
+public sealed partial class ReasoningSplitter
+{
+    private int StepStart(ReadOnlySpan<byte> text)
+    {
+        var body = text.TrimStart(ReasoningMarkers.Whitespace);
+        if (body.IsEmpty)
+        {
+            return -1;
+        }
+
+        var whitespace = text.Length - body.Length;
+        var partial = false;
+        foreach (var opener in _openers)
+        {
+            if (body.StartsWith(opener.Marker))
+            {
+                return whitespace + Open(opener);
+            }
+
+            partial |= body.Length < opener.Marker.Length && opener.Marker.AsSpan().StartsWith(body);
+        }
+
+        if (partial)
+        {
+            return -1;
+        }
+
+        // No opening marker at the start: the tag forms are off for this answer, unless the format was named for the model.
+        switch (_formats)
+        {
+            case ReasoningFormats.ThinkOpen:
+                EnterReasoning(ReasoningMarkers.ThinkClose, State.Off, ReasoningFormats.ThinkOpen);
+                _state = State.Reasoning;
+                return whitespace;
+            case ReasoningFormats.Harmony:
+                _state = State.HarmonyText;
+                return 0;
+            case ReasoningFormats.Gemma:
+                _state = State.GemmaText;
+                return 0;
+            default:
+                _state = (_formats & ReasoningFormats.Think) != 0 ? State.Plain : State.Off;
+                return 0;
+        }
+    }
+
+    private int Open(Opener opener)
+    {
+        if (opener.Format == ReasoningFormats.Harmony)
+        {
+            // The header starts at the marker itself: a message for a tool is passed on whole, header included.
+            _state = State.HarmonyHeader;
+            return 0;
+        }
+
+        EnterReasoning(opener.Close, opener.Format == ReasoningFormats.Gemma ? State.GemmaText : State.Off, opener.Format);
+        return opener.Marker.Length;
+    }
+
+    private void EnterReasoning(byte[] close, State after, ReasoningFormats format)
+    {
+        _close = close;
+        _afterReasoning = after;
+        _state = State.SkipToReasoning;
+        Found ??= format;
+    }
+
+    /// <summary>An opening marker at the start of the answer, the form it belongs to and its closing marker.</summary>
+    private readonly record struct Opener(byte[] Marker, ReasoningFormats Format, byte[] Close);
+
+    private static Opener[] Openers(ReasoningFormats formats)
+    {
+        List<Opener> openers = [];
+        if ((formats & (ReasoningFormats.Think | ReasoningFormats.ThinkOpen)) != 0)
+        {
+            openers.Add(new(ReasoningMarkers.ThinkOpen, formats & (ReasoningFormats.Think | ReasoningFormats.ThinkOpen), ReasoningMarkers.ThinkClose));
+        }
+
+        if ((formats & ReasoningFormats.Mistral) != 0)
+        {
+            openers.Add(new(ReasoningMarkers.MistralOpen, ReasoningFormats.Mistral, ReasoningMarkers.MistralClose));
+        }
+
+        if ((formats & ReasoningFormats.Seed) != 0)
+        {
+            openers.Add(new(ReasoningMarkers.SeedOpen, ReasoningFormats.Seed, ReasoningMarkers.SeedClose));
+        }
+
+        if ((formats & ReasoningFormats.Gemma) != 0)
+        {
+            openers.Add(new(ReasoningMarkers.GemmaOpen, ReasoningFormats.Gemma, ReasoningMarkers.GemmaClose));
+        }
+
+        if ((formats & ReasoningFormats.Harmony) != 0)
+        {
+            openers.Add(new(ReasoningMarkers.HarmonyChannel, ReasoningFormats.Harmony, []));
+            openers.Add(new(ReasoningMarkers.HarmonyStart, ReasoningFormats.Harmony, []));
+        }
+
+        return [.. openers];
+    }
+}

@@ -1,0 +1,268 @@
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using CopilotProxy.Configuration;
+using CopilotProxy.Tests.Harness;
+
+namespace CopilotProxy.Tests.Reasoning;
+
+/// <summary>
+/// Reasoning a model wrote into its answer text reaches each client in its own field, through the real proxy: the chat
+/// relay on both front doors (read with Copilot's parser), a whole completion, and Ollama's /api/chat and /api/generate.
+/// </summary>
+public sealed class ReasoningFromTextTests
+{
+    private const string Model = "qwen/qwen3-8b";
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public static TheoryData<string, string, string, string> Forms => new()
+    {
+        // door, what the model wrote, the reasoning, the answer
+        { "gateway", "<think>\nThe user greets me.\n</think>\n\nHello! Grüße 😀", "The user greets me.\n", "Hello! Grüße 😀" },
+        { "ollama", "<think>\nThe user greets me.\n</think>\n\nHello!", "The user greets me.\n", "Hello!" },
+        { "gateway", "[THINK]Say hi.[/THINK]Hi.", "Say hi.", "Hi." },
+        { "gateway", "<seed:think>Say hi.</seed:think>Hi.", "Say hi.", "Hi." },
+        { "ollama", "<|channel|>analysis<|message|>Say \"hi\".<|end|><|start|>assistant<|channel|>final<|message|>Hi.<|return|>", "Say \"hi\".", "Hi." },
+        { "gateway", "<|channel>thought\nSay hi.<channel|>Hi.", "Say hi.", "Hi." },
+    };
+
+    private static async Task<ProxyFixture> StartAsync(string reply, bool reasoningTags = true, bool specialTokens = true)
+    {
+        var proxy = await ProxyFixture.StartAsync(configure: s => s with { ReasoningTags = reasoningTags });
+        proxy.Upstream.DefaultReply = reply;
+        proxy.Upstream.ReplyTokenizer = text => LmStudioTokens.Split(text, specialTokens);
+        return proxy;
+    }
+
+    private static async Task<CopilotTurn> CopilotChatAsync(ProxyFixture proxy, string door, bool tools = false)
+    {
+        var client = door == "ollama" ? proxy.Ollama : proxy.Gateway;
+        using var response = await ProxyFixture.SendStreamingAsync(client, ProxyFixture.CopilotPost("v1/chat/completions", CopilotRequests.Chat(Model, tools: tools)));
+        return await CopilotSseParser.ParseAsync(response, Ct);
+    }
+
+    [Theory]
+    [MemberData(nameof(Forms))]
+    public async Task ReasoningWrittenAsText_CopilotShowsItAsThinking(string door, string reply, string reasoning, string answer)
+    {
+        await using var proxy = await StartAsync(reply, specialTokens: door == "ollama");
+
+        var turn = await CopilotChatAsync(proxy, door);
+
+        Assert.Null(turn.Error);
+        Assert.Equal(reasoning, turn.Thinking);
+        Assert.Equal(answer, turn.Text);
+        Assert.Equal("stop", turn.FinishReason);
+        Assert.Empty(turn.Anomalies);
+        Assert.Empty(turn.Malformed);
+    }
+
+    [Fact]
+    public void UnknownReasoningFormat_IsRefusedWithTheValidNames()
+    {
+        var result = GatewayConfigLoader.Parse($"""
+            model_list:
+              - model_name: {Model}
+                litellm_params:
+                  model: lm_studio/{Model}
+                model_info:
+                  reasoning_format: deepseek
+            """, "config.yaml", _ => null);
+
+        var error = Assert.Single(result.Errors).ToString();
+        Assert.Contains("model_info.reasoning_format", error, StringComparison.Ordinal);
+        Assert.Contains("expected one of auto, off, think, think-open, mistral, seed, harmony, gemma4, got", error, StringComparison.Ordinal);
+        Assert.Contains("deepseek", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReasoningTagsOff_TextArrivesAsWritten()
+    {
+        const string Reply = "<think>Plan.</think>Hi.";
+        await using var proxy = await StartAsync(Reply, reasoningTags: false);
+
+        var turn = await CopilotChatAsync(proxy, "gateway");
+
+        Assert.Equal("", turn.Thinking);
+        Assert.Equal(Reply, turn.Text);
+    }
+
+    [Theory]
+    [InlineData("I'll explain the <think> tag: models wrap reasoning in it.")]
+    [InlineData("<thinking about it> is fine.")]
+    public async Task LookAlikes_ArriveAsWritten(string reply)
+    {
+        await using var proxy = await StartAsync(reply, specialTokens: false);
+
+        var turn = await CopilotChatAsync(proxy, "gateway");
+
+        Assert.Equal("", turn.Thinking);
+        Assert.Equal(reply, turn.Text);
+    }
+
+    [Fact]
+    public async Task ToolCallAfterReasoning_IsStillRepaired()
+    {
+        await using var proxy = await StartAsync("<think>The user wants weather.</think>\n\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>");
+
+        var turn = await CopilotChatAsync(proxy, "ollama", tools: true);
+
+        Assert.Equal("The user wants weather.", turn.Thinking);
+        Assert.Equal("", turn.Text);
+        var call = Assert.Single(turn.ToolCalls);
+        Assert.Equal("get_weather", call.Name);
+        Assert.Equal("Paris", call.Arguments.GetProperty("city").GetString());
+        Assert.Equal("tool_calls", turn.FinishReason);
+    }
+
+    [Fact]
+    public async Task WholeCompletion_HasReasoningInItsOwnFields()
+    {
+        await using var proxy = await StartAsync("<think>Plan: greet.</think>\n\nHello!");
+
+        using var response = await proxy.Gateway.PostAsync("v1/chat/completions",
+            new StringContent(CopilotRequests.Chat(Model, stream: false, tools: false), Encoding.UTF8, "application/json"), Ct);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+
+        var message = body.RootElement.GetProperty("choices")[0].GetProperty("message");
+        Assert.Equal("Hello!", message.GetProperty("content").GetString());
+        Assert.Equal("Plan: greet.", message.GetProperty("reasoning_content").GetString());
+        Assert.Equal("Plan: greet.", message.GetProperty("reasoning_text").GetString());
+    }
+
+    [Fact]
+    public async Task WholeResponsesAnswer_HasAReasoningItemBeforeTheMessage()
+    {
+        await using var proxy = await StartAsync("<think>Plan: greet.</think>\n\nHello!");
+
+        using var response = await proxy.Gateway.PostAsync("v1/responses",
+            new StringContent($$"""{"model":"{{Model}}","input":"hi"}""", Encoding.UTF8, "application/json"), Ct);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+
+        var output = body.RootElement.GetProperty("output");
+        Assert.Equal("reasoning", output[0].GetProperty("type").GetString());
+        Assert.Equal("Plan: greet.", output[0].GetProperty("content")[0].GetProperty("text").GetString());
+        Assert.Equal("message", output[1].GetProperty("type").GetString());
+        Assert.Equal("Hello!", output[1].GetProperty("content")[0].GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task WholeMessagesAnswer_HasAThinkingBlockBeforeTheText()
+    {
+        await using var proxy = await StartAsync("[THINK]Plan: greet.[/THINK]Hello!");
+
+        using var response = await proxy.Gateway.PostAsync("v1/messages",
+            new StringContent($$"""{"model":"{{Model}}","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"), Ct);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+
+        var content = body.RootElement.GetProperty("content");
+        Assert.Equal(2, content.GetArrayLength());
+        Assert.Equal("thinking", content[0].GetProperty("type").GetString());
+        Assert.Equal("Plan: greet.", content[0].GetProperty("thinking").GetString());
+        Assert.Equal("Hello!", content[1].GetProperty("text").GetString());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task StreamedMessagesAnswer_HasAThinkingBlockBeforeTheText(bool tools)
+    {
+        await using var proxy = await StartAsync(tools
+            ? "<think>\nPlan: call it.\n</think>\n\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"
+            : "<think>\nPlan: greet.\n</think>\n\nHello!");
+        var tool = tools ? ""","tools":[{"name":"get_weather","input_schema":{"type":"object"}}]""" : "";
+
+        using var response = await proxy.Gateway.PostAsync("v1/messages",
+            new StringContent($$"""{"model":"{{Model}}","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]{{tool}}}""", Encoding.UTF8, "application/json"), Ct);
+        var events = (await response.Content.ReadAsStringAsync(Ct)).Split('\n')
+            .Where(l => l.StartsWith("data: ", StringComparison.Ordinal)).Select(l => JsonDocument.Parse(l[6..]).RootElement).ToList();
+
+        // Blocks by index: their type at start, and the text their deltas carry.
+        var blocks = new SortedDictionary<int, (string Type, StringBuilder Text)>();
+        foreach (var e in events)
+        {
+            var type = e.GetProperty("type").GetString();
+            if (type == "content_block_start")
+            {
+                blocks.Add(e.GetProperty("index").GetInt32(), (e.GetProperty("content_block").GetProperty("type").GetString()!, new StringBuilder()));
+            }
+            else if (type == "content_block_delta")
+            {
+                var delta = e.GetProperty("delta");
+                var piece = delta.TryGetProperty("thinking", out var t) ? t : delta.TryGetProperty("text", out var x) ? x : delta.GetProperty("partial_json");
+                blocks[e.GetProperty("index").GetInt32()].Text.Append(piece.GetString());
+            }
+        }
+
+        Assert.Equal([0, 1], blocks.Keys);
+        Assert.Equal(("thinking", tools ? "Plan: call it.\n" : "Plan: greet.\n"), (blocks[0].Type, blocks[0].Text.ToString()));
+        Assert.Equal(tools ? ("tool_use", """{"city": "Paris"}""") : ("text", "Hello!"), (blocks[1].Type, blocks[1].Text.ToString()));
+        Assert.Equal(2, events.Count(e => e.GetProperty("type").GetString() == "content_block_stop"));
+    }
+
+    [Theory]
+    [InlineData("api/chat", true)]
+    [InlineData("api/chat", false)]
+    [InlineData("api/generate", true)]
+    [InlineData("api/generate", false)]
+    public async Task OllamaApi_ReasoningArrivesAsThinking(string path, bool stream)
+    {
+        await using var proxy = await StartAsync("<think>\nPlan: greet.\n</think>\n\nHello there!");
+        var request = path == "api/chat"
+            ? $$"""{"model":"{{Model}}","messages":[{"role":"user","content":"hi"}],"stream":{{(stream ? "true" : "false")}}}"""
+            : $$"""{"model":"{{Model}}","prompt":"hi","stream":{{(stream ? "true" : "false")}}}""";
+
+        using var response = await proxy.Ollama.PostAsync(path, new StringContent(request, Encoding.UTF8, "application/json"), Ct);
+        var lines = (await response.Content.ReadAsStringAsync(Ct)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        var (thinking, content) = (new StringBuilder(), new StringBuilder());
+        foreach (var line in lines)
+        {
+            using var json = JsonDocument.Parse(line);
+            var holder = path == "api/chat" ? json.RootElement.GetProperty("message") : json.RootElement;
+            content.Append(holder.GetProperty(path == "api/chat" ? "content" : "response").GetString());
+            if (holder.TryGetProperty("thinking", out var t))
+            {
+                thinking.Append(t.GetString());
+            }
+        }
+
+        Assert.Equal("Plan: greet.\n", thinking.ToString());
+        Assert.Equal("Hello there!", content.ToString());
+    }
+
+    [Fact]
+    public async Task OllamaThinkFalse_DropsTheReasoning()
+    {
+        await using var proxy = await StartAsync("<think>Plan.</think>Hello!");
+
+        using var response = await proxy.Ollama.PostAsync("api/chat",
+            new StringContent($$"""{"model":"{{Model}}","messages":[{"role":"user","content":"hi"}],"stream":false,"think":false}""", Encoding.UTF8, "application/json"), Ct);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+
+        var message = json.RootElement.GetProperty("message");
+        Assert.Equal("Hello!", message.GetProperty("content").GetString());
+        Assert.False(message.TryGetProperty("thinking", out _));
+    }
+
+    [Fact]
+    public async Task ThinkOpenModel_TakesTheTextBeforeTheClosingTag()
+    {
+        var config = GatewayHarness.Config($"""
+            model_list:
+              - model_name: {Model}
+                litellm_params:
+                  model: lm_studio/{Model}
+                model_info:
+                  reasoning_format: think-open
+            """);
+        await using var proxy = await ProxyFixture.StartAsync(config: config);
+        proxy.Upstream.DefaultReply = "The user greets me.\n</think>\n\nHello!";
+
+        var turn = await CopilotChatAsync(proxy, "gateway");
+
+        Assert.Equal("The user greets me.\n", turn.Thinking);
+        Assert.Equal("Hello!", turn.Text);
+    }
+}
