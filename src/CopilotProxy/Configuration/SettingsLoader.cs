@@ -16,6 +16,22 @@ public static class SettingsLoader
         "LMSTUDIO_URL", "LMSTUDIO_API_KEY", "LITELLM_PORT", "OLLAMA_PORT", "HOST", "API_KEY", "CONFIG_FILE", "LOG_LEVEL", "LOG_FORMAT", "LOG_DIR", "LOG_MAX_FILE_MB", "LOG_MAX_FILES",
         "HEALTH_CHECK_INTERVAL", "GRACEFUL_SHUTDOWN_TIMEOUT", "MODEL_REFRESH_INTERVAL", "UPSTREAM_TIMEOUT", "MAX_REQUEST_BODY_MB", "MAX_CONNECTIONS",
         "MIN_CONTEXT_LENGTH", "STREAM_HEARTBEAT_SECONDS", "OLLAMA_VERSION", "TOOL_CALL_REPAIR", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
+        "CAPTURE_BODIES", "CAPTURE_LIMIT",
+    ];
+
+    /// <summary>
+    /// The standard OpenTelemetry variables passed to the SDK (docs/observability.md); the SDK validates them itself.
+    /// Read through the same lookup as the proxy's own, so config.yaml's <c>environment_variables:</c> can set them too.
+    /// </summary>
+    public static readonly IReadOnlyList<string> OpenTelemetryVariableNames =
+    [
+        "OTEL_SDK_DISABLED", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_SPAN_EVENT_COUNT_LIMIT", "OTEL_SPAN_LINK_COUNT_LIMIT", "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
     ];
 
     /// <summary>
@@ -64,6 +80,10 @@ public static class SettingsLoader
             DevMode = devMode,
             HotReload = ParseBool("HOT_RELOAD", Get("HOT_RELOAD"), devMode, errors),
             DebugLogging = ParseBool("DEBUG_LOGGING", Get("DEBUG_LOGGING"), false, errors),
+            CaptureBodies = ParseBool("CAPTURE_BODIES", Get("CAPTURE_BODIES"), devMode, errors),
+            CaptureLimit = ParseInt("CAPTURE_LIMIT", Get("CAPTURE_LIMIT"), defaults.CaptureLimit, 1, 10_000, "50", errors, " of requests"),
+            OpenTelemetry = OpenTelemetryVariableNames.Select(name => (name, value: Get(name))).Where(v => v.value is not null)
+                .ToDictionary(v => v.name, v => v.value!, StringComparer.Ordinal),
         };
 
         if (errors.Count == 0 && settings.OllamaPort == settings.GatewayPort)

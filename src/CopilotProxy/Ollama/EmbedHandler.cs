@@ -101,7 +101,7 @@ public sealed class EmbedHandler(ModelResolution models, DeploymentRouter router
         RoutedResponse? routed = null;
         try
         {
-            routed = await router.SendAsync(model, EmbedTranslation.UpstreamPath, writeBody, streaming: false, context.RequestAborted);
+            routed = await router.SendAsync(model, EmbedTranslation.UpstreamPath, writeBody, streaming: false, context.RequestAborted, telemetry: context.GetRequestTelemetry());
             if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } status)
             {
                 throw status;

@@ -54,7 +54,7 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
         try
         {
             routed = await router.SendAsync(model, path, writeBody, stream, context.RequestAborted,
-                async (group, deployment, cancellationToken) => loaded = await lifecycle.EnsureContextAsync(group, deployment, numCtx, cancellationToken));
+                async (group, deployment, cancellationToken) => loaded = await lifecycle.EnsureContextAsync(group, deployment, numCtx, cancellationToken, telemetry), telemetry);
         }
         catch (UpstreamException failure)
         {
@@ -126,7 +126,7 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
 
             var (finishReason, promptTokens, completionTokens) = translator.Outcome;
             telemetry.Record(broken, finishReason, promptTokens, completionTokens);
-            telemetry.RecordRepairedToolCalls(translator.RepairedToolCalls);
+            telemetry.RecordRepairedToolCalls(translator.RepairedToolCalls, translator.RepairFormat);
 
             // Step 3
             if (broken is { } kind)

@@ -99,6 +99,9 @@ public sealed class ToolCallRepair : IDisposable
     /// <summary>The repaired calls, set by <see cref="Finish"/> when the content was a tool call in text form.</summary>
     public IReadOnlyList<RepairedToolCall> Calls => _calls;
 
+    /// <summary>The form the repaired calls were written in, for the request inspector: <c>hermes</c> (<c>&lt;tool_call&gt;</c> blocks) or <c>json</c> (bare JSON).</summary>
+    public string Format { get; private set; } = "hermes";
+
     /// <summary>False once the content is decided (repaired, declined, stopped): every later delta passes through as it is.</summary>
     public bool Active => _state != State.Off;
 
@@ -677,6 +680,7 @@ public sealed class ToolCallRepair : IDisposable
 
     private void Accept()
     {
+        Format = _state == State.AfterJson ? "json" : "hermes";
         _calls = _pending is { Count: > 0 } pending ? [.. pending] : [];
         _pending = null;
         _state = State.Off;
