@@ -68,10 +68,19 @@ function fact(label, ...value) {
   return [el("dt", { text: label }), el("dd", {}, ...value)];
 }
 
+// A JSON body is easier to read indented; streams (SSE, NDJSON) and cut-off bodies are shown as they are.
+function readable(text) {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
 function bodyPane(id, title, text, note) {
   return el("div", { class: "body-pane", id },
     el("div", { class: "head" }, el("span", { text: title }), note ? el("span", { class: "muted small", text: note }) : null),
-    text === null || text === undefined ? el("p", { class: "muted small", text: "Nothing: the request never reached this step." }) : el("pre", {}, el("code", { text: text })));
+    text === null || text === undefined ? el("p", { class: "muted small", text: "Nothing: the request never reached this step." }) : el("pre", {}, el("code", { text: readable(text) })));
 }
 
 function renderInspection(data) {
@@ -129,13 +138,14 @@ function renderInspection(data) {
         : "Bodies are not captured. Set CAPTURE_BODIES=true (on with DEV_MODE) to see the request and the answer here." });
   }
 
-  box.replaceChildren(
+  // replaceChildren would write a null as the text "null"; el() skips them.
+  box.replaceChildren(...[
     el("div", { class: "inspector-top" },
       el("section", {}, el("h3", { text: "Timing" }), el("div", { id: "inspector-timing", class: "timeline" }, ...timingRows(r.timing))),
       el("section", {}, el("h3", { text: "Request" }), facts)),
     el("section", { id: "inspector-changes" }, el("h3", { text: "What the proxy changed" }), changes),
     failure,
-    bodies);
+    bodies].filter((node) => node !== null));
 }
 
 async function inspect(id) {
