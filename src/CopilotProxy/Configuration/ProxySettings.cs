@@ -70,7 +70,7 @@ public sealed record ProxySettings
     public int CaptureLimit { get; init; } = 50;
 
     /// <summary>
-    /// The standard <c>OTEL_*</c> variables the proxy was given (<see cref="SettingsLoader.OpenTelemetryVariableNames"/>),
+    /// The standard <c>OTEL_*</c> variables the proxy was given (<see cref="SettingsLoader.OpenTelemetryNames"/>),
     /// handed to the OpenTelemetry SDK as they are; tracing is on when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is among them.
     /// </summary>
     public IReadOnlyDictionary<string, string> OpenTelemetry { get; init; } = new Dictionary<string, string>();

@@ -23,7 +23,7 @@ public static class SettingsLoader
     /// The standard OpenTelemetry variables passed to the SDK (docs/observability.md); the SDK validates them itself.
     /// Read through the same lookup as the proxy's own, so config.yaml's <c>environment_variables:</c> can set them too.
     /// </summary>
-    public static readonly IReadOnlyList<string> OpenTelemetryVariableNames =
+    public static readonly IReadOnlyList<string> OpenTelemetryNames =
     [
         "OTEL_SDK_DISABLED", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
         "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TIMEOUT",
@@ -82,7 +82,7 @@ public static class SettingsLoader
             DebugLogging = ParseBool("DEBUG_LOGGING", Get("DEBUG_LOGGING"), false, errors),
             CaptureBodies = ParseBool("CAPTURE_BODIES", Get("CAPTURE_BODIES"), devMode, errors),
             CaptureLimit = ParseInt("CAPTURE_LIMIT", Get("CAPTURE_LIMIT"), defaults.CaptureLimit, 1, 10_000, "50", errors, " of requests"),
-            OpenTelemetry = OpenTelemetryVariableNames.Select(name => (name, value: Get(name))).Where(v => v.value is not null)
+            OpenTelemetry = OpenTelemetryNames.Select(name => (name, value: Get(name))).Where(v => v.value is not null)
                 .ToDictionary(v => v.name, v => v.value!, StringComparer.Ordinal),
         };
 

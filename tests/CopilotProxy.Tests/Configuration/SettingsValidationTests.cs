@@ -30,6 +30,8 @@ public class SettingsValidationTests
         { "HOT_RELOAD", "2", "expected true or false (also 1/0, yes/no, on/off, any case). Example: HOT_RELOAD=true" },
         { "TOOL_CALL_REPAIR", "sometimes", "expected true or false (also 1/0, yes/no, on/off, any case). Example: TOOL_CALL_REPAIR=true" },
         { "DEBUG_LOGGING", "enabled", "expected true or false (also 1/0, yes/no, on/off, any case). Example: DEBUG_LOGGING=true" },
+        { "CAPTURE_BODIES", "all", "expected true or false (also 1/0, yes/no, on/off, any case). Example: CAPTURE_BODIES=true" },
+        { "CAPTURE_LIMIT", "0", "Example: CAPTURE_LIMIT=50" },
     };
 
     [Theory]
