@@ -93,6 +93,25 @@ public sealed class RequestInspectorApiTests
     }
 
     [Fact]
+    public async Task AFailedRequest_ShowsItsFailureClassAndTheMessageThatSaysWhatToDo()
+    {
+        await using var proxy = await InspectorScenario.StartProxyAsync();
+        proxy.Upstream.Enqueue(FakeResponse.ErrorString(500, "image input is not supported"));
+        using var request = ProxyFixture.CopilotPost("v1/chat/completions", CopilotRequests.Chat(InspectorScenario.UpstreamModel, stream: false));
+        using (await proxy.Ollama.SendAsync(request))
+        {
+        }
+
+        var (status, body) = await InspectAsync(proxy, await InspectorScenario.LastRequestIdAsync(proxy));
+        Assert.Equal(200, status);
+        var inspected = body.GetProperty("request");
+        Assert.Equal(502, inspected.GetProperty("status").GetInt32());
+        Assert.Equal("status", inspected.GetProperty("failure").GetString());
+        Assert.Contains("image input is not supported", inspected.GetProperty("failureMessage").GetString(), StringComparison.Ordinal);
+        Assert.Empty(inspected.GetProperty("changes").EnumerateArray());
+    }
+
+    [Fact]
     public async Task CaptureLimit_KeepsOnlyTheLastRequestsBodies()
     {
         await using var proxy = await InspectorScenario.StartProxyAsync(s => s with { CaptureLimit = 1 });
