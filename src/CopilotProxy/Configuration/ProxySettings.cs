@@ -84,6 +84,23 @@ public sealed record ProxySettings
     public bool HotReload { get; init; }
     public bool DebugLogging { get; init; }
 
+    /// <summary>Keep the last <see cref="CaptureLimit"/> requests' bodies in memory for the request inspector (redacted, images elided).</summary>
+    public bool CaptureBodies { get; init; }
+
+    public int CaptureLimit { get; init; } = 50;
+
+    /// <summary>
+    /// The standard <c>OTEL_*</c> variables the proxy was given (<see cref="SettingsLoader.OpenTelemetryNames"/>),
+    /// handed to the OpenTelemetry SDK as they are; tracing is on when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is among them.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> OpenTelemetry { get; init; } = new Dictionary<string, string>();
+
+    public bool TracingEnabled => (OpenTelemetry.ContainsKey("OTEL_EXPORTER_OTLP_ENDPOINT") || OpenTelemetry.ContainsKey("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+        && !string.Equals(OpenTelemetry.GetValueOrDefault("OTEL_SDK_DISABLED"), "true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true: prompts and completions go on span events (redacted).</summary>
+    public bool TraceMessageContent => string.Equals(OpenTelemetry.GetValueOrDefault("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"), "true", StringComparison.OrdinalIgnoreCase);
+
     public IPAddress? BindAddress => Host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ? null : IPAddress.Parse(Host);
 }
 

@@ -17,6 +17,22 @@ public static class SettingsLoader
         "HEALTH_CHECK_INTERVAL", "GRACEFUL_SHUTDOWN_TIMEOUT", "MODEL_REFRESH_INTERVAL", "UPSTREAM_TIMEOUT", "MAX_REQUEST_BODY_MB", "MAX_CONNECTIONS",
         "MIN_CONTEXT_LENGTH", "STREAM_HEARTBEAT_SECONDS", "OLLAMA_VERSION", "TOOL_CALL_REPAIR", "REASONING_TAGS", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
         "DATA_DIR", "DATABASE_URL", "QUEUE_TIMEOUT_SECONDS", "OLLAMA_REQUIRE_KEY",
+        "CAPTURE_BODIES", "CAPTURE_LIMIT",
+    ];
+
+    /// <summary>
+    /// The standard OpenTelemetry variables passed to the SDK (docs/observability.md); the SDK validates them itself.
+    /// Read through the same lookup as the proxy's own, so config.yaml's <c>environment_variables:</c> can set them too.
+    /// </summary>
+    public static readonly IReadOnlyList<string> OpenTelemetryNames =
+    [
+        "OTEL_SDK_DISABLED", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_SPAN_EVENT_COUNT_LIMIT", "OTEL_SPAN_LINK_COUNT_LIMIT", "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
     ];
 
     /// <summary>
@@ -71,6 +87,10 @@ public static class SettingsLoader
             DatabaseUrl = ParseDatabaseUrl(Get("DATABASE_URL"), errors),
             QueueTimeout = ParseSeconds("QUEUE_TIMEOUT_SECONDS", Get("QUEUE_TIMEOUT_SECONDS"), defaults.QueueTimeout, 1, 86400, errors),
             OllamaRequireKey = ParseBool("OLLAMA_REQUIRE_KEY", Get("OLLAMA_REQUIRE_KEY"), false, errors),
+            CaptureBodies = ParseBool("CAPTURE_BODIES", Get("CAPTURE_BODIES"), devMode, errors),
+            CaptureLimit = ParseInt("CAPTURE_LIMIT", Get("CAPTURE_LIMIT"), defaults.CaptureLimit, 1, 10_000, "50", errors, " of requests"),
+            OpenTelemetry = OpenTelemetryNames.Select(name => (name, value: Get(name))).Where(v => v.value is not null)
+                .ToDictionary(v => v.name, v => v.value!, StringComparer.Ordinal),
         };
 
         if (errors.Count == 0 && settings.OllamaPort == settings.GatewayPort)

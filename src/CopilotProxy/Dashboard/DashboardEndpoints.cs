@@ -38,6 +38,7 @@ public static class DashboardEndpoints
         var api = gateway.MapGroup(PagePath + "/api").WithMetadata(GatewayKeyRequired.Instance);
         api.MapGet("/state", StateAsync);
         api.MapGet("/events", EventsAsync);
+        api.MapGet("/requests/{id}", InspectAsync);
         api.MapPost("/models/load", (HttpContext context, ModelCatalog catalog, ModelActions actions) => ActAsync(context, catalog, actions, load: true));
         api.MapPost("/models/unload", (HttpContext context, ModelCatalog catalog, ModelActions actions) => ActAsync(context, catalog, actions, load: false));
         return api;
@@ -131,6 +132,22 @@ public static class DashboardEndpoints
             new FrontDoorUrls(HostUrl(context, host, bindings.OllamaPort), HostUrl(context, host, bindings.GatewayPort)));
         context.Response.Headers.CacheControl = "no-store";
         await ReadableJson.WriteAsync(context.Response, state, DashboardJsonContext.Default.DashboardState, context.RequestAborted);
+    }
+
+    /// <summary>The request inspector: one of the last 200 requests, with its bodies when CAPTURE_BODIES kept them.</summary>
+    private static async Task InspectAsync(HttpContext context, string id, LiveTraffic traffic, CaptureStore captures, ProxySettings settings)
+    {
+        if (!long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number)
+            || traffic.Inspect(number) is not { } inspection)
+        {
+            await OpenAIErrors.WriteAsync(context, StatusCodes.Status404NotFound,
+                $"No request {id} among the last {LiveTraffic.Capacity}; the inspector keeps only those, in memory.", code: "request_not_found");
+            return;
+        }
+
+        context.Response.Headers.CacheControl = "no-store";
+        var answer = new DashboardInspection(inspection, captures.Find(number), settings.CaptureBodies, captures.Limit);
+        await ReadableJson.WriteAsync(context.Response, answer, DashboardJsonContext.Default.DashboardInspection, context.RequestAborted);
     }
 
     /// <summary>

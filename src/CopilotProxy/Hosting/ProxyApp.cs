@@ -61,6 +61,14 @@ public static class ProxyApp
         builder.Services.AddMetrics();
         builder.Services.AddSingleton<ProxyMetrics>();
         builder.Services.AddSingleton<LiveTraffic>();
+        // The request inspector's bodies: CAPTURE_LIMIT exchanges, and never more than CaptureBytes in all.
+        builder.Services.AddSingleton(new CaptureStore(settings.CaptureLimit, CaptureBytes));
+        if (Tracing.Start(settings) is { } tracing)
+        {
+            // A factory registration, so the container disposes the provider at shutdown, which exports the last spans.
+            builder.Services.AddSingleton(_ => tracing);
+        }
+
         builder.Services.AddSingleton<PrometheusExporter>();
 
         builder.Services.AddSingleton(settings);
@@ -84,6 +92,7 @@ public static class ProxyApp
         builder.Services.AddVirtualKeys(settings, config);
 
         var app = builder.Build();
+        _ = app.Services.GetService<OpenTelemetry.Trace.TracerProvider>();
         var metrics = app.Services.GetRequiredService<ProxyMetrics>();
         // Listening before the hosted services start, so the first catalog refresh is counted.
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
@@ -112,6 +121,9 @@ public static class ProxyApp
         });
         return app;
     }
+
+    /// <summary>The most memory the request inspector's captured bodies may take (UTF-16 text).</summary>
+    public const long CaptureBytes = 64L * 1024 * 1024;
 
     /// <summary>What config.yaml changes, said once at startup: ignored keys, remapped addresses, whether the gateway is open.</summary>
     private static void LogConfiguration(ILogger logger, ProxySettings settings, GatewayConfig config)

@@ -15,7 +15,9 @@ public static class FailureReporting
     /// <returns>True when the client is still there to be answered.</returns>
     public static bool Report(HttpContext context, ILogger logger, string door, string route, UpstreamFailure failure, string message)
     {
-        context.GetRequestTelemetry().Failure = failure;
+        var telemetry = context.GetRequestTelemetry();
+        telemetry.Failure = failure;
+        telemetry.FailureMessage = message;
         if (failure == UpstreamFailure.ClientCanceled)
         {
             RelayLog.ClientCanceled(logger, door, route);

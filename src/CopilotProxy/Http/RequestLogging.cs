@@ -9,8 +9,9 @@ using Microsoft.Extensions.Logging;
 namespace CopilotProxy.Http;
 
 /// <summary>
-/// Puts a <see cref="RequestTelemetry"/> on every request, and when the request ends writes its one log line and records its
-/// metrics. Under DEBUG_LOGGING it also logs both bodies, redacted.
+/// Puts a <see cref="RequestTelemetry"/> on every request, and when the request ends writes its one log line, records its
+/// metrics, hands it to the dashboard's request list and ends its server span (when tracing is on). Under DEBUG_LOGGING it
+/// also logs both bodies, redacted; under CAPTURE_BODIES it keeps them for the request inspector.
 /// </summary>
 public sealed class RequestLogging
 {
@@ -27,11 +28,13 @@ public sealed class RequestLogging
     private readonly ProxySettings _settings;
     private readonly LiveTraffic _traffic;
     private readonly Redaction _redaction;
+    private readonly CaptureStore _captures;
     private readonly ILogger _logger;
 
     public RequestLogging(RequestDelegate next, ProxyMetrics metrics, ShutdownDrain drain, FrontDoorBindings bindings, ProxySettings settings, LiveTraffic traffic,
-        ILoggerFactory loggerFactory)
+        CaptureStore captures, ILoggerFactory loggerFactory)
     {
+        _captures = captures;
         _next = next;
         _metrics = metrics;
         _drain = drain;
@@ -47,6 +50,7 @@ public sealed class RequestLogging
         var started = Stopwatch.GetTimestamp();
         var telemetry = new RequestTelemetry(started);
         ReadCopilotHeaders(context.Request, telemetry);
+        var housekeeping = IsHousekeeping(context.Request);
         var streamCounted = false;
         telemetry.StreamStarted = () =>
         {
@@ -66,13 +70,20 @@ public sealed class RequestLogging
         });
 
         // The dashboard's own calls and health probes would drown the traffic people want to watch.
-        var inFlight = IsHousekeeping(context.Request) ? null
+        var inFlight = housekeeping ? null
             : _traffic.Start(DoorOf(context), context.Request.Method, context.Request.Path.Value ?? "/", context.Request.Headers.UserAgent, telemetry);
+        var span = housekeeping ? null : RequestTracing.StartServer(context.Request, telemetry);
 
         ResponseCapture? capture = null;
-        if (_settings.DebugLogging)
+        var keepBodies = !housekeeping && (_settings.CaptureBodies || (span is not null && _settings.TraceMessageContent));
+        if (_settings.DebugLogging || keepBodies)
         {
-            capture = await BeginDebugCaptureAsync(context);
+            if (keepBodies)
+            {
+                telemetry.Capture = new RequestCapture();
+            }
+
+            capture = await BeginCaptureAsync(context, telemetry.Capture);
         }
 
         try
@@ -94,6 +105,16 @@ public sealed class RequestLogging
                 telemetry.Failure ??= Upstream.UpstreamFailure.ClientCanceled;
             }
 
+            // Kept before the request shows among the finished ones, so a click on it finds its bodies.
+            if (capture is not null)
+            {
+                await capture.CompleteAsync();
+                if (inFlight is not null && telemetry.Capture is { } bodies)
+                {
+                    KeepCapture(inFlight.Id, bodies, capture, span);
+                }
+            }
+
             var door = DoorOf(context);
             var route = RouteOf(context);
             _metrics.RecordRequest(door, route, telemetry, status, total);
@@ -101,6 +122,11 @@ public sealed class RequestLogging
             {
                 // Unmatched paths are bounded by the ring, so the dashboard shows what was asked for rather than "unmatched".
                 _traffic.Finish(inFlight, door, route == "unmatched" ? inFlight.Path : route, status, total);
+            }
+
+            if (span is not null)
+            {
+                RequestTracing.FinishServer(span, telemetry, context.Request.Method, route, status, telemetry.ClientModel is null ? null : RequestTracing.OperationOf(route));
             }
 
             // Health checks, scrapes and the dashboard's polls arrive every few seconds; at Information they would bury the requests people care about.
@@ -117,18 +143,43 @@ public sealed class RequestLogging
                     telemetry.RepairedToolCalls, telemetry.RepairedFormat ?? "-", telemetry.ReasoningFromText ?? "-");
             }
 
-            if (capture is not null)
+            if (capture is not null && _settings.DebugLogging)
             {
-                await capture.CompleteAsync();
                 RequestLog.ResponseBody(_logger, context.Request.Method, context.Request.Path, status, Redaction.Headers(context.Response.Headers),
                     _redaction.Body(capture.Captured, capture.TotalBytes));
             }
         }
     }
 
+    /// <summary>
+    /// Redacts the bodies (keys, Authorization, secret-named values; images cut to their size) and keeps them for the
+    /// inspector (CAPTURE_BODIES) and as the span's prompt and completion events (message-content tracing).
+    /// </summary>
+    private void KeepCapture(long id, RequestCapture bodies, ResponseCapture client, System.Diagnostics.Activity? span)
+    {
+        var received = _redaction.Body(bodies.Received.Bytes, bodies.Received.TotalBytes, MaxInspectedChars);
+        var answer = _redaction.Body(client.Captured, client.TotalBytes, MaxInspectedChars);
+        if (_settings.CaptureBodies)
+        {
+            _captures.Add(new CapturedExchange(id, received,
+                bodies.SentUpstream.TotalBytes > 0 ? _redaction.Body(bodies.SentUpstream.Bytes, bodies.SentUpstream.TotalBytes, MaxInspectedChars) : null,
+                bodies.UpstreamAnswer.TotalBytes > 0 ? _redaction.Body(bodies.UpstreamAnswer.Bytes, bodies.UpstreamAnswer.TotalBytes, MaxInspectedChars) : null,
+                answer));
+        }
+
+        if (span is { IsAllDataRequested: true } && _settings.TraceMessageContent)
+        {
+            RequestTracing.AddContent(span, received, answer);
+        }
+    }
+
+    /// <summary>Longest text the inspector keeps of one body (characters, after redaction).</summary>
+    private const int MaxInspectedChars = RequestCapture.MaxBodyBytes;
+
     /// <summary>Copilot's X-Initiator and X-Interaction-Id (docs/protocol.md §8.1): who sent the request, and which chat turn it belongs to.</summary>
     private static void ReadCopilotHeaders(HttpRequest request, RequestTelemetry telemetry)
     {
+        telemetry.UserAgent = request.Headers.UserAgent.ToString() is { Length: > 0 } userAgent ? userAgent : null;
         telemetry.Initiator = Initiators.Classify(request.Headers["X-Initiator"].ToString());
         var interaction = request.Headers["X-Interaction-Id"].ToString().Trim();
         if (interaction.Length > 0)
@@ -157,11 +208,13 @@ public sealed class RequestLogging
         return "unmatched";
     }
 
-    private async Task<ResponseCapture> BeginDebugCaptureAsync(HttpContext context)
+    /// <summary>Reads the start of the request body (then rewinds it for the relay) and tees the response: DEBUG_LOGGING and CAPTURE_BODIES share it.</summary>
+    private async Task<ResponseCapture> BeginCaptureAsync(HttpContext context, RequestCapture? bodies)
     {
         // Buffer the request so the relay still reads it from the start after we did.
         context.Request.EnableBuffering();
-        var body = new byte[MaxCapturedBytes];
+        var keep = bodies is null ? MaxCapturedBytes : Math.Max(MaxCapturedBytes, RequestCapture.MaxBodyBytes);
+        var body = new byte[keep];
         var read = 0;
         int n;
         while (read < body.Length && (n = await context.Request.Body.ReadAsync(body.AsMemory(read), context.RequestAborted)) > 0)
@@ -171,11 +224,15 @@ public sealed class RequestLogging
 
         var total = context.Request.ContentLength ?? read;
         context.Request.Body.Position = 0;
-        RequestLog.RequestBody(_logger, context.Request.Method, context.Request.Path, Redaction.Headers(context.Request.Headers),
-            read == 0 ? "(empty)" : _redaction.Body(body.AsSpan(0, read), total));
+        bodies?.Received.Append(body.AsSpan(0, read));
+        if (_settings.DebugLogging)
+        {
+            RequestLog.RequestBody(_logger, context.Request.Method, context.Request.Path, Redaction.Headers(context.Request.Headers),
+                read == 0 ? "(empty)" : _redaction.Body(body.AsSpan(0, Math.Min(read, MaxCapturedBytes)), total));
+        }
 
         var original = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
-        var tee = new CaptureStream(original.Stream, MaxCapturedBytes);
+        var tee = new CaptureStream(original.Stream, keep);
         var teeFeature = new StreamResponseBodyFeature(tee, original);
         context.Features.Set<IHttpResponseBodyFeature>(teeFeature);
         return new ResponseCapture(context, original, teeFeature, tee);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using CopilotProxy.Catalog;
+using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
 using Microsoft.Extensions.Logging;
 
@@ -53,8 +54,10 @@ public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog 
     /// both capped at the model's maximum: loads it when it is not loaded, reloads it when it is loaded smaller.
     /// Returns null when the proxy leaves loading to the upstream (no floor, not LM Studio ≥0.4, an embedding model).
     /// </summary>
+    /// <param name="telemetry">The request waiting for it: a load is recorded as its model-load time and, with a floor, as a context-floor change.</param>
     /// <exception cref="UpstreamException">LM Studio could not list, unload or load the model; the message names the fix.</exception>
-    public async Task<ContextOutcome?> EnsureContextAsync(CatalogModel model, Deployment deployment, int? requestedContext, CancellationToken cancellationToken)
+    public async Task<ContextOutcome?> EnsureContextAsync(CatalogModel model, Deployment deployment, int? requestedContext, CancellationToken cancellationToken,
+        RequestTelemetry? telemetry = null)
     {
         var floor = model.MinContextLength ?? 0;
         if (model.Kind != ModelKind.Llm || (floor <= 0 && requestedContext is not > 0) || !IsLmStudioV1(model, deployment.Upstream))
@@ -83,6 +86,13 @@ public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog 
             if (mine && outcome is not null)
             {
                 _verified[key] = (outcome with { LoadDuration = null }, time.GetUtcNow() + VerifiedFor);
+            }
+
+            if (telemetry is not null && outcome?.LoadDuration is { } took)
+            {
+                telemetry.ModelLoad = (telemetry.ModelLoad ?? TimeSpan.Zero) + took;
+                telemetry.AddChange(new ProxyChange(ProxyChangeKind.ContextFloor,
+                    $"{deployment.UpstreamModel} loaded with a {outcome.LoadedContext}-token context ({Why(floor, requestedContext, outcome.LoadedContext)}) in {took.TotalSeconds:0.0} s"));
             }
 
             // A round started for a smaller num_ctx than this request asks for: run one of its own after it.
@@ -129,6 +139,7 @@ public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog 
             return new ContextOutcome(largest, max, null);
         }
 
+        using var span = RequestTracing.StartModelLoad(key, target);
         var started = Stopwatch.GetTimestamp();
         if (instances.Count > 0)
         {
@@ -141,6 +152,7 @@ public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog 
                 }
                 catch (UpstreamException failure) when (failure.Failure == UpstreamFailure.Status)
                 {
+                    span?.SetStatus(ActivityStatusCode.Error, failure.Message);
                     throw LoadFailed(failure, key, target, floor, requested, "unload the smaller instance of");
                 }
             }
@@ -152,6 +164,7 @@ public sealed class ModelLifecycle(UpstreamClient defaultUpstream, ModelCatalog 
         }
         catch (UpstreamException failure) when (failure.Failure is UpstreamFailure.Status or UpstreamFailure.InvalidResponse)
         {
+            span?.SetStatus(ActivityStatusCode.Error, failure.Message);
             throw LoadFailed(failure, key, target, floor, requested, "load");
         }
 

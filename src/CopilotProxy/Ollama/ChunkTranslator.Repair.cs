@@ -22,6 +22,10 @@ public sealed partial class ChunkTranslator
         }
 
         RepairedToolCalls += repair.Calls.Count;
+        if (repair.Calls.Count > 0)
+        {
+            RepairFormat = repair.Format;
+        }
     }
 
     /// <summary>Gives up on the repair (real tool calls, an error): nothing it held is lost.</summary>

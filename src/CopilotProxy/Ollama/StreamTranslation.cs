@@ -62,8 +62,8 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
         try
         {
             routed = await router.SendAsync(model, path, writeBody, stream, context.RequestAborted,
-                async (group, deployment, cancellationToken) => loaded = await lifecycle.EnsureContextAsync(group, deployment, numCtx, cancellationToken),
-                KeyCaller.QueueKeyOf(context));
+                async (group, deployment, cancellationToken) => loaded = await lifecycle.EnsureContextAsync(group, deployment, numCtx, cancellationToken, telemetry),
+                KeyCaller.QueueKeyOf(context), telemetry);
         }
         catch (UpstreamException failure)
         {
@@ -136,7 +136,7 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
 
             var (finishReason, promptTokens, completionTokens) = translator.Outcome;
             telemetry.Record(broken, finishReason, promptTokens, completionTokens);
-            telemetry.RecordRepairedToolCalls(translator.RepairedToolCalls);
+            telemetry.RecordRepairedToolCalls(translator.RepairedToolCalls, translator.RepairFormat);
             telemetry.RecordReasoningFromText(translator.ReasoningFound);
 
             // Step 3

@@ -90,7 +90,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         // Generation needs the model loaded with enough context (MIN_CONTEXT_LENGTH), as for chat completions.
         ContextOutcome? loaded = null;
         async Task PrepareAsync(CatalogModel group, Deployment deployment, CancellationToken cancellationToken) =>
-            loaded = await lifecycle.EnsureContextAsync(group, deployment, null, cancellationToken);
+            loaded = await lifecycle.EnsureContextAsync(group, deployment, null, cancellationToken, telemetry);
 
         // A model load plus a long prompt can keep the upstream silent for minutes; Copilot gives up after 2. Heartbeats
         // commit the 200 and the event stream early, so from then on failures are the API's own error event.
@@ -102,7 +102,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         try
         {
             var sending = router.SendAsync(model, path, (deployment, output) => EventApiRequest.Write(root, deployment.UpstreamModel, deployment.Defaults, api, output),
-                streaming, context.RequestAborted, PrepareAsync, KeyCaller.QueueKeyOf(context));
+                streaming, context.RequestAborted, PrepareAsync, KeyCaller.QueueKeyOf(context), telemetry);
             routed = heartbeat is null ? await sending : await heartbeat.WhileWaitingAsync(sending, context.RequestAborted);
         }
         catch (UpstreamException failure)

@@ -109,7 +109,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         ContextOutcome? loaded = null;
         var generates = operation != OpenAIOperation.Embeddings;
         async Task PrepareAsync(CatalogModel group, Deployment deployment, CancellationToken cancellationToken) =>
-            loaded = await lifecycle.EnsureContextAsync(group, deployment, null, cancellationToken);
+            loaded = await lifecycle.EnsureContextAsync(group, deployment, null, cancellationToken, telemetry);
 
         // A model load plus a long prompt can keep the upstream from answering for minutes; Copilot gives up after 2.
         using var heartbeat = streaming && operation is OpenAIOperation.ChatCompletions or OpenAIOperation.Completions
@@ -121,7 +121,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         RoutedResponse routed;
         try
         {
-            var sending = router.SendAsync(model, path, WriteBody, streaming, context.RequestAborted, generates ? PrepareAsync : null, KeyCaller.QueueKeyOf(context));
+            var sending = router.SendAsync(model, path, WriteBody, streaming, context.RequestAborted, generates ? PrepareAsync : null, KeyCaller.QueueKeyOf(context), telemetry);
             routed = heartbeat is null ? await sending : await heartbeat.WhileWaitingAsync(sending, context.RequestAborted);
         }
         catch (UpstreamException failure)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
 
 namespace CopilotProxy.OpenAI;
@@ -181,7 +182,14 @@ public sealed partial class SseRelay
             _toolCallIds.Add(null);
         }
 
-        return (_toolCallIds[index] = OpenAIChunk.ToolCallId(call) ?? _toolCallIds[index] ?? OpenAIChunk.NewToolCallId())!;
+        if ((OpenAIChunk.ToolCallId(call) ?? _toolCallIds[index]) is { } known)
+        {
+            return _toolCallIds[index] = known;
+        }
+
+        var id = _toolCallIds[index] = OpenAIChunk.NewToolCallId();
+        _telemetry?.AddChange(new ProxyChange(ProxyChangeKind.ToolCallIdsRewritten, $"tool call {index} came without an id; the client got {id}", Count: 1));
+        return id;
     }
 
     private void WriteToolCalls(JsonElement calls)

@@ -192,7 +192,7 @@ public sealed partial class SseRelay
         _writer.WriteEndObject();
         EndSyntheticChunk(null);
         _repairedCalls += repair.Calls.Count;
-        _telemetry?.RecordRepairedToolCalls(repair.Calls.Count);
+        _telemetry?.RecordRepairedToolCalls(repair.Calls.Count, repair.Format);
     }
 
     private void WriteTextChunk(ReadOnlySpan<byte> text)

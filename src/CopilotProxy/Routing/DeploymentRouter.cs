@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using CopilotProxy.Catalog;
 using CopilotProxy.Configuration;
 using CopilotProxy.Http;
@@ -18,15 +19,19 @@ namespace CopilotProxy.Routing;
 public sealed class RoutedResponse : IDisposable
 {
     private readonly List<IDisposable> _owned = [];
+    private readonly Activity? _span;
+    private readonly RequestTelemetry? _telemetry;
     private int _disposed;
 
-    internal RoutedResponse(Deployment deployment, HttpResponseMessage response, ActivityTimeout timeout, Uri url)
+    internal RoutedResponse(Deployment deployment, HttpResponseMessage response, ActivityTimeout timeout, Uri url, Activity? span = null, RequestTelemetry? telemetry = null)
     {
         Deployment = deployment;
         Response = response;
         Timeout = timeout;
         Url = url;
-        Answer = new UpstreamAnswer(response, timeout, url, deployment.Upstream);
+        _span = span;
+        _telemetry = telemetry;
+        Answer = new UpstreamAnswer(response, timeout, url, deployment.Upstream) { Capture = telemetry?.Capture?.UpstreamAnswer };
         _owned.Add(response);
         _owned.Add(timeout);
     }
@@ -67,6 +72,20 @@ public sealed class RoutedResponse : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            // The attempt's span lasts as long as its answer: a retried one ends here at once, the client's at the stream's end.
+            if (_span is not null)
+            {
+                var status = (int)Response.StatusCode;
+                if (IsServerFailure)
+                {
+                    RequestTracing.FailAttempt(_span, status.ToString(System.Globalization.CultureInfo.InvariantCulture), $"answered {status}", status);
+                }
+                else
+                {
+                    RequestTracing.FinishAttempt(_span, status, _telemetry);
+                }
+            }
+
             foreach (var resource in _owned)
             {
                 resource.Dispose();
@@ -109,8 +128,9 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
     /// its time is not upstream silence, and its failure is the request's answer, not retried.
     /// </param>
     /// <param name="queueKey">Whose turn the request takes in a capped deployment's fair queue (each virtual key, or one shared turn for requests without one).</param>
+    /// <param name="telemetry">The request's: retries and fallbacks are recorded as changes, each attempt gets a span, the body sent is captured.</param>
     public async Task<RoutedResponse> SendAsync(CatalogModel model, string path, Action<Deployment, PooledBufferWriter> writeBody, bool streaming,
-        CancellationToken clientAborted, Func<CatalogModel, Deployment, CancellationToken, Task>? prepare = null, string queueKey = "")
+        CancellationToken clientAborted, Func<CatalogModel, Deployment, CancellationToken, Task>? prepare = null, string queueKey = "", RequestTelemetry? telemetry = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(writeBody);
@@ -129,13 +149,19 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
 
             try
             {
-                var answer = await SendToGroupAsync(candidate, path, writeBody, streaming, router, current, prepare, queueKey, clientAborted);
+                var answer = await SendToGroupAsync(candidate, path, writeBody, streaming, router, current, prepare, queueKey, telemetry, clientAborted);
                 if (!answer.IsServerFailure)
                 {
                     firstAnswer?.Dispose();
                     if (candidate != model)
                     {
                         RouterLog.FellBack(logger, model.Id, candidate.Id);
+                        telemetry?.AddChange(new ProxyChange(ProxyChangeKind.Fallback, $"{model.Id} failed; {candidate.Id} answered (router_settings.fallbacks)"));
+                    }
+
+                    if (telemetry is not null)
+                    {
+                        telemetry.UpstreamUrl = answer.Url.GetComponents(UriComponents.HttpRequestUrl, UriFormat.UriEscaped);
                     }
 
                     return answer;
@@ -181,17 +207,25 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
     }
 
     private async Task<RoutedResponse> SendToGroupAsync(CatalogModel group, string path, Action<Deployment, PooledBufferWriter> writeBody, bool streaming,
-        RouterSettings router, GatewayConfig current, Func<CatalogModel, Deployment, CancellationToken, Task>? prepare, string queueKey, CancellationToken clientAborted)
+        RouterSettings router, GatewayConfig current, Func<CatalogModel, Deployment, CancellationToken, Task>? prepare, string queueKey,
+        RequestTelemetry? telemetry, CancellationToken clientAborted)
     {
         var deployments = group.Deployments;
         // Cooling a lone deployment with nowhere else to go would only turn one failure into several refused requests.
         var canCool = deployments.Count > 1 || current.Router.Fallbacks.Any(f => string.Equals(f.From, group.Id, StringComparison.Ordinal));
         var start = _turns.AddOrUpdate(group.Id, 0, static (_, n) => unchecked(n + 1) & int.MaxValue);
         var attempt = 0;
+        string? previous = null;
 
         return await PipelineFor(router).ExecuteAsync(async _ =>
         {
-            var deployment = Pick(group, start + attempt++);
+            var number = ++attempt;
+            if (number > 1)
+            {
+                telemetry?.AddChange(new ProxyChange(ProxyChangeKind.Retry, $"attempt {number} of '{group.Id}' after {previous}"));
+            }
+
+            var deployment = Pick(group, start + number - 1);
             // The slot is held until the answer is disposed (its whole stream), and taken before a model load, which
             // occupies the deployment as much as a generation does.
             var slot = await queues.AcquireAsync(deployment, queueKey, clientAborted);
@@ -202,13 +236,20 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
                     await prepare(group, deployment, clientAborted);
                 }
 
-                var answer = await SendToDeploymentAsync(deployment, path, writeBody, streaming, router, canCool, clientAborted);
+                var answer = await SendToDeploymentAsync(deployment, path, writeBody, streaming, router, canCool, telemetry, number, clientAborted);
                 if (slot is not null)
                 {
                     answer.Own(slot);
                 }
 
+                previous = $"{(int)answer.Response.StatusCode} from {answer.Url.GetComponents(UriComponents.HttpRequestUrl, UriFormat.UriEscaped)}";
                 return answer;
+            }
+            catch (UpstreamException failure)
+            {
+                slot?.Dispose();
+                previous = $"{ProxyMetrics.FailureClass(failure.Failure)}: {failure.Message}";
+                throw;
             }
             catch
             {
@@ -242,21 +283,36 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
     }
 
     private async Task<RoutedResponse> SendToDeploymentAsync(Deployment deployment, string path, Action<Deployment, PooledBufferWriter> writeBody,
-        bool streaming, RouterSettings router, bool canCool, CancellationToken clientAborted)
+        bool streaming, RouterSettings router, bool canCool, RequestTelemetry? telemetry, int attempt, CancellationToken clientAborted)
     {
         var body = new PooledBufferWriter();
         // The drain token ends streams still running when GRACEFUL_SHUTDOWN_TIMEOUT runs out, with an in-band error.
         var timeout = new ActivityTimeout(IdleTimeoutFor(deployment, streaming, router), clientAborted, drain.Expired);
+        var url = deployment.Upstream.Resolve(path);
+        var span = RequestTracing.StartAttempt(path, deployment.UpstreamModel, url, attempt);
         HttpResponseMessage response;
         try
         {
             writeBody(deployment, body);
-            response = await deployment.Upstream.PostJsonAsync(path, body.WrittenMemory, timeout, deployment.Defaults.ExtraHeaders);
+            if (telemetry?.Capture is { } capture)
+            {
+                // The body of the attempt that answers is the one kept: a retry or a fallback writes its own.
+                capture.SentUpstream.Reset();
+                capture.SentUpstream.Append(body.WrittenSpan);
+            }
+
+            response = await deployment.Upstream.PostJsonAsync(path, body.WrittenMemory, timeout, deployment.Defaults.ExtraHeaders,
+                RequestTracing.TraceParentFor(span, telemetry));
         }
         catch (UpstreamException failure)
         {
             body.Dispose();
             timeout.Dispose();
+            if (span is not null)
+            {
+                RequestTracing.FailAttempt(span, ProxyMetrics.FailureClass(failure.Failure), failure.Message);
+            }
+
             // A stale pooled connection says nothing about the deployment's health.
             if (failure.Failure is UpstreamFailure.Connect or UpstreamFailure.Timeout && !failure.StaleConnection)
             {
@@ -266,7 +322,7 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
             throw;
         }
 
-        var routed = new RoutedResponse(deployment, response, timeout, deployment.Upstream.Resolve(path));
+        var routed = new RoutedResponse(deployment, response, timeout, url, span, telemetry);
         routed.Own(body);
         if (routed.IsRetryable)
         {

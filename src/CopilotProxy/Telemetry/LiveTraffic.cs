@@ -58,6 +58,7 @@ public sealed class LiveTraffic(TimeProvider time)
     private readonly Lock _gate = new();
     private readonly Dictionary<long, InFlightRequest> _inFlight = [];
     private readonly FinishedRequest?[] _ring = new FinishedRequest?[Capacity];
+    private readonly RequestInspection?[] _inspections = new RequestInspection?[Capacity];
     private readonly Dictionary<string, long> _errors = new(StringComparer.Ordinal);
     private int _next;
     private long _ids;
@@ -88,10 +89,12 @@ public sealed class LiveTraffic(TimeProvider time)
             telemetry.TimeToFirstToken is { } ttft ? Math.Round(ttft.TotalMilliseconds, 1) : null,
             TokensPerSecond(telemetry, total), Math.Round(total.TotalMilliseconds, 1), telemetry.PromptTokens, telemetry.CompletionTokens,
             telemetry.Failure is { } failure ? ProxyMetrics.FailureClass(failure) : status >= 500 ? "server_error" : status >= 400 ? "client_error" : null);
+        var inspection = RequestInspection.From(request, finished, total);
         lock (_gate)
         {
             _inFlight.Remove(request.Id);
             _ring[_next] = finished;
+            _inspections[_next] = inspection;
             _next = (_next + 1) % Capacity;
             _requests++;
             _promptTokens += telemetry.PromptTokens ?? 0;
@@ -129,6 +132,23 @@ public sealed class LiveTraffic(TimeProvider time)
             }
 
             return list;
+        }
+    }
+
+    /// <summary>The request inspector's view of one of the kept finished requests; null once it left the ring (or never finished).</summary>
+    public RequestInspection? Inspect(long id)
+    {
+        lock (_gate)
+        {
+            foreach (var inspection in _inspections)
+            {
+                if (inspection?.Id == id)
+                {
+                    return inspection;
+                }
+            }
+
+            return null;
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using CopilotProxy.Upstream;
@@ -7,7 +8,10 @@ using Microsoft.AspNetCore.Http;
 
 namespace CopilotProxy.Telemetry;
 
-/// <summary>Removes secrets from what DEBUG_LOGGING writes: credential headers, JSON values under key-like names, bearer tokens in text.</summary>
+/// <summary>
+/// Removes secrets from what DEBUG_LOGGING writes and CAPTURE_BODIES keeps: credential headers, JSON values under key-like
+/// names, bearer tokens and the configured keys in text. Images (data: URLs, long base64 strings) are cut to their size.
+/// </summary>
 public sealed partial class Redaction
 {
     public const string Mask = "[redacted]";
@@ -44,14 +48,16 @@ public sealed partial class Redaction
     }
 
     /// <summary>A body for the log: JSON with secret-named values masked, other text with bearer tokens and known keys masked, then truncated.</summary>
-    public string Body(ReadOnlySpan<byte> body, long totalBytes)
+    /// <param name="maxChars">Longest text returned; the request inspector keeps more than a log line.</param>
+    public string Body(ReadOnlySpan<byte> body, long totalBytes, int maxChars = MaxBodyChars)
     {
         string text;
         try
         {
             using var document = StrictJson.Parse(body);
             var output = new ArrayBufferWriter<byte>(body.Length);
-            using (var writer = new Utf8JsonWriter(output))
+            // Relaxed escaping: a person reads this, and '+' or '<' written as \u002B would also hide a key from the text pass.
+            using (var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
             {
                 WriteRedacted(document.RootElement, writer);
             }
@@ -61,13 +67,13 @@ public sealed partial class Redaction
         catch (JsonException)
         {
             // Streams (SSE, NDJSON) and truncated captures aren't one JSON document; mask by pattern instead.
-            text = Encoding.UTF8.GetString(body);
+            text = DataUrl().Replace(Encoding.UTF8.GetString(body), m => Elided(m.Value));
         }
 
         text = Text(text);
-        if (text.Length > MaxBodyChars)
+        if (text.Length > maxChars)
         {
-            text = text[..MaxBodyChars] + $"… ({totalBytes} bytes in total)";
+            text = text[..maxChars] + $"… ({totalBytes} bytes in total)";
         }
         else if (totalBytes > body.Length)
         {
@@ -99,7 +105,10 @@ public sealed partial class Redaction
             || n.EndsWith("_secret", StringComparison.Ordinal) || n.EndsWith("password", StringComparison.Ordinal);
     }
 
-    private static void WriteRedacted(JsonElement element, Utf8JsonWriter writer)
+    /// <summary>Shortest string taken for an image when it is all base64 (Anthropic's <c>source.data</c>, Ollama's <c>images</c>).</summary>
+    private const int MinBase64ImageChars = 512;
+
+    private void WriteRedacted(JsonElement element, Utf8JsonWriter writer)
     {
         switch (element.ValueKind)
         {
@@ -107,7 +116,7 @@ public sealed partial class Redaction
                 writer.WriteStartObject();
                 foreach (var property in element.EnumerateObject())
                 {
-                    writer.WritePropertyName(property.Name);
+                    writer.WritePropertyName(MaskKnown(property.Name));
                     if (IsSecretName(property.Name) && property.Value.ValueKind is not (JsonValueKind.Null or JsonValueKind.Object or JsonValueKind.Array))
                     {
                         writer.WriteStringValue(Mask);
@@ -129,11 +138,45 @@ public sealed partial class Redaction
 
                 writer.WriteEndArray();
                 break;
+            case JsonValueKind.String:
+                // Decoded first: a key written with JSON escapes (\u0073k-…) is still the key.
+                var value = element.GetString()!;
+                writer.WriteStringValue(IsImage(value) ? Elided(value) : MaskKnown(value));
+                break;
             default:
                 element.WriteTo(writer);
                 break;
         }
     }
+
+    private string MaskKnown(string text)
+    {
+        foreach (var secret in _knownSecrets)
+        {
+            text = text.Replace(secret, Mask, StringComparison.Ordinal);
+        }
+
+        return text;
+    }
+
+    /// <summary>A data: URL, or a long run of nothing but base64: an image (or audio) a person can't read anyway.</summary>
+    private static bool IsImage(string value) =>
+        (value.StartsWith("data:", StringComparison.Ordinal) && value.Contains(";base64,", StringComparison.Ordinal))
+        || (value.Length >= MinBase64ImageChars && value.AsSpan().IndexOfAnyExcept(Base64Chars) < 0);
+
+    private static readonly SearchValues<char> Base64Chars = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n");
+
+    /// <summary>"[image/png, 48213 bytes elided]": what it was and how big, decoded size from the base64 length.</summary>
+    private static string Elided(string value)
+    {
+        var comma = value.StartsWith("data:", StringComparison.Ordinal) ? value.IndexOf(',', StringComparison.Ordinal) : -1;
+        var kind = comma > 5 ? value[5..comma].Replace(";base64", "", StringComparison.Ordinal) : "base64";
+        var bytes = (value.Length - comma - 1) / 4 * 3;
+        return $"[{kind}, {bytes} bytes elided]";
+    }
+
+    [GeneratedRegex(@"data:[a-zA-Z]+/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=]{16,}")]
+    private static partial Regex DataUrl();
 
     [GeneratedRegex(@"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{4,}")]
     private static partial Regex BearerToken();

@@ -25,15 +25,72 @@ public sealed class RequestTelemetry
     /// <summary>Copilot's <c>X-Interaction-Id</c>: ties the requests of one chat turn together in the log.</summary>
     public string? InteractionId { get; set; }
 
+    /// <summary>The client's whole User-Agent, for the request inspector (the request list shows only its first token).</summary>
+    public string? UserAgent { get; set; }
+
     public int? PromptTokens { get; set; }
     public int? CompletionTokens { get; set; }
     public UpstreamFailure? Failure { get; set; }
+
+    /// <summary>The failure as it was reported (FailureReporting): what went wrong and how to fix it.</summary>
+    public string? FailureMessage { get; set; }
+
     public string? FinishReason { get; set; }
 
     /// <summary>Tool calls the model wrote as text that the relay or translation turned into structured calls (TOOL_CALL_REPAIR).</summary>
     public int RepairedToolCalls { get; private set; }
 
-    public void RecordRepairedToolCalls(int count) => RepairedToolCalls += count;
+    /// <param name="format">The form the calls were written in (<c>hermes</c>, <c>json</c>); null when the caller does not know it.</param>
+    public void RecordRepairedToolCalls(int count, string? format = null)
+    {
+        if (count <= 0)
+        {
+            return;
+        }
+
+        RepairedToolCalls += count;
+        AddChange(new ProxyChange(ProxyChangeKind.ToolCallsRepaired, $"{count} tool call{(count == 1 ? "" : "s")} written as {format ?? "text"} became structured calls",
+            format ?? "text", count));
+    }
+
+    private List<ProxyChange>? _changes;
+
+    /// <summary>What the proxy changed, in the order it happened (the request inspector's list).</summary>
+    public IReadOnlyList<ProxyChange> Changes => _changes ?? (IReadOnlyList<ProxyChange>)[];
+
+    /// <summary>Records one change; any component that alters the request or its answer adds one (from the request's own flow: no lock).</summary>
+    public void AddChange(ProxyChange change) => (_changes ??= []).Add(change);
+
+    /// <summary>The upstream URL the answer came from (no user info), for the inspector and "copy as curl".</summary>
+    public string? UpstreamUrl { get; set; }
+
+    /// <summary>How long loading the model took before the request could go (null: no load).</summary>
+    public TimeSpan? ModelLoad { get; set; }
+
+    /// <summary>How long the request waited in a queue before it was sent (null: no queue, or no wait).</summary>
+    public TimeSpan? QueueWait { get; set; }
+
+    /// <summary>The client's W3C <c>traceparent</c>, sent on upstream when the proxy has no span of its own.</summary>
+    public string? ClientTraceParent { get; set; }
+
+    /// <summary>The request's server span when tracing is on; upstream attempts are its children.</summary>
+    public Activity? Span { get; set; }
+
+    /// <summary>The bodies of this request, when CAPTURE_BODIES (or message-content tracing) asks for them.</summary>
+    public RequestCapture? Capture { get; set; }
+
+    /// <summary>Time from request start until the upstream request was sent (null: never sent).</summary>
+    public TimeSpan? UpstreamSentTime => _upstreamSent is { } sent ? Stopwatch.GetElapsedTime(_started, sent) : null;
+
+    /// <summary>Time from request start to the upstream's response headers.</summary>
+    public TimeSpan? UpstreamHeadersAt => _headersAt is { } at ? Stopwatch.GetElapsedTime(_started, at) : null;
+
+    /// <summary>Time from request start to the last streamed flush the client received.</summary>
+    public TimeSpan? LastTokenTime => _lastToken is { } last ? Stopwatch.GetElapsedTime(_started, last) : null;
+
+    private long? _upstreamSent;
+    private long? _headersAt;
+    private long? _lastToken;
 
     /// <summary>The format the repaired calls were written in (docs/models.md), or null when none were repaired.</summary>
     public string? RepairedFormat { get; private set; }
@@ -67,8 +124,11 @@ public sealed class RequestTelemetry
     /// <summary>Records the Server-Timing split: call with the timestamp taken just before the upstream request was sent.</summary>
     public void MarkUpstreamHeaders(long sentTimestamp)
     {
+        var now = Stopwatch.GetTimestamp();
+        _upstreamSent = sentTimestamp;
+        _headersAt = now;
         ProxyTime = Stopwatch.GetElapsedTime(_started, sentTimestamp);
-        UpstreamHeadersTime = Stopwatch.GetElapsedTime(sentTimestamp);
+        UpstreamHeadersTime = Stopwatch.GetElapsedTime(sentTimestamp, now);
     }
 
     /// <summary>Marks the response as a stream; counted in the active-streams gauge until the request ends.</summary>
@@ -81,7 +141,13 @@ public sealed class RequestTelemetry
         }
     }
 
-    public void MarkFirstToken() => TimeToFirstToken ??= Stopwatch.GetElapsedTime(_started);
+    /// <summary>Called after each streamed flush: the first marks the first token, the last one the last token.</summary>
+    public void MarkFirstToken()
+    {
+        var now = Stopwatch.GetTimestamp();
+        TimeToFirstToken ??= Stopwatch.GetElapsedTime(_started, now);
+        _lastToken = now;
+    }
 
     /// <summary>Copies what a relay saw at the end of a stream.</summary>
     public void Record(UpstreamFailure? failure, string? finishReason, int? promptTokens, int? completionTokens)

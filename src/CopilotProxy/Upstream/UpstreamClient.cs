@@ -90,10 +90,17 @@ public sealed class UpstreamClient
         PostJsonAsync(path, body, timeout, null);
 
     /// <summary>As <see cref="PostJsonAsync(string, ReadOnlyMemory{byte}, ActivityTimeout)"/>, with a model's <c>extra_headers</c>.</summary>
-    public Task<HttpResponseMessage> PostJsonAsync(string path, ReadOnlyMemory<byte> body, ActivityTimeout timeout, IReadOnlyDictionary<string, string>? headers)
+    /// <param name="traceParent">The W3C <c>traceparent</c> to send, so the upstream's own tracing joins the request's trace; null sends none.</param>
+    public Task<HttpResponseMessage> PostJsonAsync(string path, ReadOnlyMemory<byte> body, ActivityTimeout timeout, IReadOnlyDictionary<string, string>? headers,
+        string? traceParent = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, Resolve(path)) { Content = new ReadOnlyMemoryContent(body) };
         request.Content.Headers.ContentType = JsonContentType;
+        if (traceParent is not null)
+        {
+            request.Headers.TryAddWithoutValidation("traceparent", traceParent);
+        }
+
         if (headers is not null)
         {
             foreach (var (name, value) in headers)

@@ -19,7 +19,11 @@ public interface IUpstreamEventSink
 
 /// <summary>An upstream answer whose headers arrived: what the pipeline needs to read its body and to name it in errors.</summary>
 /// <param name="Upstream">The upstream that answered; names it ("LM Studio" for the default) in messages. Null: "the upstream".</param>
-public sealed record UpstreamAnswer(HttpResponseMessage Response, ActivityTimeout Timeout, Uri Url, UpstreamClient? Upstream);
+public sealed record UpstreamAnswer(HttpResponseMessage Response, ActivityTimeout Timeout, Uri Url, UpstreamClient? Upstream)
+{
+    /// <summary>Keeps the body as the upstream wrote it (CAPTURE_BODIES), before any relay rule or repair; null: not captured.</summary>
+    public CapturedBody? Capture { get; init; }
+}
 
 /// <summary>
 /// The one upstream pipeline. Every upstream exchange goes through these steps, each written once:
@@ -93,13 +97,15 @@ public static class UpstreamPipeline
             await using var stream = await answer.Response.Content.ReadAsStreamAsync(timeout.Token);
             while (true)
             {
+                var target = events.GetReadBuffer();
                 var read = heartbeat is null
-                    ? await stream.ReadAsync(events.GetReadBuffer(), timeout.Token)
-                    : await heartbeat.ReadAsync(stream, events.GetReadBuffer(), timeout.Token);
+                    ? await stream.ReadAsync(target, timeout.Token)
+                    : await heartbeat.ReadAsync(stream, target, timeout.Token);
                 var ended = read == 0;
                 if (!ended)
                 {
                     timeout.Touch();
+                    answer.Capture?.Append(target.Span[..read]);
                     events.Advance(read);
                 }
 
@@ -148,6 +154,7 @@ public static class UpstreamPipeline
                 }
 
                 timeout.Touch();
+                answer.Capture?.Append(buffer.Span[..read]);
                 if (heartbeat is null)
                 {
                     client.Advance(read);
@@ -183,6 +190,7 @@ public static class UpstreamPipeline
             int read;
             while ((read = await stream.ReadAsync(body.GetMemory(ReadSize), timeout.Token)) > 0)
             {
+                answer.Capture?.Append(body.GetMemory(read).Span[..read]);
                 body.Advance(read);
                 timeout.Touch();
             }

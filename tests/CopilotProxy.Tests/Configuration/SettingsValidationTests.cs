@@ -36,6 +36,8 @@ public class SettingsValidationTests
         { "DATABASE_URL", "mysql://root@db/keys", "expected postgresql://user:password@host:port/db" },
         { "QUEUE_TIMEOUT_SECONDS", "soon", "Example: QUEUE_TIMEOUT_SECONDS=" },
         { "OLLAMA_REQUIRE_KEY", "maybe", "expected true or false (also 1/0, yes/no, on/off, any case). Example: OLLAMA_REQUIRE_KEY=true" },
+        { "CAPTURE_BODIES", "all", "expected true or false (also 1/0, yes/no, on/off, any case). Example: CAPTURE_BODIES=true" },
+        { "CAPTURE_LIMIT", "0", "Example: CAPTURE_LIMIT=50" },
     };
 
     [Theory]

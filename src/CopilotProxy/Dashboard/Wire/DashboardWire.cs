@@ -54,6 +54,12 @@ public sealed class ModelActionRequest
     public string? Model { get; set; }
 }
 
+/// <summary>
+/// The request inspector's answer for one request: what happened, and its bodies when CAPTURE_BODIES kept them (null when
+/// capture is off, or the request left the capture ring of the last <paramref name="CaptureLimit"/>).
+/// </summary>
+public sealed record DashboardInspection(RequestInspection Request, CapturedExchange? Capture, bool CaptureBodies, int CaptureLimit);
+
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.Never, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(DashboardState))]
 [JsonSerializable(typeof(IReadOnlyList<DashboardInFlight>))]
@@ -61,6 +67,7 @@ public sealed class ModelActionRequest
 [JsonSerializable(typeof(ModelJob))]
 [JsonSerializable(typeof(ModelActionRequest))]
 [JsonSerializable(typeof(DashboardTraffic))]
+[JsonSerializable(typeof(DashboardInspection))]
 internal sealed partial class DashboardJsonContext : JsonSerializerContext;
 
 public enum ModelJobState
