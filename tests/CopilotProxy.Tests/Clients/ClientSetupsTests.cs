@@ -151,7 +151,10 @@ public sealed class ClientSetupsTests
         using var errors = new StringWriter();
 
         await ClientsCommand.RunAsync(settings, null, json: true, json, errors, Ct);
-        var served = await proxy.Gateway.GetStringAsync("clients", Ct);
+        // /clients needs the key, as LiteLLM's admin routes do.
+        using var request = new HttpRequestMessage(HttpMethod.Get, "clients") { Headers = { { "Authorization", "Bearer sk-gw" } } };
+        using var response = await proxy.Gateway.SendAsync(request, Ct);
+        var served = await response.EnsureSuccessStatusCode().Content.ReadAsStringAsync(Ct);
 
         foreach (var output in (string[])[json.ToString(), served])
         {
