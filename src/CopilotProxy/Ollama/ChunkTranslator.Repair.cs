@@ -22,10 +22,6 @@ public sealed partial class ChunkTranslator
         }
 
         RepairedToolCalls += repair.Calls.Count;
-        if (repair.Calls.Count > 0)
-        {
-            RepairFormat = repair.Format;
-        }
     }
 
     /// <summary>Gives up on the repair (real tool calls, an error): nothing it held is lost.</summary>

@@ -96,9 +96,6 @@ public sealed partial class ChunkTranslator : IUpstreamEventSink, IDisposable
     /// <summary>Tool calls the repair made out of text, for the request log line and metrics.</summary>
     public int RepairedToolCalls { get; private set; }
 
-    /// <summary>The form the repaired calls were written in (<see cref="ToolCallRepair.Format"/>); null when none were repaired.</summary>
-    public string? RepairFormat { get; private set; }
-
     /// <summary>Marks when the upstream request left, so time to first token can be told apart from the proxy's own work.</summary>
     public void MarkUpstreamSent(long timestamp) => _upstreamSent = timestamp;
 

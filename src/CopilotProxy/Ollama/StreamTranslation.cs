@@ -136,7 +136,7 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
 
             var (finishReason, promptTokens, completionTokens) = translator.Outcome;
             telemetry.Record(broken, finishReason, promptTokens, completionTokens);
-            telemetry.RecordRepairedToolCalls(translator.RepairedToolCalls, translator.RepairFormat);
+            telemetry.RecordRepairedToolCalls(translator.RepairedToolCalls);
             telemetry.RecordReasoningFromText(translator.ReasoningFound);
 
             // Step 3

@@ -192,7 +192,7 @@ public sealed partial class SseRelay
         _writer.WriteEndObject();
         EndSyntheticChunk(null);
         _repairedCalls += repair.Calls.Count;
-        _telemetry?.RecordRepairedToolCalls(repair.Calls.Count, repair.Format);
+        _telemetry?.RecordRepairedToolCalls(repair.Calls.Count);
     }
 
     private void WriteTextChunk(ReadOnlySpan<byte> text)

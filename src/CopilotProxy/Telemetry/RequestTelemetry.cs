@@ -40,8 +40,13 @@ public sealed class RequestTelemetry
     /// <summary>Tool calls the model wrote as text that the relay or translation turned into structured calls (TOOL_CALL_REPAIR).</summary>
     public int RepairedToolCalls { get; private set; }
 
-    /// <param name="format">The form the calls were written in (<c>hermes</c>, <c>json</c>); null when the caller does not know it.</param>
-    public void RecordRepairedToolCalls(int count, string? format = null)
+    /// <summary>The format the repaired calls were written in (docs/models.md), or null when none were repaired.</summary>
+    public string? RepairedFormat { get; private set; }
+
+    public void RecordRepairedFormat(string format) => RepairedFormat ??= format;
+
+    /// <summary>Counts repaired calls; their format is the one the repair itself recorded (<see cref="RecordRepairedFormat"/>).</summary>
+    public void RecordRepairedToolCalls(int count)
     {
         if (count <= 0)
         {
@@ -49,6 +54,7 @@ public sealed class RequestTelemetry
         }
 
         RepairedToolCalls += count;
+        var format = RepairedFormat;
         AddChange(new ProxyChange(ProxyChangeKind.ToolCallsRepaired, $"{count} tool call{(count == 1 ? "" : "s")} written as {format ?? "text"} became structured calls",
             format ?? "text", count));
     }
@@ -91,11 +97,6 @@ public sealed class RequestTelemetry
     private long? _upstreamSent;
     private long? _headersAt;
     private long? _lastToken;
-
-    /// <summary>The format the repaired calls were written in (docs/models.md), or null when none were repaired.</summary>
-    public string? RepairedFormat { get; private set; }
-
-    public void RecordRepairedFormat(string format) => RepairedFormat ??= format;
 
     /// <summary>The reasoning form (a <c>reasoning_format</c> name) the relay or translation took out of the answer text (REASONING_TAGS); null: none.</summary>
     public string? ReasoningFromText { get; private set; }
