@@ -49,6 +49,29 @@ public sealed partial class ReasoningSplitter
         }
     }
 
+    /// <summary>
+    /// False when <paramref name="text"/>, the start of the answer, can begin no opening marker: its first byte is no
+    /// whitespace (which may precede one) and it is neither an opener nor the start of one. <see cref="StepStart"/> then
+    /// decides the answer's state without using a byte.
+    /// </summary>
+    private bool MayOpen(ReadOnlySpan<byte> text)
+    {
+        if (ReasoningMarkers.Whitespace.Contains(text[0]))
+        {
+            return true;
+        }
+
+        foreach (var opener in _openers)
+        {
+            if (text.StartsWith(opener.Marker) || (text.Length < opener.Marker.Length && opener.Marker.AsSpan().StartsWith(text)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private int Open(Opener opener)
     {
         if (opener.Format == ReasoningFormats.Harmony)

@@ -119,6 +119,13 @@ public sealed partial class ReasoningSplitter : IDisposable
         // The hot paths: nothing held and no byte that could start a marker.
         if (_heldLength == 0)
         {
+            // An answer that cannot open with a marker is decided on the spot, without holding a copy of its first delta
+            // (which may be one huge event).
+            if (_state == State.Start && !MayOpen(content))
+            {
+                StepStart(content);
+            }
+
             switch (_state)
             {
                 case State.Plain:
