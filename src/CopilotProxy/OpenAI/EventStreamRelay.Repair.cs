@@ -260,6 +260,14 @@ public sealed partial class EventStreamRelay
     private void WriteShifted(string type, JsonElement root, int index)
     {
         using var writer = Begin(type);
+        WriteWithIndex(writer, root, index);
+        writer.Flush();
+        End();
+    }
+
+    /// <summary>A Messages block event as it came but at block <paramref name="index"/> (the repair's and <see cref="MessagesReasoning"/>'s renumbering).</summary>
+    internal static void WriteWithIndex(Utf8JsonWriter writer, JsonElement root, int index)
+    {
         writer.WriteStartObject();
         foreach (var property in root.EnumerateObject())
         {
@@ -274,7 +282,5 @@ public sealed partial class EventStreamRelay
         }
 
         writer.WriteEndObject();
-        writer.Flush();
-        End();
     }
 }

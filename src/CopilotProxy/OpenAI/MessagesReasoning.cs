@@ -232,20 +232,7 @@ public sealed class MessagesReasoning(ReasoningSplitter splitter) : IDisposable
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer, RelayJson.WriterOptions))
         {
-            writer.WriteStartObject();
-            foreach (var property in root.EnumerateObject())
-            {
-                if (property.NameEquals("index"u8))
-                {
-                    writer.WriteNumber("index"u8, index);
-                }
-                else
-                {
-                    property.WriteTo(writer);
-                }
-            }
-
-            writer.WriteEndObject();
+            EventStreamRelay.WriteWithIndex(writer, root, index);
         }
 
         return buffer.WrittenSpan.ToArray();
