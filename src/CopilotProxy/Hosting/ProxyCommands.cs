@@ -9,9 +9,6 @@ namespace CopilotProxy.Hosting;
 /// </summary>
 internal static class ProxyCommands
 {
-    /// <summary>The name a person types; the completion scripts register for it.</summary>
-    public const string ExecutableName = "copilot-proxy";
-
     public static readonly Option<bool> Json = new("--json") { Description = "Print the setups as JSON (what GET /clients answers)." };
 
     public static readonly Argument<string> ConfigFile = new("FILE") { Description = "Path of the config.yaml to check." };
