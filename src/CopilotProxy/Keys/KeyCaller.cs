@@ -18,8 +18,8 @@ public sealed class KeyCaller
 
     public bool IsMaster { get; }
 
-    /// <summary>The key's alias (or its <c>sk-...abcd</c> name): the label for metrics and the dashboard.</summary>
-    public string Label => Key is { } key ? key.KeyAlias ?? key.KeyName : "master";
+    /// <summary>The key's <see cref="VirtualKey.Label"/>, or "master": the label for metrics and the dashboard.</summary>
+    public string Label => Key?.Label ?? "master";
 
     public bool Allows(string model) => Key?.Allows(model) ?? true;
 
@@ -37,6 +37,6 @@ public static class KeyCallerExtensions
     /// <summary>LiteLLM's 401 text when the request's key may not use <paramref name="model"/>; null when it may.</summary>
     public static string? ModelRefusal(this HttpContext context, string model) =>
         context.Features.Get<KeyCaller>() is { Key: { } key } && !key.Allows(model)
-            ? $"Authentication error: the key '{key.KeyAlias ?? key.KeyName}' is not allowed to use model '{model}'. It may use: {string.Join(", ", key.Models)}. Ask for the model to be added (POST /key/update)."
+            ? $"Authentication error: the key '{key.Label}' is not allowed to use model '{model}'. It may use: {string.Join(", ", key.Models)}. Ask for the model to be added (POST /key/update)."
             : null;
 }

@@ -53,7 +53,7 @@ public static class KeyEndpoints
             return;
         }
 
-        KeysLog.KeyChanged(logger, key.KeyAlias ?? key.KeyName, "created", key.Token);
+        KeysLog.KeyChanged(logger, key.Label, "created", key.Token);
         // The only time the clear key leaves the gateway: only its hash is stored.
         await WriteAsync(context, Details(key) with { Key = clear }, KeysJsonContext.Default.KeyDetails);
     });
@@ -113,7 +113,7 @@ public static class KeyEndpoints
         }
 
         lookup.Forget(token);
-        KeysLog.KeyChanged(logger, updated.KeyAlias ?? updated.KeyName, "updated", token);
+        KeysLog.KeyChanged(logger, updated.Label, "updated", token);
         await WriteAsync(context, Details(updated), KeysJsonContext.Default.KeyDetails);
     });
 

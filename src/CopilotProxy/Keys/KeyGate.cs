@@ -57,7 +57,7 @@ internal static class KeyGate
 
             var why = key is null
                 ? "The key is not valid: it was deleted, or never issued by this gateway. Ask for a new key (POST /key/generate with the master key)."
-                : $"The key '{key.KeyAlias ?? key.KeyName}' expired at {key.ExpiresAt:u}. Extend it with POST /key/update {{\"key\": …, \"duration\": \"30d\"}}, or ask for a new key.";
+                : $"The key '{key.Label}' expired at {key.ExpiresAt:u}. Extend it with POST /key/update {{\"key\": …, \"duration\": \"30d\"}}, or ask for a new key.";
             await KeyErrors.WriteAsync(context, StatusCodes.Status401Unauthorized, "Authentication error: " + why, "invalid_api_key");
             return;
         }

@@ -22,7 +22,7 @@ public sealed class KeyLimits(KeyStore store, TimeProvider time)
             context.Response.Headers["x-ratelimit-limit-tokens"] = budget.ToString(CultureInfo.InvariantCulture);
             context.Response.Headers["x-ratelimit-remaining-tokens"] = "0";
             await KeyErrors.WriteAsync(context, StatusCodes.Status429TooManyRequests,
-                $"The key '{Label(key)}' has used its budget: {key.SpentTokens} of {budget} tokens (max_budget_tokens). Raise it with POST /key/update, or use another key.",
+                $"The key '{key.Label}' has used its budget: {key.SpentTokens} of {budget} tokens (max_budget_tokens). Raise it with POST /key/update, or use another key.",
                 "budget_exceeded");
             return null;
         }
@@ -32,7 +32,7 @@ public sealed class KeyLimits(KeyStore store, TimeProvider time)
         {
             context.Response.Headers.RetryAfter = "1";
             await KeyErrors.WriteAsync(context, StatusCodes.Status429TooManyRequests,
-                $"The key '{Label(key)}' already has {key.MaxParallelRequests} requests in flight on this gateway (max_parallel_requests). Wait for one to finish.",
+                $"The key '{key.Label}' already has {key.MaxParallelRequests} requests in flight on this gateway (max_parallel_requests). Wait for one to finish.",
                 "max_parallel_requests_exceeded");
             return null;
         }
@@ -69,7 +69,7 @@ public sealed class KeyLimits(KeyStore store, TimeProvider time)
             ? $"{window.Requests} of {rpm} requests this minute (rpm_limit)"
             : $"{window.Tokens} of {key.TpmLimit} tokens this minute (tpm_limit)";
         await KeyErrors.WriteAsync(context, StatusCodes.Status429TooManyRequests,
-            $"The key '{Label(key)}' has used {which}. Try again in {Math.Max(1, reset)} s.", "rate_limit_exceeded");
+            $"The key '{key.Label}' has used {which}. Try again in {Math.Max(1, reset)} s.", "rate_limit_exceeded");
         return null;
     }
 
@@ -110,8 +110,6 @@ public sealed class KeyLimits(KeyStore store, TimeProvider time)
             headers["x-ratelimit-reset-tokens"] = resetText;
         }
     }
-
-    private static string Label(VirtualKey key) => key.KeyAlias ?? key.KeyName;
 
     private sealed class Slot(KeyLimits owner, string token) : IDisposable
     {

@@ -11,6 +11,9 @@ public sealed record VirtualKey
 
     public string? KeyAlias { get; init; }
 
+    /// <summary>The alias, else the <c>sk-...abcd</c> name: how messages, metrics and the dashboard name the key.</summary>
+    public string Label => KeyAlias ?? KeyName;
+
     /// <summary>Models the key may use; empty means every model.</summary>
     public IReadOnlyList<string> Models { get; init; } = [];
 
