@@ -29,8 +29,6 @@ die() { printf '[compare.sh] error: %s\n' "$*" >&2; exit 1; }
 
 [ $# -ge 1 ] || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 64; }
 command -v wrk >/dev/null || die "wrk is required (apt-get install wrk)"
-nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
-[ -x "$nginx_bin" ] || die "nginx is required (apt-get install nginx)"
 ulimit -n 65536 2>/dev/null || true
 
 labels=(); commands=()
@@ -40,68 +38,22 @@ for arg in "$@"; do
 done
 
 bin="$root/artifacts/bench-load"
-fake="$bin/fake-upstream/fake-upstream"
+# shellcheck source=bench/load/hops.sh
+source "$here/hops.sh"
 if [ "${FLOOR:-0}" = 1 ]; then
   floor="$bin/floor/floor"
-  log "publishing the framework floor (Native AOT)"
-  mkdir -p "$bin"
-  dotnet publish "$here/Floor/Floor.csproj" -c Release -r linux-x64 -o "$bin/floor" -nologo -v quiet >"$bin/publish.log" 2>&1 \
-    || { cat "$bin/publish.log" >&2; die "publishing the framework floor failed"; }
+  publish_aot "$here/Floor/Floor.csproj" "$bin/floor" "the framework floor"
   labels+=(floor-copy floor-yarp); commands+=("env FLOOR_MODE=copy $floor" "env FLOOR_MODE=yarp $floor")
 fi
-if [ ! -x "$fake" ]; then
-  log "publishing the fake upstream (Native AOT)"
-  mkdir -p "$bin"
-  dotnet publish "$here/FakeUpstream/FakeUpstream.csproj" -c Release -r linux-x64 -o "$bin/fake-upstream" -nologo -v quiet >"$bin/publish.log" 2>&1 \
-    || { cat "$bin/publish.log" >&2; die "publishing the fake upstream failed"; }
-fi
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# Two runs at once (or run.sh beside this) must not pick the same ports or results folder.
-next_port=$((18600 + ($$ % 400) * 16))
-# Sets $port to the next free port (not echoed: a $(...) subshell would lose the counter).
-take_port() {
-  while port_busy "$next_port"; do next_port=$((next_port + 1)); done
-  port=$next_port; next_port=$((next_port + 1))
-}
-out="$here/results/$(date -u +%Y%m%dT%H%M%SZ)-compare-$$"
-mkdir -p "$out"
-work="$(mktemp -d)"; chmod 755 "$work"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-wait_port() { local i; for i in $(seq 1 200); do port_busy "$1" && return 0; kill -0 "$2" 2>/dev/null || die "$3 exited at start; see $out/$3.log"; sleep 0.05; done; die "$3 did not listen on :$1"; }
-
-take_port; upstream_port=$port
-FAKE_PORT=$upstream_port "$fake" >"$out/fake-upstream.log" 2>&1 &
-pids+=($!); wait_port "$upstream_port" "${pids[-1]}" fake-upstream
-
-take_port; nginx_port=$port
-# shellcheck source=bench/load/nginx.sh
-source "$here/nginx.sh"
-write_nginx_conf "$work/nginx" "$upstream_port" "$nginx_port"
-"$nginx_bin" -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' >"$out/nginx.log" 2>&1 &
-pids+=($!); nginx_pid=${pids[-1]}; wait_port "$nginx_port" "$nginx_pid" nginx
+hops_start compare 18600
 
 declare -A hop_pid hop_port
 hops=(nginx)
 hop_pid[nginx]=$nginx_pid; hop_port[nginx]=$nginx_port
 for i in "${!labels[@]}"; do
   label=${labels[$i]}
-  read -ra cmd <<<"${commands[$i]}"
-  take_port; ollama_port=$port; take_port; litellm_port=$port
-  env -u API_KEY -u LMSTUDIO_API_KEY -u CONFIG_FILE -u LOG_DIR \
-    LMSTUDIO_URL="http://127.0.0.1:$upstream_port" OLLAMA_PORT="$ollama_port" LITELLM_PORT="$litellm_port" \
-    HOST=127.0.0.1 LOG_LEVEL=WARNING "${cmd[@]}" >"$out/$label.log" 2>&1 &
-  pids+=($!); hop_pid[$label]=$!; hop_port[$label]=$ollama_port; hops+=("$label")
-  wait_port "$ollama_port" "${hop_pid[$label]}" "$label"
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$ollama_port/api/tags" | grep -q bench-model && break; sleep 0.1; done
+  start_candidate "$label" "${commands[$i]}"
+  hop_pid[$label]=$candidate_pid; hop_port[$label]=$ollama_port; hops+=("$label")
 done
 curl -sf -X POST "http://127.0.0.1:$upstream_port/_bench/config?tokens=32&delay_ms=0&whole=${WHOLE:-0}" >/dev/null || die "the fake upstream refused its config"
 

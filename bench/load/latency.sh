@@ -27,9 +27,6 @@ die() { printf '[latency.sh] error: %s\n' "$*" >&2; exit 1; }
 
 [ $# -ge 1 ] || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 64; }
 for tool in wrk hey node; do command -v "$tool" >/dev/null || die "$tool is required (apt-get install wrk hey nodejs)"; done
-nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
-[ -x "$nginx_bin" ] || die "nginx is required (apt-get install nginx)"
-
 labels=(); commands=()
 for arg in "$@"; do
   [[ $arg == *=* ]] || die "candidate '$arg' is not label=command"
@@ -37,48 +34,13 @@ for arg in "$@"; do
 done
 
 bin="$root/artifacts/bench-load"
-fake="$bin/fake-upstream/fake-upstream"
-publish() { # project output-dir what
-  log "publishing $3 (Native AOT)"
-  mkdir -p "$bin"
-  dotnet publish "$1" -c Release -r linux-x64 -o "$2" -nologo -v quiet >"$bin/publish.log" 2>&1 || { cat "$bin/publish.log" >&2; die "publishing $3 failed"; }
-}
-[ -x "$fake" ] || publish "$here/FakeUpstream/FakeUpstream.csproj" "$bin/fake-upstream" "the fake upstream"
+# shellcheck source=bench/load/hops.sh
+source "$here/hops.sh"
 if [ "${FLOOR:-0}" = 1 ]; then
-  [ -x "$bin/floor/floor" ] || publish "$here/Floor/Floor.csproj" "$bin/floor" "the framework floor"
+  [ -x "$bin/floor/floor" ] || publish_aot "$here/Floor/Floor.csproj" "$bin/floor" "the framework floor"
   labels+=(floor); commands+=("env FLOOR_MODE=copy $bin/floor/floor")
 fi
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-next_port=$((19200 + ($$ % 400) * 16))
-take_port() {
-  while port_busy "$next_port"; do next_port=$((next_port + 1)); done
-  port=$next_port; next_port=$((next_port + 1))
-}
-out="$here/results/$(date -u +%Y%m%dT%H%M%SZ)-latency-$$"
-mkdir -p "$out"
-work="$(mktemp -d)"; chmod 755 "$work"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-wait_port() { local i; for i in $(seq 1 200); do port_busy "$1" && return 0; kill -0 "$2" 2>/dev/null || die "$3 exited at start; see $out/$3.log"; sleep 0.05; done; die "$3 did not listen on :$1"; }
-
-take_port; upstream_port=$port
-FAKE_PORT=$upstream_port "$fake" >"$out/fake-upstream.log" 2>&1 &
-pids+=($!); wait_port "$upstream_port" "${pids[-1]}" fake-upstream
-
-take_port; nginx_port=$port
-# shellcheck source=bench/load/nginx.sh
-source "$here/nginx.sh"
-write_nginx_conf "$work/nginx" "$upstream_port" "$nginx_port"
-"$nginx_bin" -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' >"$out/nginx.log" 2>&1 &
-pids+=($!); wait_port "$nginx_port" "${pids[-1]}" nginx
+hops_start latency 19200
 
 declare -A target_url
 targets=(direct nginx)
@@ -86,14 +48,7 @@ target_url[direct]="http://127.0.0.1:$upstream_port/v1/chat/completions"
 target_url[nginx]="http://127.0.0.1:$nginx_port/v1/chat/completions"
 for i in "${!labels[@]}"; do
   label=${labels[$i]}
-  read -ra cmd <<<"${commands[$i]}"
-  take_port; ollama_port=$port; take_port; litellm_port=$port
-  env -u API_KEY -u LMSTUDIO_API_KEY -u CONFIG_FILE -u LOG_DIR \
-    LMSTUDIO_URL="http://127.0.0.1:$upstream_port" OLLAMA_PORT="$ollama_port" LITELLM_PORT="$litellm_port" \
-    HOST=127.0.0.1 LOG_LEVEL=WARNING "${cmd[@]}" >"$out/$label.log" 2>&1 &
-  pids+=($!)
-  wait_port "$ollama_port" "${pids[-1]}" "$label"
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$ollama_port/api/tags" | grep -q bench-model && break; sleep 0.1; done
+  start_candidate "$label" "${commands[$i]}"
   target_url[$label]="http://127.0.0.1:$ollama_port/v1/chat/completions"; targets+=("$label")
 done
 curl -sf -X POST "http://127.0.0.1:$upstream_port/_bench/config?tokens=$tokens&delay_ms=0&whole=1" >/dev/null || die "the fake upstream refused its config"

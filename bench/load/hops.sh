@@ -1,0 +1,68 @@
+# shellcheck shell=bash
+# The side-by-side rig bench/load/compare.sh and bench/load/latency.sh share: the benchmark's fake upstream, nginx in front
+# of it as the baseline, and each candidate proxy in front of it, all on 127.0.0.1 with ports no other run holds. The
+# caller defines log and die and sets here, root and bin; every hop is stopped when the script exits.
+#
+#   hops_start NAME PORT_BASE   results folder $out, scratch $work, the fake upstream ($upstream_port) and nginx ($nginx_port, $nginx_pid)
+#   start_candidate LABEL CMD   a proxy from CMD (which may start with `env NAME=value ...`) on $ollama_port/$litellm_port, pid in $candidate_pid
+#   publish_aot PROJECT DIR WHAT
+
+publish_aot() {
+  log "publishing $3 (Native AOT)"
+  mkdir -p "$bin"
+  dotnet publish "$1" -c Release -r linux-x64 -o "$2" -nologo -v quiet >"$bin/publish.log" 2>&1 \
+    || { cat "$bin/publish.log" >&2; die "publishing $3 failed"; }
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Sets $port to the next free port (not echoed: a $(...) subshell would lose the counter).
+take_port() {
+  while port_busy "$next_port"; do next_port=$((next_port + 1)); done
+  port=$next_port; next_port=$((next_port + 1))
+}
+wait_port() { local i; for i in $(seq 1 200); do port_busy "$1" && return 0; kill -0 "$2" 2>/dev/null || die "$3 exited at start; see $out/$3.log"; sleep 0.05; done; die "$3 did not listen on :$1"; }
+
+pids=()
+stop_hops() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+
+hops_start() { # name port-base
+  local fake="$bin/fake-upstream/fake-upstream"
+  [ -x "$fake" ] || publish_aot "$here/FakeUpstream/FakeUpstream.csproj" "$bin/fake-upstream" "the fake upstream"
+  nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+  [ -x "$nginx_bin" ] || die "nginx is required (apt-get install nginx)"
+  # Two runs at once (or run.sh beside this) must not pick the same ports or results folder.
+  next_port=$(($2 + ($$ % 400) * 16))
+  out="$here/results/$(date -u +%Y%m%dT%H%M%SZ)-$1-$$"
+  mkdir -p "$out"
+  work="$(mktemp -d)"; chmod 755 "$work"
+  trap stop_hops EXIT
+  trap 'exit 130' INT TERM
+
+  take_port; upstream_port=$port
+  FAKE_PORT=$upstream_port "$fake" >"$out/fake-upstream.log" 2>&1 &
+  pids+=($!); wait_port "$upstream_port" "${pids[-1]}" fake-upstream
+
+  take_port; nginx_port=$port
+  # shellcheck source=bench/load/nginx.sh
+  source "$here/nginx.sh"
+  write_nginx_conf "$work/nginx" "$upstream_port" "$nginx_port"
+  "$nginx_bin" -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' >"$out/nginx.log" 2>&1 &
+  pids+=($!); nginx_pid=${pids[-1]}; wait_port "$nginx_port" "$nginx_pid" nginx
+}
+
+start_candidate() { # label command
+  local cmd _
+  read -ra cmd <<<"$2"
+  take_port; ollama_port=$port; take_port; litellm_port=$port
+  env -u API_KEY -u LMSTUDIO_API_KEY -u CONFIG_FILE -u LOG_DIR \
+    LMSTUDIO_URL="http://127.0.0.1:$upstream_port" OLLAMA_PORT="$ollama_port" LITELLM_PORT="$litellm_port" \
+    HOST=127.0.0.1 LOG_LEVEL=WARNING "${cmd[@]}" >"$out/$1.log" 2>&1 &
+  pids+=($!); candidate_pid=$!
+  wait_port "$ollama_port" "$candidate_pid" "$1"
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$ollama_port/api/tags" | grep -q bench-model && break; sleep 0.1; done
+}
