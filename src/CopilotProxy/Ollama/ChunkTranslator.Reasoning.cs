@@ -12,7 +12,6 @@ namespace CopilotProxy.Ollama;
 public sealed partial class ChunkTranslator
 {
     private ReasoningEvents? _reasoning;
-    private bool _replaying;
 
     /// <summary>Takes reasoning written as text out of the answer (REASONING_TAGS); owned by the translator.</summary>
     public ReasoningEvents? Reasoning
@@ -28,7 +27,7 @@ public sealed partial class ChunkTranslator
     private bool SplitReasoning(ReadOnlySpan<byte> data, in PlainEventScan plain, out bool documentPath)
     {
         documentPath = false;
-        if (_replaying || _reasoning is not { Active: true } reasoning)
+        if (_reasoning is not { Ready: true } reasoning)
         {
             return false;
         }
@@ -40,48 +39,11 @@ public sealed partial class ChunkTranslator
             return false;
         }
 
-        if (plain.ContentStart < 0 || !reasoning.TryRewrite(data, plain.ContentStart, plain.ContentEnd))
-        {
-            return false;
-        }
-
-        Replay(reasoning.Events);
-        return true;
+        return reasoning.Replace(data, plain.ContentStart, plain.ContentEnd, this);
     }
 
-    private bool SplitReasoning(JsonElement root)
-    {
-        if (_replaying || _reasoning is not { Active: true } reasoning || !reasoning.TryRewrite(root))
-        {
-            return false;
-        }
-
-        Replay(reasoning.Events);
-        return true;
-    }
+    private bool SplitReasoning(JsonElement root) => _reasoning is not null && _reasoning.Replace(root, this);
 
     /// <summary>The answer ended or broke: text the splitter still held goes out, on the side it was on.</summary>
-    private void FlushReasoning()
-    {
-        if (!_replaying && _reasoning is { Active: true } reasoning && reasoning.Flush())
-        {
-            Replay(reasoning.Events);
-        }
-    }
-
-    private void Replay(IReadOnlyList<byte[]> events)
-    {
-        _replaying = true;
-        try
-        {
-            foreach (var data in events)
-            {
-                HandleEvent(data);
-            }
-        }
-        finally
-        {
-            _replaying = false;
-        }
-    }
+    private void FlushReasoning() => _reasoning?.FlushTo(this);
 }

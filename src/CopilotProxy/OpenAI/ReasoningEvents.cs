@@ -22,6 +22,7 @@ namespace CopilotProxy.OpenAI;
 public sealed class ReasoningEvents(ReasoningSplitter splitter) : IDisposable
 {
     private readonly List<byte[]> _events = [];
+    private bool _replaying;
     private readonly List<(bool Reasoning, byte[] Text)> _parts = [];
     private byte[]? _head;
 
@@ -31,6 +32,12 @@ public sealed class ReasoningEvents(ReasoningSplitter splitter) : IDisposable
 
     /// <summary>True while the splitter may still take something out of the text.</summary>
     public bool Active => splitter.Active;
+
+    /// <summary>
+    /// True when the next event is the upstream's own and the splitter may still take something out of it; false while
+    /// the rewritten events go back through the stream's handler, which must not split them again.
+    /// </summary>
+    public bool Ready => !_replaying && splitter.Active;
 
     /// <summary>The form that was taken out of the text, once one was (for the request log and metrics).</summary>
     public Configuration.ReasoningFormats? Found => splitter.Found;
@@ -149,7 +156,44 @@ public sealed class ReasoningEvents(ReasoningSplitter splitter) : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// The fast path: when the event's text held reasoning, its rewritten events go through <paramref name="stream"/>'s
+    /// handler in its place. False: the event goes on as it is.
+    /// </summary>
+    public bool Replace(ReadOnlySpan<byte> data, int contentStart, int contentEnd, IUpstreamEventSink stream) =>
+        Ready && contentStart >= 0 && TryRewrite(data, contentStart, contentEnd) && Replay(stream);
+
+    /// <summary>The document path's <see cref="Replace(ReadOnlySpan{byte}, int, int, IUpstreamEventSink)"/>.</summary>
+    public bool Replace(JsonElement root, IUpstreamEventSink stream) => Ready && TryRewrite(root) && Replay(stream);
+
+    /// <summary>The answer ended or broke: text the splitter still held goes through <paramref name="stream"/>'s handler, on the side it was on.</summary>
+    public void FlushTo(IUpstreamEventSink stream)
+    {
+        if (Ready && Flush())
+        {
+            Replay(stream);
+        }
+    }
+
     public void Dispose() => splitter.Dispose();
+
+    private bool Replay(IUpstreamEventSink stream)
+    {
+        _replaying = true;
+        try
+        {
+            foreach (var data in _events)
+            {
+                stream.OnEvent(data);
+            }
+        }
+        finally
+        {
+            _replaying = false;
+        }
+
+        return true;
+    }
 
     private ReasoningStep AppendEscaped(ReadOnlySpan<byte> quoted)
     {
@@ -335,3 +379,4 @@ public sealed class ReasoningEvents(ReasoningSplitter splitter) : IDisposable
     private static bool HasString(JsonElement delta, ReadOnlySpan<byte> name) =>
         delta.TryGetMember(name, out var value) && value.ValueKind == JsonValueKind.String && !value.ValueEquals(""u8);
 }
+

@@ -11,57 +11,17 @@ namespace CopilotProxy.OpenAI;
 public sealed partial class SseRelay
 {
     private readonly ReasoningEvents? _reasoning;
-    private bool _replaying;
 
     /// <summary>The form of reasoning the relay took out of the answer text, if any.</summary>
     public ReasoningFormats? ReasoningFound => _reasoning?.Found;
 
     /// <summary>The fast path's check: true when the plain event was replaced (and its replacements relayed).</summary>
-    private bool SplitReasoning(ReadOnlySpan<byte> data, in PlainEventScan plain)
-    {
-        if (_replaying || _reasoning is not { Active: true } reasoning || plain.ContentStart < 0 || !reasoning.TryRewrite(data, plain.ContentStart, plain.ContentEnd))
-        {
-            return false;
-        }
-
-        Replay(reasoning.Events);
-        return true;
-    }
+    private bool SplitReasoning(ReadOnlySpan<byte> data, in PlainEventScan plain) =>
+        _reasoning is not null && _reasoning.Replace(data, plain.ContentStart, plain.ContentEnd, this);
 
     /// <summary>The document path's check: true when the event was replaced (and its replacements relayed).</summary>
-    private bool SplitReasoning(JsonElement root)
-    {
-        if (_replaying || _reasoning is not { Active: true } reasoning || !reasoning.TryRewrite(root))
-        {
-            return false;
-        }
-
-        Replay(reasoning.Events);
-        return true;
-    }
+    private bool SplitReasoning(JsonElement root) => _reasoning is not null && _reasoning.Replace(root, this);
 
     /// <summary>The answer ends without a finish reason: text the splitter still held goes out, on the side it was on.</summary>
-    private void FlushReasoning()
-    {
-        if (!_replaying && _reasoning is { Active: true } reasoning && reasoning.Flush())
-        {
-            Replay(reasoning.Events);
-        }
-    }
-
-    private void Replay(IReadOnlyList<byte[]> events)
-    {
-        _replaying = true;
-        try
-        {
-            foreach (var data in events)
-            {
-                HandleEvent(data);
-            }
-        }
-        finally
-        {
-            _replaying = false;
-        }
-    }
+    private void FlushReasoning() => _reasoning?.FlushTo(this);
 }
