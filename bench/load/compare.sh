@@ -31,15 +31,10 @@ die() { printf '[compare.sh] error: %s\n' "$*" >&2; exit 1; }
 command -v wrk >/dev/null || die "wrk is required (apt-get install wrk)"
 ulimit -n 65536 2>/dev/null || true
 
-labels=(); commands=()
-for arg in "$@"; do
-  [[ $arg == *=* ]] || die "candidate '$arg' is not label=command"
-  labels+=("${arg%%=*}"); commands+=("${arg#*=}")
-done
-
 bin="$root/artifacts/bench-load"
 # shellcheck source=bench/load/hops.sh
 source "$here/hops.sh"
+read_candidates "$@"
 if [ "${FLOOR:-0}" = 1 ]; then
   floor="$bin/floor/floor"
   publish_aot "$here/Floor/Floor.csproj" "$bin/floor" "the framework floor"

@@ -5,7 +5,17 @@
 #
 #   hops_start NAME PORT_BASE   results folder $out, scratch $work, the fake upstream ($upstream_port) and nginx ($nginx_port, $nginx_pid)
 #   start_candidate LABEL CMD   a proxy from CMD (which may start with `env NAME=value ...`) on $ollama_port/$litellm_port, pid in $candidate_pid
+#   read_candidates ARG...      each label=command into $labels and $commands
 #   publish_aot PROJECT DIR WHAT
+
+read_candidates() {
+  local arg
+  labels=(); commands=()
+  for arg in "$@"; do
+    [[ $arg == *=* ]] || die "candidate '$arg' is not label=command"
+    labels+=("${arg%%=*}"); commands+=("${arg#*=}")
+  done
+}
 
 publish_aot() {
   log "publishing $3 (Native AOT)"

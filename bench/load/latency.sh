@@ -27,15 +27,10 @@ die() { printf '[latency.sh] error: %s\n' "$*" >&2; exit 1; }
 
 [ $# -ge 1 ] || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 64; }
 for tool in wrk hey node; do command -v "$tool" >/dev/null || die "$tool is required (apt-get install wrk hey nodejs)"; done
-labels=(); commands=()
-for arg in "$@"; do
-  [[ $arg == *=* ]] || die "candidate '$arg' is not label=command"
-  labels+=("${arg%%=*}"); commands+=("${arg#*=}")
-done
-
 bin="$root/artifacts/bench-load"
 # shellcheck source=bench/load/hops.sh
 source "$here/hops.sh"
+read_candidates "$@"
 if [ "${FLOOR:-0}" = 1 ]; then
   [ -x "$bin/floor/floor" ] || publish_aot "$here/Floor/Floor.csproj" "$bin/floor" "the framework floor"
   labels+=(floor); commands+=("env FLOOR_MODE=copy $bin/floor/floor")
