@@ -41,6 +41,7 @@ RUN set -eu; \
     set --; \
     if [ -n "$VERSION" ]; then set -- "-p:Version=$VERSION"; fi; \
     dotnet publish src/CopilotProxy/CopilotProxy.csproj -c Release -r "$(cat /tmp/rid)" --no-restore -o /out "$@"; \
+    strip --strip-unneeded /out/libe_sqlite3.so; \
     mkdir -p /appdata/logs /appdata/.cache /appdata/data
 
 # ---- final: the binary alone on a distroless-like base ------------------------------------------------------------
@@ -63,7 +64,9 @@ WORKDIR /app
 COPY --from=build --chown=1654:1654 /appdata/ /app/
 COPY --from=build /out/copilot-proxy /app/copilot-proxy
 # SQLite for the key database: Microsoft.Data.Sqlite loads this native library from beside the binary (the chiseled
-# base has no libsqlite3). The publish step puts it in /out; without it a virtual key would fail with a 503.
+# base has no libsqlite3). The publish step puts it in /out; without it a virtual key would fail with a 503. The package
+# ships it with its symbol table; stripped above (binutils comes with clang), it is 0.14 MB smaller and loads the same:
+# the dynamic symbols SQLitePCLRaw binds to stay.
 COPY --from=build /out/libe_sqlite3.so /app/libe_sqlite3.so
 
 # HOST=0.0.0.0 because a published port reaches the container from outside its loopback.

@@ -33,8 +33,11 @@ foreach (var handle in module.GetMethods())
 
     void Flush()
     {
-        if (record.Count == 0)
+        // DeduplicatedMethods lists the methods IlcFoldIdenticalMethodBodies folded into another one's code (the
+        // method token, then the one it became): no bytes of their own, and no size first.
+        if (record.Count == 0 || name == "DeduplicatedMethods")
         {
+            record.Clear();
             return;
         }
 
