@@ -152,6 +152,11 @@ public sealed class TracingTests
         Assert.True(Complete(tookSlot), OtlpTrace.Tree(tookSlot));
         Assert.DoesNotContain(tookSlot, s => s.Name.StartsWith("queue ", StringComparison.Ordinal));
 
+        if (Environment.GetEnvironmentVariable("COPILOT_PROXY_PRINT_TRACE") is { Length: > 0 } file)
+        {
+            await File.WriteAllTextAsync(file + ".queue", OtlpTrace.Tree(waited), TestContext.Current.CancellationToken);
+        }
+
         var server = Assert.Single(waited, s => s.Kind == OtlpSpan.KindServer);
         var queue = Assert.Single(waited, s => s.Name == "queue " + InspectorScenario.UpstreamModel);
         Assert.Equal(server.SpanId, queue.ParentSpanId);
