@@ -1,3 +1,4 @@
+using CopilotProxy.Queueing;
 using Microsoft.AspNetCore.Http;
 
 namespace CopilotProxy.Keys;
@@ -24,7 +25,8 @@ public sealed class KeyCaller
     public bool Allows(string model) => Key?.Allows(model) ?? true;
 
     /// <summary>Whom the fair queue takes turns between: each virtual key, and one shared turn for requests without one.</summary>
-    public static string QueueKeyOf(HttpContext context) => context.Features.Get<KeyCaller>()?.Key?.Token ?? string.Empty;
+    public static QueueTurn QueueTurnOf(HttpContext context) =>
+        context.Features.Get<KeyCaller>()?.Key is { } key ? new QueueTurn(key.Token, key.Label) : QueueTurn.Shared;
 }
 
 public static class KeyCallerExtensions

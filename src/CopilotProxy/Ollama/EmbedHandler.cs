@@ -102,7 +102,7 @@ public sealed class EmbedHandler(ModelResolution models, DeploymentRouter router
         RoutedResponse? routed = null;
         try
         {
-            routed = await router.SendAsync(model, EmbedTranslation.UpstreamPath, writeBody, streaming: false, context.RequestAborted, queueKey: KeyCaller.QueueKeyOf(context),
+            routed = await router.SendAsync(model, EmbedTranslation.UpstreamPath, writeBody, streaming: false, context.RequestAborted, turn: KeyCaller.QueueTurnOf(context),
                 telemetry: context.GetRequestTelemetry());
             if (await UpstreamPipeline.CheckStatusAsync(routed.Answer) is { } status)
             {

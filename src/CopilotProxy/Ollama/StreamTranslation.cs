@@ -63,7 +63,7 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
         {
             routed = await router.SendAsync(model, path, writeBody, stream, context.RequestAborted,
                 async (group, deployment, cancellationToken) => loaded = await lifecycle.EnsureContextAsync(group, deployment, numCtx, cancellationToken, telemetry),
-                KeyCaller.QueueKeyOf(context), telemetry);
+                KeyCaller.QueueTurnOf(context), telemetry);
         }
         catch (UpstreamException failure)
         {

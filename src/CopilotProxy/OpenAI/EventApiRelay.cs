@@ -102,7 +102,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         try
         {
             var sending = router.SendAsync(model, path, (deployment, output) => EventApiRequest.Write(root, deployment.UpstreamModel, deployment.Defaults, api, output),
-                streaming, context.RequestAborted, PrepareAsync, KeyCaller.QueueKeyOf(context), telemetry);
+                streaming, context.RequestAborted, PrepareAsync, KeyCaller.QueueTurnOf(context), telemetry);
             routed = heartbeat is null ? await sending : await heartbeat.WhileWaitingAsync(sending, context.RequestAborted);
         }
         catch (UpstreamException failure)

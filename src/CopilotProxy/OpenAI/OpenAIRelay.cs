@@ -121,7 +121,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         RoutedResponse routed;
         try
         {
-            var sending = router.SendAsync(model, path, WriteBody, streaming, context.RequestAborted, generates ? PrepareAsync : null, KeyCaller.QueueKeyOf(context), telemetry);
+            var sending = router.SendAsync(model, path, WriteBody, streaming, context.RequestAborted, generates ? PrepareAsync : null, KeyCaller.QueueTurnOf(context), telemetry);
             routed = heartbeat is null ? await sending : await heartbeat.WhileWaitingAsync(sending, context.RequestAborted);
         }
         catch (UpstreamException failure)

@@ -18,15 +18,16 @@ public sealed class DeploymentQueues(ProxySettings settings, TeamMetrics metrics
     /// <summary>Every capped deployment's queue now, for the dashboard.</summary>
     public IReadOnlyDictionary<string, FairSlots> Queues => _queues;
 
-    /// <summary>Requests of <paramref name="queueKey"/> waiting for any deployment now.</summary>
+    /// <summary>Requests of <paramref name="queueKey"/> (a <see cref="QueueTurn.Key"/>) waiting for any deployment now.</summary>
     public int WaitingFor(string queueKey) => _queues.Values.Sum(q => q.WaitingFor(queueKey));
 
     /// <summary>
-    /// Takes a slot of <paramref name="deployment"/> for <paramref name="queueKey"/>, waiting its turn when all are busy.
+    /// Takes a slot of <paramref name="deployment"/> for <paramref name="turn"/>, waiting its turn when all are busy.
     /// Returns null when the deployment has no cap. Throws a 429-class <see cref="UpstreamException"/> after
-    /// QUEUE_TIMEOUT_SECONDS, and <see cref="OperationCanceledException"/> as soon as the client leaves.
+    /// QUEUE_TIMEOUT_SECONDS, and <see cref="OperationCanceledException"/> as soon as the client leaves. A request that
+    /// waited gets a <c>queue &lt;model&gt;</c> span and its wait on <paramref name="telemetry"/> (the inspector's timing).
     /// </summary>
-    public async ValueTask<IDisposable?> AcquireAsync(Deployment deployment, string queueKey, CancellationToken clientAborted)
+    public async ValueTask<IDisposable?> AcquireAsync(Deployment deployment, QueueTurn turn, CancellationToken clientAborted, RequestTelemetry? telemetry = null)
     {
         if (deployment.Defaults.MaxParallelRequests is not { } capacity)
         {
@@ -42,18 +43,24 @@ public sealed class DeploymentQueues(ProxySettings settings, TeamMetrics metrics
         var started = Stopwatch.GetTimestamp();
         using var timeout = new CancellationTokenSource(settings.QueueTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(clientAborted, timeout.Token);
-        var counted = queue.InFlight >= capacity;
-        if (counted)
+        var pending = queue.AcquireAsync(turn.Key, linked.Token);
+        // A free slot is taken synchronously: the request did not wait, so it gets no span, no gauge change and no wait
+        // recorded. Otherwise it is in its key's line already (FairSlots enqueues before its first await).
+        if (pending.IsCompletedSuccessfully)
         {
-            metrics.QueueChanged(deployment.Key, 1);
+            return pending.Result;
         }
 
+        metrics.QueueChanged(deployment.Key, 1);
+        using var span = RequestTracing.StartQueueWait(deployment.UpstreamModel, turn.Label, capacity, queue.Depth);
         try
         {
-            return await queue.AcquireAsync(queueKey, linked.Token);
+            return await pending;
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !clientAborted.IsCancellationRequested)
         {
+            span?.SetStatus(ActivityStatusCode.Error, "queue_timeout");
+            span?.SetTag("error.type", "queue_timeout");
             throw new UpstreamException(UpstreamFailure.CoolingDown,
                 $"The request waited {settings.QueueTimeout.TotalSeconds:0} s for one of the {capacity} slots of '{deployment.UpstreamModel}' " +
                 $"(litellm_params.max_parallel_requests) and timed out, with {queue.Depth} other requests still waiting. Try again later, " +
@@ -63,10 +70,14 @@ public sealed class DeploymentQueues(ProxySettings settings, TeamMetrics metrics
         }
         finally
         {
-            if (counted)
+            var waited = Stopwatch.GetElapsedTime(started);
+            metrics.QueueChanged(deployment.Key, -1);
+            metrics.RecordQueueWait(deployment.Key, waited);
+            span?.SetTag("copilot_proxy.queue.wait_ms", Math.Round(waited.TotalMilliseconds, 1));
+            if (telemetry is not null)
             {
-                metrics.QueueChanged(deployment.Key, -1);
-                metrics.RecordQueueWait(deployment.Key, Stopwatch.GetElapsedTime(started));
+                // A retry may queue again: the inspector shows the request's whole wait.
+                telemetry.QueueWait = (telemetry.QueueWait ?? TimeSpan.Zero) + waited;
             }
         }
     }

@@ -127,10 +127,10 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
     /// Runs for the chosen deployment before its request is sent (making sure the model is loaded with enough context);
     /// its time is not upstream silence, and its failure is the request's answer, not retried.
     /// </param>
-    /// <param name="queueKey">Whose turn the request takes in a capped deployment's fair queue (each virtual key, or one shared turn for requests without one).</param>
+    /// <param name="turn">Whose turn the request takes in a capped deployment's fair queue (each virtual key; null: the one shared turn for requests without one).</param>
     /// <param name="telemetry">The request's: retries and fallbacks are recorded as changes, each attempt gets a span, the body sent is captured.</param>
     public async Task<RoutedResponse> SendAsync(CatalogModel model, string path, Action<Deployment, PooledBufferWriter> writeBody, bool streaming,
-        CancellationToken clientAborted, Func<CatalogModel, Deployment, CancellationToken, Task>? prepare = null, string queueKey = "", RequestTelemetry? telemetry = null)
+        CancellationToken clientAborted, Func<CatalogModel, Deployment, CancellationToken, Task>? prepare = null, QueueTurn? turn = null, RequestTelemetry? telemetry = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(writeBody);
@@ -149,7 +149,7 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
 
             try
             {
-                var answer = await SendToGroupAsync(candidate, path, writeBody, streaming, router, current, prepare, queueKey, telemetry, clientAborted);
+                var answer = await SendToGroupAsync(candidate, path, writeBody, streaming, router, current, prepare, turn ?? QueueTurn.Shared, telemetry, clientAborted);
                 if (!answer.IsServerFailure)
                 {
                     firstAnswer?.Dispose();
@@ -207,7 +207,7 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
     }
 
     private async Task<RoutedResponse> SendToGroupAsync(CatalogModel group, string path, Action<Deployment, PooledBufferWriter> writeBody, bool streaming,
-        RouterSettings router, GatewayConfig current, Func<CatalogModel, Deployment, CancellationToken, Task>? prepare, string queueKey,
+        RouterSettings router, GatewayConfig current, Func<CatalogModel, Deployment, CancellationToken, Task>? prepare, QueueTurn turn,
         RequestTelemetry? telemetry, CancellationToken clientAborted)
     {
         var deployments = group.Deployments;
@@ -228,7 +228,7 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
             var deployment = Pick(group, start + number - 1);
             // The slot is held until the answer is disposed (its whole stream), and taken before a model load, which
             // occupies the deployment as much as a generation does.
-            var slot = await queues.AcquireAsync(deployment, queueKey, clientAborted);
+            var slot = await queues.AcquireAsync(deployment, turn, clientAborted, telemetry);
             try
             {
                 if (prepare is not null)
@@ -301,6 +301,7 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
                 capture.SentUpstream.Append(body.WrittenSpan);
             }
 
+            telemetry?.MarkAttemptSent(Stopwatch.GetTimestamp());
             response = await deployment.Upstream.PostJsonAsync(path, body.WrittenMemory, timeout, deployment.Defaults.ExtraHeaders,
                 RequestTracing.TraceParentFor(span, telemetry));
         }

@@ -33,6 +33,6 @@ public enum ProxyChangeKind
 /// <see cref="RequestTelemetry.AddChange"/>; the inspector shows them in order.
 /// </summary>
 /// <param name="Detail">What changed, for a person: "qwen3:latest → qwen/qwen3-8b", "503 from http://…".</param>
-/// <param name="Format">For repaired tool calls: the form the model wrote them in (<c>hermes</c>, <c>json</c>, …).</param>
+/// <param name="Format">For repaired tool calls and moved reasoning: the form the model wrote them in (<c>hermes</c>, <c>json</c>, <c>think</c>, …).</param>
 /// <param name="Count">How many calls or ids, where that is the measure.</param>
 public sealed record ProxyChange(ProxyChangeKind Kind, string Detail, string? Format = null, int? Count = null);

@@ -101,12 +101,16 @@ public sealed class RequestTelemetry
     /// <summary>The reasoning form (a <c>reasoning_format</c> name) the relay or translation took out of the answer text (REASONING_TAGS); null: none.</summary>
     public string? ReasoningFromText { get; private set; }
 
+    /// <summary>Records the form reasoning was written in, and the inspector's change line, once per request.</summary>
     public void RecordReasoningFromText(Configuration.ReasoningFormats? format)
     {
-        if (format is { } found)
+        if (format is not { } found || ReasoningFromText is not null)
         {
-            ReasoningFromText = Configuration.ReasoningFormatNames.NameOf(found);
+            return;
         }
+
+        ReasoningFromText = Configuration.ReasoningFormatNames.NameOf(found);
+        AddChange(new ProxyChange(ProxyChangeKind.ReasoningMoved, $"reasoning written as {ReasoningFromText} text moved into the reasoning field", ReasoningFromText));
     }
 
     /// <summary>Proxy time before the upstream call: body parsing, model lookup, translation.</summary>
@@ -122,11 +126,18 @@ public sealed class RequestTelemetry
 
     internal long Started => _started;
 
+    /// <summary>
+    /// Marks the moment the router sent the attempt that answered, after any queue wait, model load and failed attempt:
+    /// the inspector's "sent upstream". The relays' own mark (<see cref="MarkUpstreamHeaders"/>) is taken before all of
+    /// those, and stays the Server-Timing split the metrics keep.
+    /// </summary>
+    public void MarkAttemptSent(long timestamp) => _upstreamSent = timestamp;
+
     /// <summary>Records the Server-Timing split: call with the timestamp taken just before the upstream request was sent.</summary>
     public void MarkUpstreamHeaders(long sentTimestamp)
     {
         var now = Stopwatch.GetTimestamp();
-        _upstreamSent = sentTimestamp;
+        _upstreamSent ??= sentTimestamp;
         _headersAt = now;
         ProxyTime = Stopwatch.GetElapsedTime(_started, sentTimestamp);
         UpstreamHeadersTime = Stopwatch.GetElapsedTime(sentTimestamp, now);

@@ -174,8 +174,26 @@ public static class RequestTracing
         return span;
     }
 
-    /// <summary>A span for the time a request waited in a queue before it was sent; the caller records the wait on <see cref="RequestTelemetry.QueueWait"/> too.</summary>
-    public static Activity? StartQueueWait(string queue) => Source.StartActivity("queue " + queue, ActivityKind.Internal);
+    /// <summary>
+    /// A span for the time a request waited for a slot of a capped deployment (<c>max_parallel_requests</c>), under the
+    /// request's span, named like <c>load &lt;model&gt;</c>; started only when the request really waits. The caller adds
+    /// <c>copilot_proxy.queue.wait_ms</c> when it ends and records the wait on <see cref="RequestTelemetry.QueueWait"/> too.
+    /// </summary>
+    /// <param name="turn">Whose turn it waited for: the virtual key's label, or "shared".</param>
+    /// <param name="depth">Requests waiting for the deployment when it joined, itself included.</param>
+    public static Activity? StartQueueWait(string upstreamModel, string turn, int capacity, int depth)
+    {
+        var span = Source.StartActivity("queue " + upstreamModel, ActivityKind.Internal);
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("gen_ai.request.model", upstreamModel);
+            span.SetTag("copilot_proxy.queue.turn", turn);
+            span.SetTag("copilot_proxy.queue.capacity", capacity);
+            span.SetTag("copilot_proxy.queue.depth", depth);
+        }
+
+        return span;
+    }
 
     /// <summary>The W3C <c>traceparent</c> to send upstream: the attempt's own, else the client's as it came; null for none.</summary>
     public static string? TraceParentFor(Activity? attempt, RequestTelemetry? telemetry) =>

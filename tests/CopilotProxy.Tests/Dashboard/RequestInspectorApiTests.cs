@@ -75,6 +75,22 @@ public sealed class RequestInspectorApiTests
     }
 
     [Fact]
+    public async Task ReasoningWrittenAsText_IsAChangeWithItsForm_BeforeTheRepairedCallAfterIt()
+    {
+        await using var proxy = await InspectorScenario.StartProxyAsync(s => s with { ReasoningTags = true });
+        proxy.Upstream.DefaultReply = "<think>The user wants the weather.</think>\n\n" + InspectorScenario.Reply;
+        await InspectorScenario.RunAsync(proxy);
+
+        var (status, body) = await InspectAsync(proxy, await InspectorScenario.LastRequestIdAsync(proxy));
+        Assert.Equal(200, status);
+        var changes = body.GetProperty("request").GetProperty("changes").EnumerateArray().ToList();
+        Assert.Equal(["ModelRenamed", "Retry", "ToolCallsRepaired", "ReasoningMoved"], changes.Select(c => c.GetProperty("kind").GetString()));
+        var moved = changes[3];
+        Assert.Equal("think", moved.GetProperty("format").GetString());
+        Assert.Contains("think", moved.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task WithoutCaptureBodies_TheRequestIsInspectable_AndSaysHowToSeeItsBodies()
     {
         await using var proxy = await InspectorScenario.StartProxyAsync(s => s with { CaptureBodies = false });

@@ -1,5 +1,10 @@
+using System.Net;
+using System.Text.Json;
+using CopilotProxy.Telemetry;
 using CopilotProxy.Tests.Dashboard;
 using CopilotProxy.Tests.Harness;
+using Microsoft.Extensions.DependencyInjection;
+using static CopilotProxy.Tests.Keys.KeyClient;
 
 namespace CopilotProxy.Tests.Telemetry;
 
@@ -102,5 +107,96 @@ public sealed class TracingTests
 
         // The client's traceparent as it came, or (when another test's tracer listens in this process) a child span of it.
         Assert.All(proxy.UpstreamRequests("/v1/chat/completions"), r => Assert.StartsWith($"00-{traceId}-", r.Headers["traceparent"], StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ARequestThatWaitedForASlot_HasAQueueSpan_TheOneThatGotASlotAtOnceHasNone()
+    {
+        await using var receiver = await OtlpReceiver.StartAsync(grpc: false);
+        var upstream = await FakeLmStudio.StartAsync();
+        upstream.Models.Add(FakeModel.Llm(InspectorScenario.UpstreamModel, loadedContextLength: 16384));
+        // Slow enough that the second request surely finds the one slot taken.
+        upstream.Responder = r => r.Path == "/v1/chat/completions"
+            ? FakeResponse.Sse(LmStudioStreams.Text(InspectorScenario.UpstreamModel, "one", " two", " three"), TimeSpan.FromMilliseconds(150))
+            : null;
+        var config = GatewayHarness.Config($"""
+            model_list:
+              - model_name: {InspectorScenario.UpstreamModel}
+                litellm_params:
+                  model: openai/{InspectorScenario.UpstreamModel}
+                  api_base: {upstream.BaseUrl}v1
+                  max_parallel_requests: 1
+            """);
+        var variables = new Dictionary<string, string>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Url.ToString().TrimEnd('/'),
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
+        };
+        await using var proxy = await ProxyFixture.StartAsync(upstream, s => s with { ApiKey = Master, OpenTelemetry = variables }, config);
+        var key = await GenerateAsync(proxy.Gateway, """{"key_alias":"team-a"}""");
+        var (first, second) = (Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()), Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()));
+
+        var running = ChatAsync(proxy, key, first);
+        for (var i = 0; i < 200 && proxy.UpstreamRequests("/v1/chat/completions").Count == 0; i++)
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        var queued = ChatAsync(proxy, key, second);
+        Assert.All(await Task.WhenAll(running, queued), status => Assert.Equal(HttpStatusCode.OK, status));
+
+        static bool Complete(IReadOnlyList<OtlpSpan> spans) => spans.Any(s => s.Kind == OtlpSpan.KindServer) && spans.Any(s => s.Kind == OtlpSpan.KindClient);
+        var tookSlot = await receiver.WaitForTraceAsync(first, Complete);
+        var waited = await receiver.WaitForTraceAsync(second, spans => Complete(spans) && spans.Any(s => s.Name.StartsWith("queue ", StringComparison.Ordinal)));
+        Assert.True(Complete(tookSlot), OtlpTrace.Tree(tookSlot));
+        Assert.DoesNotContain(tookSlot, s => s.Name.StartsWith("queue ", StringComparison.Ordinal));
+
+        if (Environment.GetEnvironmentVariable("COPILOT_PROXY_PRINT_TRACE") is { Length: > 0 } file)
+        {
+            await File.WriteAllTextAsync(file + ".queue", OtlpTrace.Tree(waited), TestContext.Current.CancellationToken);
+        }
+
+        var server = Assert.Single(waited, s => s.Kind == OtlpSpan.KindServer);
+        var queue = Assert.Single(waited, s => s.Name == "queue " + InspectorScenario.UpstreamModel);
+        Assert.Equal(server.SpanId, queue.ParentSpanId);
+        Assert.Equal(InspectorScenario.UpstreamModel, queue["gen_ai.request.model"]);
+        // The key's label, never its hash: the hash identifies the key.
+        Assert.Equal("team-a", queue["copilot_proxy.queue.turn"]);
+        Assert.Equal(1L, queue["copilot_proxy.queue.capacity"]);
+        Assert.Equal(1L, queue["copilot_proxy.queue.depth"]);
+        // It waited for most of the first request's answer (four events 150 ms apart).
+        var waitMs = Assert.IsType<double>(queue["copilot_proxy.queue.wait_ms"]);
+        Assert.InRange(waitMs, 100, 20_000);
+        Assert.Equal(server.SpanId, Assert.Single(waited, s => s.Kind == OtlpSpan.KindClient).ParentSpanId);
+
+        // The inspector's timing shows the same wait, and none for the request that got the slot at once.
+        var traffic = proxy.App.Services.GetRequiredService<LiveTraffic>();
+        var inspected = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var request in traffic.Recent().Where(r => r.Route == "/v1/chat/completions"))
+        {
+            var (_, body) = await SendAsync(proxy.Gateway, HttpMethod.Get, $"/ui/api/requests/{request.Id}", Master);
+            using var json = JsonDocument.Parse(body!.ToJsonString());
+            var detail = json.RootElement.GetProperty("request").Clone();
+            inspected[detail.GetProperty("traceId").GetString()!] = detail.GetProperty("timing");
+        }
+
+        Assert.Equal(JsonValueKind.Null, inspected[first].GetProperty("queueWaitMs").ValueKind);
+        Assert.InRange(inspected[second].GetProperty("queueWaitMs").GetDouble(), waitMs - 1, waitMs + 1);
+        Assert.True(inspected[second].GetProperty("upstreamSentMs").GetDouble() >= waitMs, inspected[second].GetRawText());
+    }
+
+    private static async Task<HttpStatusCode> ChatAsync(ProxyFixture proxy, string key, string traceId)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent($$"""{"model":"{{InspectorScenario.UpstreamModel}}","stream":true,"messages":[{"role":"user","content":"hi"}]}""",
+                System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new("Bearer", key);
+        request.Headers.TryAddWithoutValidation("traceparent", InspectorScenario.TraceParent(traceId));
+        using var response = await ProxyFixture.SendStreamingAsync(proxy.Gateway, request);
+        await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        return response.StatusCode;
     }
 }
