@@ -40,8 +40,10 @@ public sealed class KeyDatabase : IAsyncDisposable
         {
             var connectionString = DatabaseUrl.ToConnectionString(url, out var error)
                 ?? throw new InvalidOperationException($"general_settings.database_url is not valid: {error}. Example: {DatabaseUrl.Example}");
-            // The slim builder leaves out the type mappings (JSON, ranges, networks) that the key tables never use: smaller and AOT-safe.
-            var source = new NpgsqlSlimDataSourceBuilder(connectionString).Build();
+            // The slim builder leaves out the type mappings (JSON, ranges, networks) that the key tables never use: smaller and
+            // AOT-safe. It also leaves out TLS, which a managed PostgreSQL requires (sslmode=require): without it every
+            // connection fails with a message about the builder, not the database.
+            var source = new NpgsqlSlimDataSourceBuilder(connectionString).EnableTransportSecurity().Build();
             return new KeyDatabase(source, isPostgres: true, DatabaseUrl.Describe(connectionString));
         }
 

@@ -55,6 +55,22 @@ public class PostgresKeyTests
     }
 
     [Fact]
+    public async Task SslModeRequire_KeysWorkOverTls()
+    {
+        // Managed PostgreSQL (RDS, Azure, Supabase) takes TLS connections only: the slim data source must offer TLS, or every
+        // key request fails with a message about Npgsql's builder.
+        var builder = new NpgsqlConnectionStringBuilder(await PostgresServer.CreateDatabaseAsync());
+        var uri = $"postgresql://{builder.Username}@{builder.Host}:{builder.Port}/{builder.Database}?sslmode=require";
+        await using var proxy = await ProxyFixture.StartAsync(configure: s => s with { ApiKey = Master, DatabaseUrl = uri });
+        var key = await GenerateAsync(proxy.Gateway, """{"key_alias":"tls"}""");
+        Assert.Equal(HttpStatusCode.OK, (await ChatAsync(proxy.Gateway, key)).Response.StatusCode);
+
+        await using var connection = await proxy.App.Services.GetRequiredService<KeyDatabase>().OpenAsync(TestContext.Current.CancellationToken);
+        await using var ssl = connection.Command("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+        Assert.True((bool)(await ssl.ExecuteScalarAsync(TestContext.Current.CancellationToken))!);
+    }
+
+    [Fact]
     public async Task MigrationsRunTwice_AreANoOp()
     {
         var connectionString = await PostgresServer.CreateDatabaseAsync();

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Npgsql;
 
 namespace CopilotProxy.Tests.Keys;
@@ -46,11 +48,6 @@ internal static class PostgresServer
         var data = Path.Combine(root, "data");
         Directory.CreateDirectory(root);
         var asRoot = Environment.UserName == "root";
-        if (asRoot)
-        {
-            await RunAsync("chown", ["-R", "postgres", root]);
-        }
-
         int port;
         using (var probe = new TcpListener(IPAddress.Loopback, 0))
         {
@@ -58,12 +55,35 @@ internal static class PostgresServer
             port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
 
+        // TLS on, with a self-signed certificate, as a managed PostgreSQL has it: sslmode=require must connect.
+        var (certificate, key) = (Path.Combine(root, "server.crt"), Path.Combine(root, "server.key"));
+        WriteSelfSignedCertificate(certificate, key);
+        if (asRoot)
+        {
+            await RunAsync("chown", ["-R", "postgres", root]);
+        }
+
         await RunAsync(Path.Combine(bin, "initdb"), ["-D", data, "-U", "proxy", "--auth=trust", "-E", "UTF8", "--no-sync"], asRoot);
         await RunAsync(Path.Combine(bin, "pg_ctl"),
-            ["-D", data, "-l", Path.Combine(root, "server.log"), "-w", "-o", $"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"], asRoot);
+            ["-D", data, "-l", Path.Combine(root, "server.log"), "-w", "-o",
+             $"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c ssl=on -c ssl_cert_file={certificate} -c ssl_key_file={key}", "start"], asRoot);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
             RunAsync(Path.Combine(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "stop"], asRoot).GetAwaiter().GetResult();
         return $"Host=127.0.0.1;Port={port};Username=proxy;Database=postgres;Pooling=true";
+    }
+
+    private static void WriteSelfSignedCertificate(string certificatePath, string keyPath)
+    {
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest("CN=127.0.0.1", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
+        File.WriteAllText(keyPath, rsa.ExportPkcs8PrivateKeyPem());
+        // PostgreSQL refuses a key file that others can read.
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(keyPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
     }
 
     private static async Task RunAsync(string file, string[] arguments, bool asPostgres = false)
