@@ -32,8 +32,11 @@ public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventAp
     private string? _responseId;
     private bool _replaying;
 
-    /// <summary>Takes reasoning written as text out of a Messages answer's first text block (REASONING_TAGS); not owned.</summary>
-    public MessagesReasoning? Reasoning { get; init; }
+    /// <summary>
+    /// Takes reasoning written as text out of the answer's first text (REASONING_TAGS): <see cref="MessagesReasoning"/> or
+    /// <see cref="ResponsesReasoning"/>; not owned.
+    /// </summary>
+    public IEventStreamReasoning? Reasoning { get; init; }
 
     private void Replay(IReadOnlyList<byte[]> events)
     {
@@ -96,7 +99,7 @@ public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventAp
                 return false;
             }
 
-            if (!_replaying && Reasoning is { } reasoning && api == EventApi.Messages && reasoning.TryRewrite(type, root))
+            if (!_replaying && Reasoning is { } reasoning && reasoning.TryRewrite(type, root))
             {
                 Replay(reasoning.Events);
                 return !Finished;

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using CopilotProxy.Configuration;
 using CopilotProxy.Tests.Harness;
+using CopilotProxy.Tests.OpenAI;
 
 namespace CopilotProxy.Tests.Reasoning;
 
@@ -199,6 +200,87 @@ public sealed class ReasoningFromTextTests
         Assert.Equal(("thinking", tools ? "Plan: call it.\n" : "Plan: greet.\n"), (blocks[0].Type, blocks[0].Text.ToString()));
         Assert.Equal(tools ? ("tool_use", """{"city": "Paris"}""") : ("text", "Hello!"), (blocks[1].Type, blocks[1].Text.ToString()));
         Assert.Equal(2, events.Count(e => e.GetProperty("type").GetString() == "content_block_stop"));
+    }
+
+    public static TheoryData<bool, string> ResponsesSplits => new()
+    {
+        // tools offered, how the fake upstream cuts the text into deltas
+        { false, "tokens" },
+        { false, "chars" },
+        { false, "whole" },
+        { true, "tokens" },
+        { true, "chars" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ResponsesSplits))]
+    public async Task StreamedResponsesAnswer_HasAReasoningItemBeforeTheMessage(bool tools, string split)
+    {
+        const string Reasoning = "Plan: greet.\n";
+        var reply = tools
+            ? "<think>\nPlan: greet.\n</think>\n\nHi.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"
+            : "<think>\nPlan: greet.\n</think>\n\nHello! Grüße 😀";
+        await using var proxy = await StartAsync(reply);
+        proxy.Upstream.ReplyTokenizer = split switch
+        {
+            "chars" => text => [.. StringInfoElements(text)],
+            "whole" => text => [text],
+            _ => text => LmStudioTokens.Split(text, specialTokens: false),
+        };
+        var tool = tools ? ""","tools":[{"type":"function","name":"get_weather","parameters":{"type":"object"}}]""" : "";
+
+        using var response = await proxy.Gateway.PostAsync("v1/responses",
+            new StringContent($$"""{"model":"{{Model}}","input":"hi","stream":true{{tool}}}""", Encoding.UTF8, "application/json"), Ct);
+        var outcome = ResponsesOutcome.Check(await response.Content.ReadAsStringAsync(Ct));
+
+        Assert.Equal("response.completed", outcome.Final);
+        Assert.Equal(Reasoning, outcome.Reasoning);
+        Assert.Equal(tools ? ["reasoning", "message", "function_call"] : ["reasoning", "message"], outcome.Items);
+        Assert.Equal(tools ? "Hi.\n" : "Hello! Grüße 😀", outcome.Text);
+        Assert.Equal(tools ? "get_weather" : null, outcome.Calls.SingleOrDefault()?.Name);
+    }
+
+    /// <summary>Every place a delta can end, in and around both markers, through the relay itself (no proxy per split).</summary>
+    [Theory]
+    [InlineData("<think>\nThe user greets me.\n</think>\n\nHello! Grüße 😀", "The user greets me.\n", "Hello! Grüße 😀")]
+    [InlineData("[THINK]Say hi.[/THINK]Hi.", "Say hi.", "Hi.")]
+    [InlineData("<think>Only thinking, cut off", "Only thinking, cut off", null)]
+    [InlineData("Hello <think> is a tag.", null, "Hello <think> is a tag.")]
+    public void StreamedResponsesAnswer_SplitAnywhere_SameItems(string reply, string? reasoning, string? answer)
+    {
+        var elements = StringInfoElements(reply).ToArray();
+        List<string[]> splits = [elements];
+        for (var i = 1; i < elements.Length; i++)
+        {
+            splits.Add([string.Concat(elements[..i]), string.Concat(elements[i..])]);
+        }
+
+        foreach (var tokens in splits)
+        {
+            var output = new System.Buffers.ArrayBufferWriter<byte>();
+            using var splitter = new CopilotProxy.Reasoning.ReasoningSplitter(ReasoningFormats.Think | ReasoningFormats.Mistral);
+            using var rewrite = new CopilotProxy.OpenAI.ResponsesReasoning(splitter);
+            var relay = new CopilotProxy.OpenAI.EventStreamRelay(output, CopilotProxy.OpenAI.EventApi.Responses, Model) { Reasoning = rewrite };
+            foreach (var e in LmStudioEventStreams.Responses(Model, tokens, null, 12))
+            {
+                relay.OnEvent(Encoding.UTF8.GetBytes(e.Data));
+            }
+
+            var outcome = ResponsesOutcome.Check(Encoding.UTF8.GetString(output.WrittenSpan));
+
+            Assert.Equal(reasoning, outcome.Reasoning);
+            Assert.Equal(answer, outcome.Text);
+            Assert.Equal(reasoning is null ? ["message"] : answer is null ? ["reasoning"] : ["reasoning", "message"], outcome.Items);
+        }
+    }
+
+    private static IEnumerable<string> StringInfoElements(string text)
+    {
+        var e = System.Globalization.StringInfo.GetTextElementEnumerator(text);
+        while (e.MoveNext())
+        {
+            yield return e.GetTextElement();
+        }
     }
 
     [Theory]
