@@ -99,10 +99,18 @@ public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventAp
                 return false;
             }
 
-            if (!_replaying && Reasoning is { } reasoning && reasoning.TryRewrite(type, root))
+            if (!_replaying && Reasoning is { } reasoning)
             {
-                Replay(reasoning.Events);
-                return !Finished;
+                var rewritten = reasoning.TryRewrite(type, root);
+                if (reasoning.Events.Count > 0)
+                {
+                    Replay(reasoning.Events);
+                }
+
+                if (rewritten || Finished)
+                {
+                    return !Finished;
+                }
             }
 
             Observe(type, root);

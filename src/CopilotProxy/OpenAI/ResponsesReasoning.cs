@@ -19,7 +19,10 @@ public interface IEventStreamReasoning : IDisposable
     /// <summary>The form taken out of the text, once one was.</summary>
     ReasoningFormats? Found { get; }
 
-    /// <summary>True when the event was replaced by <see cref="Events"/> (possibly none: a held start).</summary>
+    /// <summary>
+    /// True when the event was replaced by <see cref="Events"/> (possibly none: a held start); false when it goes on as it
+    /// came, after <see cref="Events"/> (what it released that was held).
+    /// </summary>
     bool TryRewrite(string? type, JsonElement root);
 
     /// <summary>The stream broke inside the text: true when what was held, and the reasoning's end, are in <see cref="Events"/>.</summary>
@@ -94,10 +97,16 @@ public sealed class ResponsesReasoning(ReasoningSplitter splitter) : IEventStrea
                     return true;
                 }
 
-                _deltaTemplate = Raw(root);
+                // The template for text the splitter cuts: the delta's fields without its text (which may be one huge delta).
+                _deltaTemplate ??= Rewritten(root, index, replace: true);
                 var bytes = System.Text.Encoding.UTF8.GetBytes(delta.GetString()!);
                 switch (splitter.Append(bytes))
                 {
+                    case ReasoningStep.Content when !_thinking && !Changed:
+                        // The common case, an answer with no reasoning: the delta goes as it came, not copied and parsed again.
+                        StartText();
+                        _text.Write(bytes);
+                        return false;
                     case ReasoningStep.Content:
                         Text(bytes, root);
                         break;
