@@ -8,28 +8,6 @@ using CopilotProxy.Upstream;
 namespace CopilotProxy.OpenAI;
 
 /// <summary>
-/// Reasoning written as text in a streamed Responses or Messages answer: a rewrite of the upstream's events that
-/// <see cref="EventStreamRelay"/> replays as if the upstream had sent them (so the tool-call repair sees only the answer).
-/// </summary>
-public interface IEventStreamReasoning : IDisposable
-{
-    /// <summary>The events that replace the last one given, in order.</summary>
-    IReadOnlyList<byte[]> Events { get; }
-
-    /// <summary>The form taken out of the text, once one was.</summary>
-    ReasoningFormats? Found { get; }
-
-    /// <summary>
-    /// True when the event was replaced by <see cref="Events"/> (possibly none: a held start); false when it goes on as it
-    /// came, after <see cref="Events"/> (what it released that was held).
-    /// </summary>
-    bool TryRewrite(string? type, JsonElement root);
-
-    /// <summary>The stream broke inside the text: true when what was held, and the reasoning's end, are in <see cref="Events"/>.</summary>
-    bool Flush();
-}
-
-/// <summary>
 /// Reasoning written as text in a streamed Responses answer: the first message item's <c>output_text.delta</c>s go through
 /// a <see cref="ReasoningSplitter"/>, and the stream is rewritten into the one an upstream that separates reasoning sends:
 /// a <c>reasoning</c> item (a <c>reasoning_text</c> part, <c>response.reasoning_text.delta</c>s as they arrive) at the
@@ -43,7 +21,7 @@ public interface IEventStreamReasoning : IDisposable
 /// event of a rewritten stream. Reasoning after the answer text began stays in the text: an item can't be reopened once
 /// the next one started.
 /// </remarks>
-public sealed class ResponsesReasoning(ReasoningSplitter splitter) : IEventStreamReasoning
+public sealed partial class ResponsesReasoning(ReasoningSplitter splitter) : IEventStreamReasoning
 {
     private readonly List<byte[]> _events = [];
     private readonly string _reasoningId = "rs_" + Guid.NewGuid().ToString("N")[..24];
@@ -314,150 +292,6 @@ public sealed class ResponsesReasoning(ReasoningSplitter splitter) : IEventStrea
                 _events.Add(Rewritten(document.RootElement, TextIndex, replace: false));
             }
         }
-    }
-
-    private void WriteReasoningItem(Utf8JsonWriter writer, ReadOnlySpan<byte> status, ReadOnlySpan<byte> text)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("id"u8, _reasoningId);
-        writer.WriteString("type"u8, "reasoning"u8);
-        writer.WriteString("status"u8, status);
-        writer.WriteStartArray("summary"u8);
-        writer.WriteEndArray();
-        writer.WriteStartArray("content"u8);
-        if (status.SequenceEqual("completed"u8))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("type"u8, "reasoning_text"u8);
-            writer.WriteString("text"u8, text);
-            writer.WriteEndObject();
-        }
-
-        writer.WriteEndArray();
-        writer.WriteEndObject();
-    }
-
-    private static void WritePart(Utf8JsonWriter writer, ReadOnlySpan<byte> text)
-    {
-        writer.WriteStartObject("part"u8);
-        writer.WriteString("type"u8, "reasoning_text"u8);
-        writer.WriteString("text"u8, text);
-        writer.WriteEndObject();
-    }
-
-    /// <summary>An event of the reasoning item, at the message's old index (the relay renumbers its sequence).</summary>
-    private byte[] Event(string type, Action<Utf8JsonWriter> body)
-    {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer, RelayJson.WriterOptions))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("type"u8, type);
-            writer.WriteNumber("sequence_number"u8, 0);
-            writer.WriteNumber("output_index"u8, _index);
-            body(writer);
-            writer.WriteEndObject();
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
-
-    /// <summary>
-    /// The upstream's event at <paramref name="index"/>; with <paramref name="replace"/>, its <c>delta</c> is
-    /// <paramref name="text"/> and its <c>text</c> (also inside <c>part</c> and <c>item</c>) is the answer text so far.
-    /// </summary>
-    private byte[] Rewritten(JsonElement root, int index, bool replace, ReadOnlySpan<byte> text = default)
-    {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer, RelayJson.WriterOptions))
-        {
-            writer.WriteStartObject();
-            foreach (var property in root.EnumerateObject())
-            {
-                if (property.NameEquals("output_index"u8))
-                {
-                    writer.WriteNumber("output_index"u8, index);
-                }
-                else if (replace && property.NameEquals("delta"u8))
-                {
-                    writer.WriteString("delta"u8, text);
-                }
-                else if (replace && property.NameEquals("text"u8) && property.Value.ValueKind == JsonValueKind.String)
-                {
-                    writer.WriteString("text"u8, _text.WrittenSpan);
-                }
-                else if (replace && (property.NameEquals("part"u8) || property.NameEquals("item"u8)) && property.Value.ValueKind == JsonValueKind.Object)
-                {
-                    writer.WritePropertyName(property.Name);
-                    EventStreamRelay.WriteWithText(property.Value, writer, _text.WrittenSpan);
-                }
-                else
-                {
-                    property.WriteTo(writer);
-                }
-            }
-
-            writer.WriteEndObject();
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
-
-    /// <summary>The final event with its <c>output</c> as streamed: the reasoning item in the message's place, then the message with the answer text.</summary>
-    private byte[] WithOutput(JsonElement root)
-    {
-        var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var writer = new Utf8JsonWriter(buffer, RelayJson.WriterOptions))
-        {
-            writer.WriteStartObject();
-            foreach (var property in root.EnumerateObject())
-            {
-                if (!property.NameEquals("response"u8) || property.Value.ValueKind != JsonValueKind.Object)
-                {
-                    property.WriteTo(writer);
-                    continue;
-                }
-
-                writer.WriteStartObject("response"u8);
-                foreach (var field in property.Value.EnumerateObject())
-                {
-                    if (!field.NameEquals("output"u8) || field.Value.ValueKind != JsonValueKind.Array)
-                    {
-                        field.WriteTo(writer);
-                        continue;
-                    }
-
-                    writer.WriteStartArray("output"u8);
-                    var position = 0;
-                    foreach (var item in field.Value.EnumerateArray())
-                    {
-                        var isMessage = _messageId is not null
-                            ? item.TryGetMember("id"u8, out var id) && id.ValueKind == JsonValueKind.String && id.ValueEquals(_messageId)
-                            : position == _index;
-                        position++;
-                        if (!isMessage)
-                        {
-                            item.WriteTo(writer);
-                            continue;
-                        }
-
-                        WriteReasoningItem(writer, "completed"u8, _reasoning.WrittenSpan);
-                        if (_textStarted && item.ValueKind == JsonValueKind.Object)
-                        {
-                            EventStreamRelay.WriteWithText(item, writer, _text.WrittenSpan);
-                        }
-                    }
-
-                    writer.WriteEndArray();
-                }
-
-                writer.WriteEndObject();
-            }
-
-            writer.WriteEndObject();
-        }
-
-        return buffer.WrittenSpan.ToArray();
     }
 
     private static int Int(JsonElement root, ReadOnlySpan<byte> name) =>
