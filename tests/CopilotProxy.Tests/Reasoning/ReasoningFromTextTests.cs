@@ -274,6 +274,44 @@ public sealed class ReasoningFromTextTests
         }
     }
 
+    /// <summary>Fields of the wrong JSON type where the rewrite looks (indexes, items, deltas, output): relayed, never a crash.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void StreamedResponsesAnswer_OddlyTypedFields_AreRelayed_NeverThrow(bool tools)
+    {
+        string[] events =
+        [
+            """{"type":"response.created","sequence_number":0,"response":{"id":1,"model":5,"output":{}}}""",
+            """{"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"type":"message","id":7}}""",
+            """{"type":"response.content_part.added","sequence_number":2,"output_index":0,"content_index":"0","part":[]}""",
+            """{"type":"response.content_part.added","sequence_number":3,"output_index":0,"content_index":0,"part":[]}""",
+            """{"type":"response.output_text.delta","sequence_number":4,"output_index":0,"content_index":0,"delta":"<think>Plan.</think>Sure."}""",
+            """{"type":"response.output_text.delta","sequence_number":5,"output_index":0,"content_index":0,"delta":5}""",
+            """{"type":"response.output_text.annotation.added","sequence_number":6,"output_index":0,"content_index":0,"annotation":null}""",
+            """{"type":"response.output_text.done","sequence_number":7,"output_index":0,"content_index":0,"text":null}""",
+            """{"type":"response.content_part.done","sequence_number":8,"output_index":0,"content_index":0,"part":"x"}""",
+            """{"type":"response.output_item.done","sequence_number":9,"output_index":0,"item":{"content":"x","text":1}}""",
+            """{"type":"response.output_item.added","sequence_number":10,"output_index":"1","item":{"type":"reasoning"}}""",
+            """{"type":"response.completed","sequence_number":1.5,"response":{"status":7,"model":[],"output":[3,{"id":7},{"type":"message"},"x"]}}""",
+        ];
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        using var repair = tools ? new CopilotProxy.ToolCalls.ToolCallRepair(["get_weather"], Model, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance) : null;
+        using var rewrite = new CopilotProxy.OpenAI.ResponsesReasoning(new CopilotProxy.Reasoning.ReasoningSplitter(ReasoningFormats.Auto));
+        var relay = new CopilotProxy.OpenAI.EventStreamRelay(output, CopilotProxy.OpenAI.EventApi.Responses, Model, repair) { Reasoning = rewrite };
+
+        foreach (var e in events)
+        {
+            relay.OnEvent(Encoding.UTF8.GetBytes(e));
+        }
+
+        Assert.True(relay.Finished);
+        Assert.Equal(ReasoningFormats.Think, rewrite.Found);
+        var written = Encoding.UTF8.GetString(output.WrittenSpan);
+        Assert.True(written.Contains("\"type\":\"response.reasoning_text.delta\"", StringComparison.Ordinal), written);
+        Assert.DoesNotContain("<think>", written, StringComparison.Ordinal);
+    }
+
     private static IEnumerable<string> StringInfoElements(string text)
     {
         var e = System.Globalization.StringInfo.GetTextElementEnumerator(text);
