@@ -274,6 +274,34 @@ public sealed class ReasoningFromTextTests
         }
     }
 
+    /// <summary>The upstream breaks inside the reasoning: the reasoning item is closed before response.failed, numbers without a gap.</summary>
+    [Fact]
+    public void StreamedResponsesAnswer_BrokenInsideTheReasoning_ClosesTheReasoningItemBeforeTheFailure()
+    {
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        using var rewrite = new CopilotProxy.OpenAI.ResponsesReasoning(new CopilotProxy.Reasoning.ReasoningSplitter(ReasoningFormats.Auto));
+        var relay = new CopilotProxy.OpenAI.EventStreamRelay(output, CopilotProxy.OpenAI.EventApi.Responses, Model) { Reasoning = rewrite };
+        var events = LmStudioEventStreams.Responses(Model, ["<think>", "Plan", ": greet.", "</thi"], null, 12);
+
+        // The stream stops after the last delta: no .done events, no response.completed.
+        foreach (var e in events.TakeWhile(e => e.Name != "response.output_text.done"))
+        {
+            relay.OnEvent(Encoding.UTF8.GetBytes(e.Data));
+        }
+
+        relay.WriteError("The upstream closed the stream.", "upstream_error");
+
+        var written = CopilotProxy.Tests.OpenAI.EventApiRelayTests.ParseEvents(Encoding.UTF8.GetString(output.WrittenSpan));
+        Assert.Equal(Enumerable.Range(0, written.Count).Select(i => (long)i), written.Select(e => e.Data.GetProperty("sequence_number").GetInt64()));
+        Assert.Equal(["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
+            "response.reasoning_text.delta", "response.reasoning_text.delta", "response.reasoning_text.delta", "response.reasoning_text.done", "response.content_part.done",
+            "response.output_item.done", "response.failed"], written.Select(e => e.Name));
+        var item = written[^2].Data.GetProperty("item");
+        Assert.Equal("reasoning", item.GetProperty("type").GetString());
+        // What may have begun the closing tag is reasoning too: the stream ended inside it.
+        Assert.Equal("Plan: greet.</thi", item.GetProperty("content")[0].GetProperty("text").GetString());
+    }
+
     /// <summary>Fields of the wrong JSON type where the rewrite looks (indexes, items, deltas, output): relayed, never a crash.</summary>
     [Theory]
     [InlineData(false)]
