@@ -78,6 +78,17 @@ public sealed partial class ResponsesReasoning(ReasoningSplitter splitter) : IEv
                 // The template for text the splitter cuts: the delta's fields without its text (which may be one huge delta).
                 _deltaTemplate ??= Rewritten(root, index, replace: true);
                 var bytes = System.Text.Encoding.UTF8.GetBytes(delta.GetString()!);
+                if (bytes.Length == 0)
+                {
+                    // An empty delta decides nothing: dropped before the message is announced (it can't go first), else moved with it.
+                    if (_textStarted)
+                    {
+                        _events.Add(Rewritten(root, TextIndex, replace: false));
+                    }
+
+                    return true;
+                }
+
                 switch (splitter.Append(bytes))
                 {
                     case ReasoningStep.Content when !_thinking && !Changed:
