@@ -313,6 +313,20 @@ test("openai responses.stream gets a function_call item for the call the model w
   assert.deepEqual(JSON.parse(call.arguments), { city: "Oslo" });
 });
 
+test("openai responses.stream gets the reasoning a model wrote as text as a reasoning item before the message", async () => {
+  const stream = openai.responses.stream({ model: chatModel, input: "Hi (think aloud)" });
+  let reasoning = "";
+  let text = "";
+  stream.on("response.reasoning_text.delta", (event) => { reasoning += event.delta; });
+  stream.on("response.output_text.delta", (event) => { text += event.delta; });
+  const final = await stream.finalResponse();
+  assert.equal(reasoning, "The user greets me.\n");
+  assert.equal(text, "Hello!");
+  assert.deepEqual(final.output.map((item) => item.type), ["reasoning", "message"]);
+  assert.equal(final.output[0].content[0].text, "The user greets me.\n");
+  assert.equal(final.output_text, "Hello!");
+});
+
 test("anthropic messages.stream with a tool gives a tool_use block with parsed input", async () => {
   const stream = anthropic.messages.stream({
     model: chatModel,

@@ -263,7 +263,11 @@ async function responses(req, res) {
   // "as text": the model writes its call into the message's text (Qwen/Hermes <tool_call> form), as in chatCompletions.
   const textCall = name && /as text/i.test(responsesInputText(request));
   const tool = textCall ? undefined : name;
-  const words = textCall
+  // "think aloud": reasoning written as text at the start of the message, as in chatCompletions.
+  const thinkAloud = /think aloud/i.test(responsesInputText(request));
+  const words = thinkAloud
+    ? ["<think>", "\n", "The", " user", " greets", " me", ".", "\n", "</think>", "\n\n", "Hello", "!"]
+    : textCall
     ? ["Let", " me", " check", ".\n", "<tool_call>", "\n", '{"', "name", '":', ' "', ...name.split(/(?=_)/), '",', ' "', "arguments", '":', ' {"', "city", '":', ' "', "Os", "lo", '"}}', "\n", "</tool_call>"]
     : ["Hello", " from", " the", " fake", " LM", " Studio", "."];
   const args = ['{"ci', 'ty":', ' "Pa', 'ris"}'];

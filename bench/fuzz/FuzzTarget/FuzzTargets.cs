@@ -14,8 +14,9 @@ namespace CopilotProxy.Fuzz;
 /// What the fuzzer drives: the first byte picks a target, the rest is its input. Every target must return normally on
 /// any input; an exception escaping one is a crash (a 500 or a dead stream in the real proxy). The test project replays
 /// every saved crash through the same code (Reliability/FuzzRegressionTests). Targets: 0 chat, 1 generate, 2 embed, 3 SSE
-/// into the relay, 4 into /api/chat, 5 and 6 the same with the tool-call repair, 7 Responses, 8 Messages, 9 the reasoning
-/// splitter alone, 10 and 11 the relay and /api/chat with reasoning written as text and the repair.
+/// into the relay, 4 into /api/chat, 5 and 6 the same with the tool-call repair, 7 Responses, 8 Messages (both with the
+/// repair and reasoning written as text), 9 the reasoning splitter alone, 10 and 11 the relay and /api/chat with reasoning
+/// written as text and the repair.
 /// </summary>
 public static class FuzzTargets
 {
@@ -199,14 +200,21 @@ public static class FuzzTargets
         var reasoning = target is Sink.RelayWithReasoning or Sink.TranslationWithReasoning
             ? ReasoningEvents.For(CopilotProxy.Configuration.ReasoningFormats.Auto, "client-model", NullLogger.Instance)
             : null;
+        // The Responses and Messages relays run as they do by default: the repair with reasoning taken out ahead of it.
+        using var eventReasoning = target switch
+        {
+            Sink.Responses => new ResponsesReasoning(new CopilotProxy.Reasoning.ReasoningSplitter(CopilotProxy.Configuration.ReasoningFormats.Auto)),
+            Sink.Messages => (IEventStreamReasoning)new MessagesReasoning(new CopilotProxy.Reasoning.ReasoningSplitter(CopilotProxy.Configuration.ReasoningFormats.Auto)),
+            _ => null,
+        };
         IUpstreamEventSink sink = target switch
         {
             Sink.Relay or Sink.RelayWithRepair or Sink.RelayWithReasoning => new SseRelay(client, "client-model", NullLogger.Instance, repair: repair, reasoning: reasoning),
             Sink.Translation or Sink.TranslationWithRepair or Sink.TranslationWithReasoning => new ChunkTranslator(client, "client-model", OllamaAnswerShape.Chat,
                 stream: true, showThinking: true, Stopwatch.GetTimestamp(), repair)
             { Reasoning = reasoning },
-            Sink.Responses => new EventStreamRelay(client, EventApi.Responses, "client-model", repair),
-            _ => new EventStreamRelay(client, EventApi.Messages, "client-model", repair),
+            Sink.Responses => new EventStreamRelay(client, EventApi.Responses, "client-model", repair) { Reasoning = eventReasoning },
+            _ => new EventStreamRelay(client, EventApi.Messages, "client-model", repair) { Reasoning = eventReasoning },
         };
         try
         {

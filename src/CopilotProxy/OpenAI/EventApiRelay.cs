@@ -229,11 +229,10 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         // SSE comments (": keep-alive") written during upstream silences are ignored by both APIs' SDKs and by this relay's event reader.
         var output = context.Response.BodyWriter;
         using var repair = tools.NewRepair(clientModel, logger, context.GetRequestTelemetry());
-        // Streamed Responses answers keep reasoning written as text in their text (docs/models.md, "What is left").
-        using var messagesReasoning = api == EventApi.Messages && reasoning != ReasoningFormats.None
-            ? new MessagesReasoning(new Reasoning.ReasoningSplitter(reasoning, clientModel, logger))
-            : null;
-        var relay = new EventStreamRelay(output, api, clientModel, repair) { Reasoning = messagesReasoning };
+        using var streamReasoning = reasoning == ReasoningFormats.None ? null
+            : api == EventApi.Messages ? new MessagesReasoning(new Reasoning.ReasoningSplitter(reasoning, clientModel, logger))
+            : (IEventStreamReasoning)new ResponsesReasoning(new Reasoning.ReasoningSplitter(reasoning, clientModel, logger));
+        var relay = new EventStreamRelay(output, api, clientModel, repair) { Reasoning = streamReasoning };
         var failure = await UpstreamPipeline.ReadEventsAsync(routed.Answer, relay, output, telemetry.MarkFirstToken, heartbeat);
         if (failure is { Failure: UpstreamFailure.ClientCanceled })
         {
@@ -260,7 +259,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         }
 
         telemetry.RecordRepairedToolCalls(relay.RepairedToolCalls);
-        telemetry.RecordReasoningFromText(messagesReasoning?.Found);
+        telemetry.RecordReasoningFromText(streamReasoning?.Found);
         telemetry.Record(failure?.Failure, relay.FinishReason, relay.InputTokens, relay.OutputTokens);
         if (failure is not null)
         {

@@ -148,7 +148,7 @@ public sealed partial class EventStreamRelay
     }
 
     /// <summary>An output_text part, or a message item whose parts are, with the text replaced by <paramref name="text"/>.</summary>
-    private static void WriteWithText(JsonElement value, Utf8JsonWriter writer, ReadOnlySpan<byte> text)
+    internal static void WriteWithText(JsonElement value, Utf8JsonWriter writer, ReadOnlySpan<byte> text)
     {
         writer.WriteStartObject();
         foreach (var property in value.EnumerateObject())

@@ -33,8 +33,8 @@ public sealed partial class EventStreamRelay
     private readonly List<(string Type, byte[] Data)> _announce = [];
     private readonly List<(string Type, byte[] Data)> _closing = [];
 
-    /// <summary>Responses with a repair: every event is written here, because its sequence number may change.</summary>
-    private bool Renumbers => repair is not null && api == EventApi.Responses;
+    /// <summary>Responses with a repair or reasoning to take out: every event is written here, because its sequence number may change.</summary>
+    private bool Renumbers => api == EventApi.Responses && (repair is not null || Reasoning is not null);
 
     private enum Replace
     {
@@ -43,9 +43,16 @@ public sealed partial class EventStreamRelay
         Text,
     }
 
-    /// <summary>Relays one event of a Responses stream whose request offered tools.</summary>
+    /// <summary>Relays one event of a Responses stream whose request offered tools, or whose reasoning is taken out of its text.</summary>
     private void RelayResponses(string? type, JsonElement root)
     {
+        if (repair is null)
+        {
+            // No tools offered: only the reasoning's rewrite added events, and the numbering is all that changes.
+            WriteResponseEvent(type, root, Replace.None, default);
+            return;
+        }
+
         var outputIndex = Int(root, "output_index"u8);
         var target = _messageIndex >= 0 && !_settled && outputIndex == _messageIndex;
         var terminal = type is "response.completed" or "response.incomplete" or "response.failed";

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text.Json;
-using CopilotProxy.Configuration;
 using CopilotProxy.ToolCalls;
 using CopilotProxy.Upstream;
 
@@ -32,8 +31,11 @@ public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventAp
     private string? _responseId;
     private bool _replaying;
 
-    /// <summary>Takes reasoning written as text out of a Messages answer's first text block (REASONING_TAGS); not owned.</summary>
-    public MessagesReasoning? Reasoning { get; init; }
+    /// <summary>
+    /// Takes reasoning written as text out of the answer's first text (REASONING_TAGS): <see cref="MessagesReasoning"/> or
+    /// <see cref="ResponsesReasoning"/>; not owned.
+    /// </summary>
+    public IEventStreamReasoning? Reasoning { get; init; }
 
     private void Replay(IReadOnlyList<byte[]> events)
     {
@@ -96,10 +98,18 @@ public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventAp
                 return false;
             }
 
-            if (!_replaying && Reasoning is { } reasoning && api == EventApi.Messages && reasoning.TryRewrite(type, root))
+            if (!_replaying && Reasoning is { } reasoning)
             {
-                Replay(reasoning.Events);
-                return !Finished;
+                var rewritten = reasoning.TryRewrite(type, root);
+                if (reasoning.Events.Count > 0)
+                {
+                    Replay(reasoning.Events);
+                }
+
+                if (rewritten || Finished)
+                {
+                    return !Finished;
+                }
             }
 
             Observe(type, root);
@@ -328,67 +338,4 @@ public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventAp
         JsonValueKind.Object when error.TryGetProperty("message"u8, out var m) && m.ValueKind == JsonValueKind.String => m.GetString(),
         _ => null,
     };
-}
-
-/// <summary>Writes a Responses or Messages request for the upstream: its model, and the entry's defaults in that API's spelling.</summary>
-public static class EventApiRequest
-{
-    /// <summary>
-    /// The request with <c>model</c> set to the upstream's key and each default added unless the client set it. The two
-    /// APIs name the limits differently from chat completions: Responses has <c>max_output_tokens</c> and
-    /// <c>reasoning.effort</c>; Messages has <c>max_tokens</c> and <c>stop_sequences</c>. Penalties and seeds exist in neither.
-    /// </summary>
-    public static void Write(JsonElement root, string upstreamModel, ModelDefaults defaults, EventApi api, IBufferWriter<byte> output)
-    {
-        ArgumentNullException.ThrowIfNull(defaults);
-        using var writer = new Utf8JsonWriter(output, RelayJson.WriterOptions);
-        writer.WriteStartObject();
-        writer.WriteString("model"u8, upstreamModel);
-        foreach (var property in root.EnumerateObject())
-        {
-            if (!property.NameEquals("model"u8))
-            {
-                property.WriteTo(writer);
-            }
-        }
-
-        if (defaults.Temperature is { } temperature && !IsSet(root, "temperature"))
-        {
-            writer.WriteNumber("temperature"u8, temperature);
-        }
-
-        if (defaults.TopP is { } topP && !IsSet(root, "top_p"))
-        {
-            writer.WriteNumber("top_p"u8, topP);
-        }
-
-        var limit = api == EventApi.Responses ? "max_output_tokens" : "max_tokens";
-        if (defaults.MaxTokens is { } maxTokens && !IsSet(root, limit))
-        {
-            writer.WriteNumber(limit, maxTokens);
-        }
-
-        if (api == EventApi.Messages && defaults.Stop is { } stop && !IsSet(root, "stop_sequences"))
-        {
-            writer.WriteStartArray("stop_sequences"u8);
-            foreach (var item in stop)
-            {
-                writer.WriteStringValue(item);
-            }
-
-            writer.WriteEndArray();
-        }
-
-        if (api == EventApi.Responses && defaults.ReasoningEffort is { } effort && !IsSet(root, "reasoning"))
-        {
-            writer.WriteStartObject("reasoning"u8);
-            writer.WriteString("effort"u8, effort);
-            writer.WriteEndObject();
-        }
-
-        writer.WriteEndObject();
-    }
-
-    private static bool IsSet(JsonElement root, string name) =>
-        root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null;
 }

@@ -19,7 +19,7 @@ namespace CopilotProxy.OpenAI;
 /// empty text block. Reasoning after the answer text began (Gemma's interleaved thoughts) stays in the text: a block
 /// can't be reopened once the next one started.
 /// </remarks>
-public sealed class MessagesReasoning(ReasoningSplitter splitter) : IDisposable
+public sealed class MessagesReasoning(ReasoningSplitter splitter) : IEventStreamReasoning
 {
     private readonly List<byte[]> _events = [];
     private int _index = -1;

@@ -13,6 +13,9 @@ internal sealed record ResponsesCall(string Name, string Arguments, string CallI
 /// </summary>
 internal sealed record ResponsesOutcome(string Final, string? Model, IReadOnlyList<string> Items, string? Text, IReadOnlyList<ResponsesCall> Calls)
 {
+    /// <summary>The first reasoning item's text (its <c>reasoning_text</c> parts), as its deltas built it; null without one.</summary>
+    public string? Reasoning { get; private init; }
+
     /// <summary>
     /// Checks the stream: each event named after its <c>type</c>; <c>sequence_number</c> 0, 1, 2, … with no gap; items
     /// announced at <c>output_index</c> 0, 1, … and each closed with its own <c>output_item.done</c> (same id) before the
@@ -56,7 +59,13 @@ internal sealed record ResponsesOutcome(string Final, string? Model, IReadOnlyLi
                     Assert.Equal(open[index].GetProperty("id").GetString(), data.GetProperty("item_id").GetString());
                     text[index].Append(data.GetProperty("delta").GetString());
                     break;
-                case "response.output_text.done":
+                case "response.reasoning_text.delta":
+                    // LM Studio's own reasoning items may skip content_part.added; the proxy's announce it.
+                    Assert.Equal("reasoning", open[index].GetProperty("type").GetString());
+                    Assert.Equal(open[index].GetProperty("id").GetString(), data.GetProperty("item_id").GetString());
+                    text[index].Append(data.GetProperty("delta").GetString());
+                    break;
+                case "response.output_text.done" or "response.reasoning_text.done":
                     Assert.Contains((index, content), parts);
                     Assert.Equal(text[index].ToString(), data.GetProperty("text").GetString());
                     break;
@@ -83,7 +92,7 @@ internal sealed record ResponsesOutcome(string Final, string? Model, IReadOnlyLi
                         Assert.Equal(added.GetProperty("call_id").GetString(), item.GetProperty("call_id").GetString());
                         Assert.Equal(arguments[index].ToString(), item.GetProperty("arguments").GetString());
                     }
-                    else if (item.GetProperty("type").GetString() == "message")
+                    else if (item.GetProperty("type").GetString() is "message" or "reasoning")
                     {
                         Assert.Equal(text[index].ToString(), string.Concat(item.GetProperty("content").EnumerateArray().Select(p => p.GetProperty("text").GetString())));
                     }
@@ -114,6 +123,10 @@ internal sealed record ResponsesOutcome(string Final, string? Model, IReadOnlyLi
         Assert.All(closed.Where(i => i.GetProperty("type").GetString() == "function_call"), i => Assert.Equal("completed", i.GetProperty("status").GetString()));
         var messageText = message is { } m ? string.Concat(m.GetProperty("content").EnumerateArray().Select(p => p.GetProperty("text").GetString())) : null;
         var model = response.TryGetProperty("model", out var mo) ? mo.GetString() : null;
-        return new ResponsesOutcome(final, model, types, messageText, calls);
+        var reasoning = closed.Cast<JsonElement?>().FirstOrDefault(i => i!.Value.GetProperty("type").GetString() == "reasoning");
+        return new ResponsesOutcome(final, model, types, messageText, calls)
+        {
+            Reasoning = reasoning is { } r ? string.Concat(r.GetProperty("content").EnumerateArray().Select(p => p.GetProperty("text").GetString())) : null,
+        };
     }
 }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using CopilotProxy.Configuration;
 using CopilotProxy.Tests.Harness;
+using CopilotProxy.Tests.OpenAI;
 
 namespace CopilotProxy.Tests.Reasoning;
 
@@ -199,6 +200,153 @@ public sealed class ReasoningFromTextTests
         Assert.Equal(("thinking", tools ? "Plan: call it.\n" : "Plan: greet.\n"), (blocks[0].Type, blocks[0].Text.ToString()));
         Assert.Equal(tools ? ("tool_use", """{"city": "Paris"}""") : ("text", "Hello!"), (blocks[1].Type, blocks[1].Text.ToString()));
         Assert.Equal(2, events.Count(e => e.GetProperty("type").GetString() == "content_block_stop"));
+    }
+
+    public static TheoryData<bool, string> ResponsesSplits => new()
+    {
+        // tools offered, how the fake upstream cuts the text into deltas
+        { false, "tokens" },
+        { false, "chars" },
+        { false, "whole" },
+        { true, "tokens" },
+        { true, "chars" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ResponsesSplits))]
+    public async Task StreamedResponsesAnswer_HasAReasoningItemBeforeTheMessage(bool tools, string split)
+    {
+        const string Reasoning = "Plan: greet.\n";
+        var reply = tools
+            ? "<think>\nPlan: greet.\n</think>\n\nHi.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"
+            : "<think>\nPlan: greet.\n</think>\n\nHello! Grüße 😀";
+        await using var proxy = await StartAsync(reply);
+        proxy.Upstream.ReplyTokenizer = split switch
+        {
+            "chars" => text => [.. StringInfoElements(text)],
+            "whole" => text => [text],
+            _ => text => LmStudioTokens.Split(text, specialTokens: false),
+        };
+        var tool = tools ? ""","tools":[{"type":"function","name":"get_weather","parameters":{"type":"object"}}]""" : "";
+
+        using var response = await proxy.Gateway.PostAsync("v1/responses",
+            new StringContent($$"""{"model":"{{Model}}","input":"hi","stream":true{{tool}}}""", Encoding.UTF8, "application/json"), Ct);
+        var outcome = ResponsesOutcome.Check(await response.Content.ReadAsStringAsync(Ct));
+
+        Assert.Equal("response.completed", outcome.Final);
+        Assert.Equal(Reasoning, outcome.Reasoning);
+        Assert.Equal(tools ? ["reasoning", "message", "function_call"] : ["reasoning", "message"], outcome.Items);
+        Assert.Equal(tools ? "Hi.\n" : "Hello! Grüße 😀", outcome.Text);
+        Assert.Equal(tools ? "get_weather" : null, outcome.Calls.SingleOrDefault()?.Name);
+    }
+
+    /// <summary>Every place a delta can end, in and around both markers, through the relay itself (no proxy per split).</summary>
+    [Theory]
+    [InlineData("<think>\nThe user greets me.\n</think>\n\nHello! Grüße 😀", "The user greets me.\n", "Hello! Grüße 😀")]
+    [InlineData("[THINK]Say hi.[/THINK]Hi.", "Say hi.", "Hi.")]
+    [InlineData("<think>Only thinking, cut off", "Only thinking, cut off", null)]
+    [InlineData("Hello <think> is a tag.", null, "Hello <think> is a tag.")]
+    public void StreamedResponsesAnswer_SplitAnywhere_SameItems(string reply, string? reasoning, string? answer)
+    {
+        var elements = StringInfoElements(reply).ToArray();
+        List<string[]> splits = [elements];
+        for (var i = 1; i < elements.Length; i++)
+        {
+            splits.Add([string.Concat(elements[..i]), string.Concat(elements[i..])]);
+        }
+
+        foreach (var tokens in splits)
+        {
+            var output = new System.Buffers.ArrayBufferWriter<byte>();
+            using var splitter = new CopilotProxy.Reasoning.ReasoningSplitter(ReasoningFormats.Think | ReasoningFormats.Mistral);
+            using var rewrite = new CopilotProxy.OpenAI.ResponsesReasoning(splitter);
+            var relay = new CopilotProxy.OpenAI.EventStreamRelay(output, CopilotProxy.OpenAI.EventApi.Responses, Model) { Reasoning = rewrite };
+            foreach (var e in LmStudioEventStreams.Responses(Model, tokens, null, 12))
+            {
+                relay.OnEvent(Encoding.UTF8.GetBytes(e.Data));
+            }
+
+            var outcome = ResponsesOutcome.Check(Encoding.UTF8.GetString(output.WrittenSpan));
+
+            Assert.Equal(reasoning, outcome.Reasoning);
+            Assert.Equal(answer, outcome.Text);
+            Assert.Equal(reasoning is null ? ["message"] : answer is null ? ["reasoning"] : ["reasoning", "message"], outcome.Items);
+        }
+    }
+
+    /// <summary>The upstream breaks inside the reasoning: the reasoning item is closed before response.failed, numbers without a gap.</summary>
+    [Fact]
+    public void StreamedResponsesAnswer_BrokenInsideTheReasoning_ClosesTheReasoningItemBeforeTheFailure()
+    {
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        using var rewrite = new CopilotProxy.OpenAI.ResponsesReasoning(new CopilotProxy.Reasoning.ReasoningSplitter(ReasoningFormats.Auto));
+        var relay = new CopilotProxy.OpenAI.EventStreamRelay(output, CopilotProxy.OpenAI.EventApi.Responses, Model) { Reasoning = rewrite };
+        var events = LmStudioEventStreams.Responses(Model, ["<think>", "Plan", ": greet.", "</thi"], null, 12);
+
+        // The stream stops after the last delta: no .done events, no response.completed.
+        foreach (var e in events.TakeWhile(e => e.Name != "response.output_text.done"))
+        {
+            relay.OnEvent(Encoding.UTF8.GetBytes(e.Data));
+        }
+
+        relay.WriteError("The upstream closed the stream.", "upstream_error");
+
+        var written = CopilotProxy.Tests.OpenAI.EventApiRelayTests.ParseEvents(Encoding.UTF8.GetString(output.WrittenSpan));
+        Assert.Equal(Enumerable.Range(0, written.Count).Select(i => (long)i), written.Select(e => e.Data.GetProperty("sequence_number").GetInt64()));
+        Assert.Equal(["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
+            "response.reasoning_text.delta", "response.reasoning_text.delta", "response.reasoning_text.delta", "response.reasoning_text.done", "response.content_part.done",
+            "response.output_item.done", "response.failed"], written.Select(e => e.Name));
+        var item = written[^2].Data.GetProperty("item");
+        Assert.Equal("reasoning", item.GetProperty("type").GetString());
+        // What may have begun the closing tag is reasoning too: the stream ended inside it.
+        Assert.Equal("Plan: greet.</thi", item.GetProperty("content")[0].GetProperty("text").GetString());
+    }
+
+    /// <summary>Fields of the wrong JSON type where the rewrite looks (indexes, items, deltas, output): relayed, never a crash.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void StreamedResponsesAnswer_OddlyTypedFields_AreRelayed_NeverThrow(bool tools)
+    {
+        string[] events =
+        [
+            """{"type":"response.created","sequence_number":0,"response":{"id":1,"model":5,"output":{}}}""",
+            """{"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"type":"message","id":7}}""",
+            """{"type":"response.content_part.added","sequence_number":2,"output_index":0,"content_index":"0","part":[]}""",
+            """{"type":"response.content_part.added","sequence_number":3,"output_index":0,"content_index":0,"part":[]}""",
+            """{"type":"response.output_text.delta","sequence_number":4,"output_index":0,"content_index":0,"delta":"<think>Plan.</think>Sure."}""",
+            """{"type":"response.output_text.delta","sequence_number":5,"output_index":0,"content_index":0,"delta":5}""",
+            """{"type":"response.output_text.annotation.added","sequence_number":6,"output_index":0,"content_index":0,"annotation":null}""",
+            """{"type":"response.output_text.done","sequence_number":7,"output_index":0,"content_index":0,"text":null}""",
+            """{"type":"response.content_part.done","sequence_number":8,"output_index":0,"content_index":0,"part":"x"}""",
+            """{"type":"response.output_item.done","sequence_number":9,"output_index":0,"item":{"content":"x","text":1}}""",
+            """{"type":"response.output_item.added","sequence_number":10,"output_index":"1","item":{"type":"reasoning"}}""",
+            """{"type":"response.completed","sequence_number":1.5,"response":{"status":7,"model":[],"output":[3,{"id":7},{"type":"message"},"x"]}}""",
+        ];
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        using var repair = tools ? new CopilotProxy.ToolCalls.ToolCallRepair(["get_weather"], Model, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance) : null;
+        using var rewrite = new CopilotProxy.OpenAI.ResponsesReasoning(new CopilotProxy.Reasoning.ReasoningSplitter(ReasoningFormats.Auto));
+        var relay = new CopilotProxy.OpenAI.EventStreamRelay(output, CopilotProxy.OpenAI.EventApi.Responses, Model, repair) { Reasoning = rewrite };
+
+        foreach (var e in events)
+        {
+            relay.OnEvent(Encoding.UTF8.GetBytes(e));
+        }
+
+        Assert.True(relay.Finished);
+        Assert.Equal(ReasoningFormats.Think, rewrite.Found);
+        var written = Encoding.UTF8.GetString(output.WrittenSpan);
+        Assert.True(written.Contains("\"type\":\"response.reasoning_text.delta\"", StringComparison.Ordinal), written);
+        Assert.DoesNotContain("<think>", written, StringComparison.Ordinal);
+    }
+
+    private static IEnumerable<string> StringInfoElements(string text)
+    {
+        var e = System.Globalization.StringInfo.GetTextElementEnumerator(text);
+        while (e.MoveNext())
+        {
+            yield return e.GetTextElement();
+        }
     }
 
     [Theory]

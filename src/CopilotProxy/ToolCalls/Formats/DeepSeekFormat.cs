@@ -18,7 +18,7 @@ internal sealed class DeepSeekFormat : IToolCallFormat
     public bool AtStartOnly => false;
 
     public FormatParse Parse(ReadOnlySpan<byte> text, bool final, ParsedCalls calls) =>
-        TagText.ReadSection(text, final, calls, Open, Close, Call, CallEnd, ReadCall);
+        TagText.ReadSection(text, final, calls, Open, Close, Call, CallEnd, ReadCall, jsonBodies: true);
 
     private static FormatParse? ReadCall(ReadOnlySpan<byte> call, ParsedCalls calls)
     {

@@ -22,19 +22,23 @@ internal static class FunctionTagCalls
                 return FormatParse.Open(final);
         }
 
+        // At the end of an answer that stopped on its own, the closing tag may be missing (LM Studio can drop it as a stop
+        // token; llama.cpp's parsers take such an ending): every function must still be closed, so a call cut off inside
+        // a value is refused as unclosed rather than sent with half its arguments.
         var end = TagText.Find(text, first, close);
-        if (end < 0)
+        var closed = end >= 0;
+        if (!closed && !final)
         {
-            return FormatParse.Open(final);
+            return FormatParse.NeedMore;
         }
 
-        var inner = text[..end];
+        var inner = closed ? text[..end] : text;
         var at = first;
         while (!TagText.AtEnd(inner, at))
         {
             if (!TagText.TryTake(inner, ref at, Function, FunctionEnd, out var function))
             {
-                return TagText.Malformed();
+                return closed ? TagText.Malformed() : FormatParse.Open(final);
             }
 
             var nameEnd = function.IndexOf((byte)'>');
@@ -62,6 +66,6 @@ internal static class FunctionTagCalls
             }
         }
 
-        return FormatParse.Done(end + close.Length);
+        return FormatParse.Done(closed ? end + close.Length : text.Length);
     }
 }

@@ -50,34 +50,69 @@ internal static class TagText
     /// A section of calls: <paramref name="open"/>, one or more <paramref name="callOpen"/>…<paramref name="callClose"/>
     /// elements (whitespace between them), <paramref name="close"/>. Shared by DeepSeek, Kimi K2 and MiniMax-M2.
     /// </summary>
+    /// <remarks>
+    /// At the end of an answer that stopped on its own (<paramref name="final"/>), a missing <paramref name="close"/> is
+    /// forgiven when every call is closed: the section's end is often a special token that LM Studio drops as a stop
+    /// token, and llama.cpp's parsers take such an ending too. With <paramref name="jsonBodies"/> the last call's own
+    /// <paramref name="callClose"/> may be missing as well, since its reader refuses arguments that are not one whole JSON
+    /// object: a call cut off mid-arguments is still refused (as unclosed), never sent with half its arguments.
+    /// </remarks>
     public static FormatParse ReadSection(ReadOnlySpan<byte> text, bool final, ParsedCalls calls, ReadOnlySpan<byte> open, ReadOnlySpan<byte> close,
-        ReadOnlySpan<byte> callOpen, ReadOnlySpan<byte> callClose, CallReader read)
+        ReadOnlySpan<byte> callOpen, ReadOnlySpan<byte> callClose, CallReader read, bool jsonBodies = false)
     {
         var end = Find(text, open.Length, close);
-        if (end < 0)
+        var closed = end >= 0;
+        if (!closed && !final)
         {
-            return FormatParse.Open(final);
+            return FormatParse.NeedMore;
         }
 
-        var inner = text[..end];
+        var inner = closed ? text[..end] : text;
         var at = open.Length;
         var any = false;
         while (!AtEnd(inner, at))
         {
+            var unclosedCall = false;
             if (!TryTake(inner, ref at, callOpen, callClose, out var call))
             {
-                return Malformed();
+                if (closed || !jsonBodies || !TryTakeRest(inner, ref at, callOpen, out call))
+                {
+                    return closed ? Malformed() : FormatParse.Open(final);
+                }
+
+                unclosedCall = true;
             }
 
             if (read(call, calls) is { } failed)
             {
-                return failed;
+                // An unclosed call whose body does not read whole was cut off, which says more than "invalid".
+                return unclosedCall ? FormatParse.Open(final) : failed;
             }
 
             any = true;
         }
 
-        return any ? FormatParse.Done(end + close.Length) : Malformed();
+        if (!any)
+        {
+            return closed ? Malformed() : FormatParse.Open(final);
+        }
+
+        return FormatParse.Done(closed ? end + close.Length : text.Length);
+    }
+
+    /// <summary>Everything after <paramref name="open"/> at <paramref name="at"/> (after whitespace), when no closing tag follows.</summary>
+    private static bool TryTakeRest(ReadOnlySpan<byte> text, ref int at, ReadOnlySpan<byte> open, out ReadOnlySpan<byte> inner)
+    {
+        inner = default;
+        var start = JsonText.SkipWhitespace(text, at);
+        if (JsonText.Matches(text, start, open) != 1)
+        {
+            return false;
+        }
+
+        inner = text[(start + open.Length)..];
+        at = text.Length;
+        return true;
     }
 
     /// <summary>True when only whitespace is left from <paramref name="at"/>.</summary>
