@@ -37,21 +37,7 @@ public sealed partial class EventStreamRelay(IBufferWriter<byte> output, EventAp
     /// </summary>
     public IEventStreamReasoning? Reasoning { get; init; }
 
-    private void Replay(IReadOnlyList<byte[]> events)
-    {
-        _replaying = true;
-        try
-        {
-            foreach (var data in events)
-            {
-                OnEvent(data);
-            }
-        }
-        finally
-        {
-            _replaying = false;
-        }
-    }
+    private void Replay(IReadOnlyList<byte[]> events) => EventReplay.Run(this, events, ref _replaying);
 
     public int? InputTokens { get; private set; }
     public int? OutputTokens { get; private set; }

@@ -179,19 +179,7 @@ public sealed class ReasoningEvents(ReasoningSplitter splitter) : IDisposable
 
     private bool Replay(IUpstreamEventSink stream)
     {
-        _replaying = true;
-        try
-        {
-            foreach (var data in _events)
-            {
-                stream.OnEvent(data);
-            }
-        }
-        finally
-        {
-            _replaying = false;
-        }
-
+        EventReplay.Run(stream, _events, ref _replaying);
         return true;
     }
 

@@ -14,15 +14,9 @@ public sealed partial class ReasoningSplitter
         }
 
         var whitespace = text.Length - body.Length;
-        var partial = false;
-        foreach (var opener in _openers)
+        if (OpenerAt(body, out var partial) is { } opener)
         {
-            if (body.StartsWith(opener.Marker))
-            {
-                return whitespace + Open(opener);
-            }
-
-            partial |= body.Length < opener.Marker.Length && opener.Marker.AsSpan().StartsWith(body);
+            return whitespace + Open(opener);
         }
 
         if (partial)
@@ -54,22 +48,24 @@ public sealed partial class ReasoningSplitter
     /// whitespace (which may precede one) and it is neither an opener nor the start of one. <see cref="StepStart"/> then
     /// decides the answer's state without using a byte.
     /// </summary>
-    private bool MayOpen(ReadOnlySpan<byte> text)
-    {
-        if (ReasoningMarkers.Whitespace.Contains(text[0]))
-        {
-            return true;
-        }
+    private bool MayOpen(ReadOnlySpan<byte> text) =>
+        ReasoningMarkers.Whitespace.Contains(text[0]) || OpenerAt(text, out var partial) is not null || partial;
 
+    /// <summary>The opener <paramref name="body"/> starts with; else null, and <paramref name="partial"/> says whether more bytes could still make one.</summary>
+    private Opener? OpenerAt(ReadOnlySpan<byte> body, out bool partial)
+    {
+        partial = false;
         foreach (var opener in _openers)
         {
-            if (text.StartsWith(opener.Marker) || (text.Length < opener.Marker.Length && opener.Marker.AsSpan().StartsWith(text)))
+            if (body.StartsWith(opener.Marker))
             {
-                return true;
+                return opener;
             }
+
+            partial |= body.Length < opener.Marker.Length && opener.Marker.AsSpan().StartsWith(body);
         }
 
-        return false;
+        return null;
     }
 
     private int Open(Opener opener)
