@@ -26,7 +26,6 @@ public sealed class LogFiles : ILoggerProvider
     private readonly string _directory;
     private readonly long _maxBytes;
     private readonly int _maxFiles;
-    private readonly ProxyJsonConsoleFormatter _formatter = new();
     private FileStream? _file;
     private bool _disposed;
 
@@ -53,11 +52,11 @@ public sealed class LogFiles : ILoggerProvider
         }
     }
 
-    private void Write<TState>(in LogEntry<TState> entry)
+    private void Write(in LogLine entry)
     {
         // Formatted outside the lock: only the write and the roll are serialised.
         using var text = new StringWriter(CultureInfo.InvariantCulture);
-        _formatter.Write(entry, null, text);
+        ProxyJsonConsoleFormatter.Write(entry, text);
         if (text.GetStringBuilder().Length == 0)
         {
             return;
@@ -140,7 +139,7 @@ public sealed class LogFiles : ILoggerProvider
         {
             if (IsEnabled(logLevel))
             {
-                files.Write(new LogEntry<TState>(logLevel, category, eventId, state, exception, formatter));
+                files.Write(LogLine.From(new LogEntry<TState>(logLevel, category, eventId, state, exception, formatter)));
             }
         }
     }
