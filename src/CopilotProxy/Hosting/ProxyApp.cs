@@ -182,10 +182,8 @@ public static class ProxyApp
         // The container sets DOTNET_RUNNING_IN_CONTAINER; its log driver wants JSON even when `docker run -t` gives a terminal.
         var inContainer = string.Equals(Environment.GetEnvironmentVariable("DOTNET_RUNNING_IN_CONTAINER"), "true", StringComparison.OrdinalIgnoreCase);
         var format = ConsoleFormats.Choose(settings.LogFormat, settings.DevMode, !Console.IsOutputRedirected, inContainer);
-        logging.AddConsole(o => o.FormatterName = format == LogFormat.Text ? ConsoleFormats.TextName : ConsoleFormats.JsonName);
-        // Registered as plain services: AddConsoleFormatter binds options from configuration by reflection, which AOT forbids.
-        logging.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ConsoleFormatter, ProxyJsonConsoleFormatter>());
-        logging.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ConsoleFormatter, ProxyTextConsoleFormatter>());
+        // A factory registration, so the container disposes the provider and the queued lines reach stdout at exit.
+        logging.Services.AddSingleton<ILoggerProvider>(_ => new ConsoleLog(format, Console.Out, colors: !Console.IsOutputRedirected));
 
         if (settings.LogDir is { } directory)
         {

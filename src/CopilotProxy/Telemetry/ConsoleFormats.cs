@@ -29,6 +29,9 @@ public static class ConsoleFormats
         _ => LogFormat.Text,
     };
 
+    /// <summary>The request log line (Http/RequestLog), which the text form writes in its own compact shape.</summary>
+    internal static bool IsRequestLine(int eventId, string category) => eventId == RequestCompletedEventId && category == "CopilotProxy.Requests";
+
     /// <summary>The state's fields, without the message template the logging generator adds.</summary>
     internal static IEnumerable<KeyValuePair<string, object?>> Fields(IReadOnlyList<KeyValuePair<string, object?>>? fields)
     {
@@ -54,8 +57,11 @@ public static class ConsoleFormats
 /// </summary>
 internal readonly record struct LogLine(LogLevel Level, string Category, int EventId, string? Message, IReadOnlyList<KeyValuePair<string, object?>>? Fields, Exception? Exception)
 {
-    public static LogLine From<TState>(in LogEntry<TState> entry) =>
-        new(entry.LogLevel, entry.Category, entry.EventId.Id, entry.Formatter(entry.State, entry.Exception), entry.State as IReadOnlyList<KeyValuePair<string, object?>>, entry.Exception);
+    /// <summary>The entry; <paramref name="withMessage"/> false leaves the message template unformatted, for a line built from its fields alone.</summary>
+    public static LogLine From<TState>(in LogEntry<TState> entry, bool withMessage = true) =>
+        new(entry.LogLevel, entry.Category, entry.EventId.Id, withMessage ? entry.Formatter(entry.State, entry.Exception) : null, entry.State as IReadOnlyList<KeyValuePair<string, object?>>, entry.Exception);
+
+    public bool IsRequestLine => ConsoleFormats.IsRequestLine(EventId, Category);
 }
 
 /// <summary>One JSON object per line, each field once: time, level, category, event id, message, then the message's fields.</summary>
@@ -149,25 +155,20 @@ public sealed class ProxyTextConsoleFormatter : ConsoleFormatter
     public ProxyTextConsoleFormatter(bool colors)
         : base(ConsoleFormats.TextName) => _colors = colors;
 
-    public override void Write<TState>(in LogEntry<TState> logEntry, IExternalScopeProvider? scopeProvider, TextWriter textWriter)
-    {
+    public override void Write<TState>(in LogEntry<TState> logEntry, IExternalScopeProvider? scopeProvider, TextWriter textWriter) =>
         // The request line is built from the fields alone: its message is never formatted.
-        if (logEntry.EventId.Id == ConsoleFormats.RequestCompletedEventId && logEntry.Category == "CopilotProxy.Requests")
-        {
-            WriteRequestLine(logEntry.State as IReadOnlyList<KeyValuePair<string, object?>>, textWriter);
-            return;
-        }
-
-        Write(LogLine.From(logEntry), textWriter);
-    }
-
-    private static void WriteRequestLine(IReadOnlyList<KeyValuePair<string, object?>>? fields, TextWriter textWriter) =>
-        textWriter.WriteLine(Now() + " " + RequestLine(ConsoleFormats.Fields(fields).ToDictionary(f => f.Key, f => f.Value, StringComparer.Ordinal)));
+        Write(LogLine.From(logEntry, withMessage: !ConsoleFormats.IsRequestLine(logEntry.EventId.Id, logEntry.Category)), textWriter);
 
     private static string Now() => DateTime.Now.ToString("HH:mm:ss", CultureInfo.InvariantCulture);
 
-    private void Write(in LogLine entry, TextWriter textWriter)
+    internal void Write(in LogLine entry, TextWriter textWriter)
     {
+        if (entry.IsRequestLine)
+        {
+            textWriter.WriteLine(Now() + " " + RequestLine(ConsoleFormats.Fields(entry.Fields).ToDictionary(f => f.Key, f => f.Value, StringComparer.Ordinal)));
+            return;
+        }
+
         var (label, color) = entry.Level switch
         {
             LogLevel.Trace => ("trace", "\e[90m"),

@@ -17,7 +17,7 @@ namespace CopilotProxy.Telemetry;
 /// flushed before <c>Log</c> returns, as NLog's default file target did, so a crash loses nothing already logged. A disk
 /// that fails (full, directory removed) costs the file lines only: the console still has them, and the proxy keeps serving.
 /// </remarks>
-public sealed class LogFiles : ILoggerProvider
+public sealed class LogFiles : ILoggerProvider, ILogLineSink
 {
     public const string FileName = "copilot-proxy.log";
     private const string ArchivePrefix = "copilot-proxy_";
@@ -40,7 +40,9 @@ public sealed class LogFiles : ILoggerProvider
     public static LogFiles CreateProvider(ProxySettings settings, string directory) =>
         new(directory, settings.LogFileSizeBytes, settings.LogFileCount);
 
-    public ILogger CreateLogger(string categoryName) => new FileLogger(this, categoryName);
+    public ILogger CreateLogger(string categoryName) => new LineLogger(this, categoryName);
+
+    bool ILogLineSink.NeedsRequestMessage => true;
 
     public void Dispose()
     {
@@ -52,7 +54,7 @@ public sealed class LogFiles : ILoggerProvider
         }
     }
 
-    private void Write(in LogLine entry)
+    void ILogLineSink.Add(in LogLine entry)
     {
         // Formatted outside the lock: only the write and the roll are serialised.
         using var text = new StringWriter(CultureInfo.InvariantCulture);
@@ -125,22 +127,5 @@ public sealed class LogFiles : ILoggerProvider
 
         archives.Sort((a, b) => a.Number.CompareTo(b.Number));
         return archives;
-    }
-
-    private sealed class FileLogger(LogFiles files, string category) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        // Microsoft.Extensions.Logging has already applied LOG_LEVEL and the category filters.
-        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (IsEnabled(logLevel))
-            {
-                files.Write(LogLine.From(new LogEntry<TState>(logLevel, category, eventId, state, exception, formatter)));
-            }
-        }
     }
 }

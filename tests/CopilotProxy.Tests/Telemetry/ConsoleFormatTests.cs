@@ -47,7 +47,7 @@ public sealed class ConsoleFormatTests : IDisposable
     [Fact]
     public void TextForm_RequestLine_IsOneCompactHumanLine()
     {
-        var output = Capture(new ProxyTextConsoleFormatter(colors: false), "CopilotProxy.Requests", logger =>
+        var output = Capture(LogFormat.Text, "CopilotProxy.Requests", logger =>
             RequestLog.Completed(logger, LogLevel.Information, "Ollama", "POST", "/v1/chat/completions", "qwen3-8b", "qwen/qwen3-8b", 200, 380.5, 412.3, 38.2, 12_345.6, 1200, 460, "none", "none", "-", 0, "-", "-"));
         Assert.Matches(@"^\d\d:\d\d:\d\d POST /v1/chat/completions qwen3-8b 200 ttft 412 ms 38 tok/s 12\.3 s\r?\n$", output);
     }
@@ -55,7 +55,7 @@ public sealed class ConsoleFormatTests : IDisposable
     [Fact]
     public void TextForm_FailedRequest_SaysItsFailureClass_AndLeavesOutUnknownFigures()
     {
-        var output = Capture(new ProxyTextConsoleFormatter(colors: false), "CopilotProxy.Requests", logger =>
+        var output = Capture(LogFormat.Text, "CopilotProxy.Requests", logger =>
             RequestLog.Completed(logger, LogLevel.Information, "OpenAI", "POST", "/v1/chat/completions", "qwen3-8b", "-", 502, 3.2, null, null, 3.4, null, null, "connect", "none", "-", 0, "-", "-"));
         Assert.Matches(@"^\d\d:\d\d:\d\d POST /v1/chat/completions qwen3-8b 502 3 ms failed: connect\r?\n$", output);
     }
@@ -63,7 +63,7 @@ public sealed class ConsoleFormatTests : IDisposable
     [Fact]
     public void TextForm_Warning_IsTimeLevelAndTheMessageAsWritten()
     {
-        var output = Capture(new ProxyTextConsoleFormatter(colors: false), "CopilotProxy.Dashboard.ModelActions", logger =>
+        var output = Capture(LogFormat.Text, "CopilotProxy.Dashboard.ModelActions", logger =>
             DashboardLog.ActionFailed(logger, "load", "qwen/qwen3-8b", "LM Studio at http://127.0.0.1:1234/ can't load \"it\""));
         Assert.Matches(@"^\d\d:\d\d:\d\d warn  The dashboard's load of qwen/qwen3-8b failed: LM Studio at http://127\.0\.0\.1:1234/ can't load ""it""\r?\n$", output);
     }
@@ -71,7 +71,7 @@ public sealed class ConsoleFormatTests : IDisposable
     [Fact]
     public void JsonForm_CarriesEachFieldOnce_WithoutAStateCopy_AndUnescapedApostrophes()
     {
-        var output = Capture(new ProxyJsonConsoleFormatter(), "CopilotProxy.Dashboard.ModelActions", logger =>
+        var output = Capture(LogFormat.Json, "CopilotProxy.Dashboard.ModelActions", logger =>
             DashboardLog.ActionFailed(logger, "load", "qwen/qwen3-8b", "the model 'x' can't load"));
 
         Assert.DoesNotContain("\\u0027", output, StringComparison.Ordinal);
@@ -88,7 +88,7 @@ public sealed class ConsoleFormatTests : IDisposable
     [Fact]
     public void JsonForm_RequestLine_KeepsNumbersAsNumbers()
     {
-        var output = Capture(new ProxyJsonConsoleFormatter(), "CopilotProxy.Requests", logger =>
+        var output = Capture(LogFormat.Json, "CopilotProxy.Requests", logger =>
             RequestLog.Completed(logger, LogLevel.Information, "Ollama", "POST", "/api/embed", "nomic", "nomic-embed", 200, 5.5, null, null, 7.25, 12, null, "none", "none", "-", 0, "-", "-"));
         using var document = JsonDocument.Parse(output);
         var root = document.RootElement;
@@ -101,9 +101,9 @@ public sealed class ConsoleFormatTests : IDisposable
     [Fact]
     public void RequestLine_WithoutFigures_LeavesThemOutOfTheMessage_AndKeepsEveryFieldAsNull()
     {
-        var full = Capture(new ProxyJsonConsoleFormatter(), "CopilotProxy.Requests", logger =>
+        var full = Capture(LogFormat.Json, "CopilotProxy.Requests", logger =>
             RequestLog.Completed(logger, LogLevel.Information, "OpenAI", "POST", "/v1/chat/completions", "qwen3-8b", "qwen/qwen3-8b", 200, 380.5, 412.3, 38.2, 12_345.6, 1200, 460, "none", "none", "-", 0, "-", "-"));
-        var bare = Capture(new ProxyJsonConsoleFormatter(), "CopilotProxy.Requests", logger =>
+        var bare = Capture(LogFormat.Json, "CopilotProxy.Requests", logger =>
             RequestLog.Completed(logger, LogLevel.Information, "OpenAI", "POST", "/v1/chat/completions", "qwen3-8b", "qwen/qwen3-8b", 200, null, null, null, 12_345.6, null, null, "none", "none", "-", 0, "-", "-"));
 
         using var fullJson = JsonDocument.Parse(full);
@@ -193,22 +193,68 @@ public sealed class ConsoleFormatTests : IDisposable
         return names;
     }
 
-    /// <summary>Runs a log call through the formatter exactly as the console logger would, and returns what it wrote.</summary>
-    private static string Capture(ConsoleFormatter formatter, string category, Action<ILogger> log)
+    /// <summary>Runs a log call through the proxy's console sink, as the running proxy logs it, and returns what it wrote.</summary>
+    private static string Capture(LogFormat format, string category, Action<ILogger> log)
     {
         var writer = new StringWriter();
-        log(new FormattingLogger(formatter, category, writer));
+        var console = new ConsoleLog(format, writer, colors: false);
+        using (var factory = LoggerFactory.Create(b => b.AddProvider(console).SetMinimumLevel(LogLevel.Trace)))
+        {
+            log(factory.CreateLogger(category));
+        }
+
+        console.Dispose();
         return writer.ToString();
     }
 
-    private sealed class FormattingLogger(ConsoleFormatter formatter, string category, TextWriter writer) : ILogger
+    [Fact]
+    public void ConsoleSink_WritesEveryLine_InOrder_EvenPastItsQueue_BeforeItCloses()
     {
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter1) =>
-            formatter.Write(new LogEntry<TState>(logLevel, category, eventId, state, exception, formatter1), null, writer);
+        var output = Capture(LogFormat.Json, "CopilotProxy.Tests", logger =>
+        {
+            for (var i = 0; i < 5000; i++)
+            {
+                ConsoleSinkLog.Line(logger, i);
+            }
+        });
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(5000, lines.Length);
+        for (var i = 0; i < lines.Length; i++)
+        {
+            using var json = JsonDocument.Parse(lines[i]);
+            Assert.Equal(i, json.RootElement.GetProperty("Number").GetInt32());
+        }
     }
+
+    [Fact]
+    public void ConsoleSink_WhoseOutputFails_DropsLines_AndLoggingGoesOn()
+    {
+        var console = new ConsoleLog(LogFormat.Text, new FailingWriter(), colors: false);
+        using (var factory = LoggerFactory.Create(b => b.AddProvider(console)))
+        {
+            var logger = factory.CreateLogger("CopilotProxy.Tests");
+            for (var i = 0; i < 2000; i++)
+            {
+                ConsoleSinkLog.StillServing(logger, i);
+            }
+        }
+
+        console.Dispose();
+    }
+
+    private sealed class FailingWriter : TextWriter
+    {
+        public override Encoding Encoding => Encoding.UTF8;
+
+        public override void Write(string? value) => throw new IOException("Broken pipe");
+    }
+}
+
+internal static partial class ConsoleSinkLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "line {Number}")]
+    public static partial void Line(ILogger logger, int number);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "still serving {Number}")]
+    public static partial void StillServing(ILogger logger, int number);
 }
