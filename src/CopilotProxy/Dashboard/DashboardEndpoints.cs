@@ -246,7 +246,7 @@ public static class DashboardEndpoints
         ModelActionRequest? request;
         try
         {
-            request = await JsonSerializer.DeserializeAsync(context.Request.Body, DashboardJsonContext.Default.ModelActionRequest, context.RequestAborted);
+            request = await JsonSerializer.DeserializeAsync(context.Request.Body, DashboardRequestJsonContext.Default.ModelActionRequest, context.RequestAborted);
         }
         catch (JsonException)
         {

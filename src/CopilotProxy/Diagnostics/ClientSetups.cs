@@ -304,6 +304,7 @@ public static class ClientSetups
     }
 }
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+// Written only: the fast-path serializer alone, without the metadata reading needs (docs/performance.md, "Footprint").
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true, GenerationMode = JsonSourceGenerationMode.Serialization)]
 [JsonSerializable(typeof(ClientSetupList))]
 internal sealed partial class ClientSetupJsonContext : JsonSerializerContext;

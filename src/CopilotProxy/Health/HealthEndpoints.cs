@@ -29,7 +29,7 @@ public static class HealthEndpoints
     private static ContentHttpResult Liveness() => TypedResults.Text("I'm alive!", "text/plain; charset=utf-8");
 
     /// <summary>Ready when an upstream answered within HEALTH_CHECK_INTERVAL (plus one refresh of slack) and we are not draining.</summary>
-    private static JsonHttpResult<ReadinessReport> Readiness(ModelCatalog catalog, ProxySettings settings, IHostApplicationLifetime lifetime, TimeProvider time)
+    private static IResult Readiness(ModelCatalog catalog, ProxySettings settings, IHostApplicationLifetime lifetime, TimeProvider time)
     {
         var draining = lifetime.ApplicationStopping.IsCancellationRequested;
         var freshness = settings.HealthCheckInterval > settings.ModelRefreshInterval ? settings.HealthCheckInterval : settings.ModelRefreshInterval;
@@ -47,14 +47,14 @@ public static class HealthEndpoints
             catalog.Current?.Models.Count ?? 0,
             fresh.Count,
             upstreams.Count);
-        return TypedResults.Json(report, HealthJsonContext.Default.ReadinessReport, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        return ReadableJson.Result(report, HealthJsonContext.Default.ReadinessReport, ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }
 
     /// <summary>
     /// LiteLLM's <c>/health</c>: every deployment of every model, healthy or unhealthy with the reason, plus one line per
     /// upstream. Discovery runs first (shared with any refresh in flight), so the report is live.
     /// </summary>
-    private static async Task<JsonHttpResult<HealthReport>> Report(ModelCatalog catalog, DeploymentCooldowns cooldowns, HttpContext context)
+    private static async Task<IResult> Report(ModelCatalog catalog, DeploymentCooldowns cooldowns, HttpContext context)
     {
         try
         {
@@ -91,7 +91,7 @@ public static class HealthEndpoints
         var upstreams = statuses.Select(s => new UpstreamHealth(
             s.Upstream.Target.ToString(), s.LastFailure is null, s.Source?.ToString(), s.Models.Count, s.LastSuccess, s.LastFailure?.Message)).ToList();
         var report = new HealthReport(healthy, unhealthy, healthy.Count, unhealthy.Count, upstreams);
-        return TypedResults.Json(report, HealthJsonContext.Default.HealthReport);
+        return ReadableJson.Result(report, HealthJsonContext.Default.HealthReport);
     }
 }
 
@@ -107,7 +107,8 @@ public sealed record HealthEndpoint(string Model, string UpstreamModel, string A
 
 public sealed record UpstreamHealth(string ApiBase, bool Healthy, string? Discovery, int Models, DateTimeOffset? LastSuccess, string? Error);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+// Written only: the fast-path serializer alone, without the metadata reading needs (docs/performance.md, "Footprint").
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, GenerationMode = JsonSourceGenerationMode.Serialization)]
 [JsonSerializable(typeof(ReadinessReport))]
 [JsonSerializable(typeof(HealthReport))]
 internal sealed partial class HealthJsonContext : JsonSerializerContext;

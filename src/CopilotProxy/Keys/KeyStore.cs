@@ -233,7 +233,7 @@ public sealed class KeyStore(KeyDatabase database)
 
     private static DbCommand Bind(DbCommand command, VirtualKey key) => command
         .With("@token", key.Token).With("@name", key.KeyName).With("@alias", key.KeyAlias)
-        .With("@models", JsonSerializer.Serialize(key.Models.ToList(), KeysJsonContext.Default.ListString))
+        .With("@models", JsonSerializer.Serialize(key.Models.ToList(), KeyStoreJsonContext.Default.ListString))
         .With("@rpm", key.RpmLimit).With("@tpm", key.TpmLimit).With("@parallel", key.MaxParallelRequests).With("@budget", key.MaxBudgetTokens)
         .With("@expires", key.ExpiresAt?.ToUnixTimeMilliseconds()).With("@metadata", key.Metadata).With("@created", key.CreatedAt.ToUnixTimeMilliseconds());
 
@@ -242,7 +242,7 @@ public sealed class KeyStore(KeyDatabase database)
         Token = reader.GetString(0),
         KeyName = reader.GetString(1),
         KeyAlias = reader.IsDBNull(2) ? null : reader.GetString(2),
-        Models = JsonSerializer.Deserialize(reader.GetString(3), KeysJsonContext.Default.ListString) ?? [],
+        Models = JsonSerializer.Deserialize(reader.GetString(3), KeyStoreJsonContext.Default.ListString) ?? [],
         RpmLimit = NullableLong(reader, 4),
         TpmLimit = NullableLong(reader, 5),
         MaxParallelRequests = NullableLong(reader, 6) is { } parallel ? (int)parallel : null,

@@ -29,12 +29,12 @@ public static class LmStudioRest
     }
 
     public static Task<LmStudioLoadResponse> LoadAsync(UpstreamClient upstream, string key, int? contextLength, ActivityTimeout timeout) =>
-        SendAsync(upstream, LoadPath, JsonSerializer.SerializeToUtf8Bytes(new LmStudioLoadRequest(key, contextLength), LoadingJsonContext.Default.LmStudioLoadRequest),
+        SendAsync(upstream, LoadPath, JsonSerializer.SerializeToUtf8Bytes(new LmStudioLoadRequest(key, contextLength), LoadingRequestJsonContext.Default.LmStudioLoadRequest),
             LoadingJsonContext.Default.LmStudioLoadResponse, timeout);
 
     public static async Task UnloadAsync(UpstreamClient upstream, string instanceId, ActivityTimeout timeout)
     {
-        var body = JsonSerializer.SerializeToUtf8Bytes(new LmStudioUnloadRequest(instanceId), LoadingJsonContext.Default.LmStudioUnloadRequest);
+        var body = JsonSerializer.SerializeToUtf8Bytes(new LmStudioUnloadRequest(instanceId), LoadingRequestJsonContext.Default.LmStudioUnloadRequest);
         using var response = await upstream.PostJsonAsync(UnloadPath, body, timeout);
         if (!response.IsSuccessStatusCode)
         {
@@ -43,7 +43,7 @@ public static class LmStudioRest
     }
 
     public static Task<LmStudioDownloadJob> DownloadAsync(UpstreamClient upstream, string model, ActivityTimeout timeout) =>
-        SendAsync(upstream, DownloadPath, JsonSerializer.SerializeToUtf8Bytes(new LmStudioDownloadRequest(model, null), LoadingJsonContext.Default.LmStudioDownloadRequest),
+        SendAsync(upstream, DownloadPath, JsonSerializer.SerializeToUtf8Bytes(new LmStudioDownloadRequest(model, null), LoadingRequestJsonContext.Default.LmStudioDownloadRequest),
             LoadingJsonContext.Default.LmStudioDownloadJob, timeout);
 
     public static Task<LmStudioDownloadJob> DownloadStatusAsync(UpstreamClient upstream, string jobId, ActivityTimeout timeout) =>

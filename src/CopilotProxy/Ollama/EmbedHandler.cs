@@ -64,9 +64,8 @@ public sealed class EmbedHandler(ModelResolution models, DeploymentRouter router
         }
 
         var total = Stopwatch.GetElapsedTime(started).Ticks * 100;
-        await context.Response.WriteAsJsonAsync(
-            new EmbedResponse(request.Model!, vectors, total, loadDuration is { } l ? l.Ticks * 100 : null, promptTokens),
-            OllamaJsonContext.Default.EmbedResponse, contentType: null, context.RequestAborted);
+        await ReadableJson.WriteAsync(context.Response, new EmbedResponse(request.Model!, vectors, total, loadDuration is { } l ? l.Ticks * 100 : null, promptTokens),
+            OllamaResponseJsonContext.Default.EmbedResponse, context.RequestAborted);
         await models.UnloadAfterRequestAsync(model, EmbedTranslation.IsEmpty(request.Input) ? null : common.KeepAlive);
     }
 
@@ -92,7 +91,7 @@ public sealed class EmbedHandler(ModelResolution models, DeploymentRouter router
             vector = EmbedTranslation.Vectors(answer, null, normalize: false).FirstOrDefault() ?? [];
         }
 
-        await context.Response.WriteAsJsonAsync(new EmbeddingsResponse(vector), OllamaJsonContext.Default.EmbeddingsResponse, contentType: null, context.RequestAborted);
+        await ReadableJson.WriteAsync(context.Response, new EmbeddingsResponse(vector), OllamaResponseJsonContext.Default.EmbeddingsResponse, context.RequestAborted);
     }
 
 

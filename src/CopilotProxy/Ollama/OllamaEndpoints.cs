@@ -154,7 +154,7 @@ public static class OllamaEndpoints
 
         if (!stream)
         {
-            await context.Response.WriteAsJsonAsync(new StatusResponse("success"), OllamaJsonContext.Default.StatusResponse, contentType: null, context.RequestAborted);
+            await ReadableJson.WriteAsync(context.Response, new StatusResponse("success"), OllamaResponseJsonContext.Default.StatusResponse, context.RequestAborted);
             return;
         }
 
@@ -243,12 +243,12 @@ public static class OllamaEndpoints
 
     private static ContentHttpResult Root() => TypedResults.Text(Banner, "text/plain; charset=utf-8");
 
-    private static JsonHttpResult<VersionResponse> Version(ProxySettings settings) =>
-        TypedResults.Json(new VersionResponse(settings.OllamaVersion), OllamaJsonContext.Default.VersionResponse);
+    private static IResult Version(ProxySettings settings) =>
+        ReadableJson.Result(new VersionResponse(settings.OllamaVersion), OllamaJsonContext.Default.VersionResponse);
 
     /// <summary>Answered at once, without asking the upstream: the extension holds its whole model list until this returns.</summary>
-    private static JsonHttpResult<RecommendationsResponse> Recommendations() =>
-        TypedResults.Json(new RecommendationsResponse([]), OllamaJsonContext.Default.RecommendationsResponse);
+    private static IResult Recommendations() =>
+        ReadableJson.Result(new RecommendationsResponse([]), OllamaResponseJsonContext.Default.RecommendationsResponse);
 
     private static async Task Tags(HttpContext context, ModelCatalog catalog)
     {
@@ -258,7 +258,7 @@ public static class OllamaEndpoints
         }
 
         var models = snapshot.Models.Select(OllamaModelProjection.ToListModel).ToList();
-        await context.Response.WriteAsJsonAsync(new TagsResponse(models), OllamaJsonContext.Default.TagsResponse, contentType: null, context.RequestAborted);
+        await ReadableJson.WriteAsync(context.Response, new TagsResponse(models), OllamaResponseJsonContext.Default.TagsResponse, context.RequestAborted);
     }
 
     private static async Task Show(HttpContext context, ModelCatalog catalog)
@@ -269,7 +269,7 @@ public static class OllamaEndpoints
             return;
         }
 
-        await context.Response.WriteAsJsonAsync(OllamaModelProjection.ToShowResponse(found), OllamaJsonContext.Default.ShowResponse, contentType: null, context.RequestAborted);
+        await ReadableJson.WriteAsync(context.Response, OllamaModelProjection.ToShowResponse(found), OllamaResponseJsonContext.Default.ShowResponse, context.RequestAborted);
     }
 
     private static async Task Ps(HttpContext context, ModelCatalog catalog, ModelLifecycle lifecycle)
@@ -280,7 +280,7 @@ public static class OllamaEndpoints
         }
 
         var loaded = snapshot.Models.Where(m => m.Loaded).Select(m => OllamaModelProjection.ToProcessModel(m, lifecycle.ExpiresAt(m))).ToList();
-        await context.Response.WriteAsJsonAsync(new PsResponse(loaded), OllamaJsonContext.Default.PsResponse, contentType: null, context.RequestAborted);
+        await ReadableJson.WriteAsync(context.Response, new PsResponse(loaded), OllamaResponseJsonContext.Default.PsResponse, context.RequestAborted);
     }
 
     private static async Task<CatalogSnapshot?> SnapshotAsync(HttpContext context, ModelCatalog catalog)

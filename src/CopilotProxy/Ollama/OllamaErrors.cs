@@ -12,7 +12,7 @@ public static class OllamaErrors
     public static Task WriteAsync(HttpContext context, int status, string message)
     {
         context.Response.StatusCode = status;
-        return ReadableJson.WriteAsync(context.Response, new OllamaError(message), OllamaJsonContext.Default.OllamaError, context.RequestAborted);
+        return ReadableJson.WriteAsync(context.Response, new OllamaError(message), OllamaResponseJsonContext.Default.OllamaError, context.RequestAborted);
     }
 
     /// <summary>Answers with an upstream failure, and records its class for the request log line and metrics.</summary>

@@ -1,3 +1,4 @@
+using CopilotProxy.Http;
 using CopilotProxy.OpenAI.Wire;
 using CopilotProxy.Telemetry;
 using CopilotProxy.Upstream;
@@ -13,7 +14,7 @@ public static class AnthropicErrors
         ArgumentNullException.ThrowIfNull(context);
         context.Response.StatusCode = status;
         var body = new AnthropicErrorResponse(new AnthropicError(TypeFor(status), message));
-        return context.Response.WriteAsJsonAsync(body, OpenAIJsonContext.Default.AnthropicErrorResponse, contentType: null, context.RequestAborted);
+        return ReadableJson.WriteAsync(context.Response, body, OpenAIJsonContext.Default.AnthropicErrorResponse, context.RequestAborted);
     }
 
     /// <summary>Answers with an upstream failure, and records its class for the request log line and metrics.</summary>

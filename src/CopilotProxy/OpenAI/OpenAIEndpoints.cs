@@ -54,7 +54,7 @@ public static class OpenAIEndpoints
         if (await SnapshotAsync(context, catalog) is { } snapshot)
         {
             var cards = snapshot.Models.Where(m => context.KeyAllows(m.Id)).Select(ToCard).ToList();
-            await context.Response.WriteAsJsonAsync(new ModelList(cards), OpenAIJsonContext.Default.ModelList, contentType: null, context.RequestAborted);
+            await ReadableJson.WriteAsync(context.Response, new ModelList(cards), OpenAIJsonContext.Default.ModelList, context.RequestAborted);
         }
     }
 
@@ -63,7 +63,7 @@ public static class OpenAIEndpoints
         if (await SnapshotAsync(context, catalog) is { } snapshot)
         {
             var cards = snapshot.Models.Where(m => context.KeyAllows(m.Id)).Select(ToGatewayCard).ToList();
-            await context.Response.WriteAsJsonAsync(new ModelList(cards), OpenAIJsonContext.Default.ModelList, contentType: null, context.RequestAborted);
+            await ReadableJson.WriteAsync(context.Response, new ModelList(cards), OpenAIJsonContext.Default.ModelList, context.RequestAborted);
         }
     }
 
@@ -71,7 +71,7 @@ public static class OpenAIEndpoints
     {
         if (await FindAsync(context, id, catalog) is { } model)
         {
-            await context.Response.WriteAsJsonAsync(ToGatewayCard(model), OpenAIJsonContext.Default.ModelCard, contentType: null, context.RequestAborted);
+            await ReadableJson.WriteAsync(context.Response, ToGatewayCard(model), OpenAIJsonContext.Default.ModelCard, context.RequestAborted);
         }
     }
 
@@ -81,7 +81,7 @@ public static class OpenAIEndpoints
         if (await FindAsync(context, id, catalog) is { } model)
         {
             var card = new ModelCard(id, model.FirstSeen.ToUnixTimeSeconds(), "library");
-            await context.Response.WriteAsJsonAsync(card, OpenAIJsonContext.Default.ModelCard, contentType: null, context.RequestAborted);
+            await ReadableJson.WriteAsync(context.Response, card, OpenAIJsonContext.Default.ModelCard, context.RequestAborted);
         }
     }
 
@@ -107,7 +107,7 @@ public static class OpenAIEndpoints
             }
         }
 
-        await context.Response.WriteAsJsonAsync(new ModelInfoList(entries), OpenAIJsonContext.Default.ModelInfoList, contentType: null, context.RequestAborted);
+        await ReadableJson.WriteAsync(context.Response, new ModelInfoList(entries), OpenAIJsonContext.Default.ModelInfoList, context.RequestAborted);
     }
 
     private static async Task<CatalogSnapshot?> SnapshotAsync(HttpContext context, ModelCatalog catalog)

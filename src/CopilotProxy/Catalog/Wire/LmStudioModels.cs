@@ -95,7 +95,9 @@ public sealed class LlamaServerMeta
     public long? Size { get; set; }
 }
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, NumberHandling = JsonNumberHandling.AllowReadingFromString)]
+// Read only: the metadata reading needs, without the fast-path serializer (docs/performance.md, "Footprint").
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, NumberHandling = JsonNumberHandling.AllowReadingFromString,
+    GenerationMode = JsonSourceGenerationMode.Metadata)]
 [JsonSerializable(typeof(LmStudioV1ModelList))]
 [JsonSerializable(typeof(LmStudioV0ModelList))]
 [JsonSerializable(typeof(OpenAIModelListing))]

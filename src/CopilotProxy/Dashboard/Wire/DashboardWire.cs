@@ -60,12 +60,11 @@ public sealed class ModelActionRequest
 /// </summary>
 public sealed record DashboardInspection(RequestInspection Request, CapturedExchange? Capture, bool CaptureBodies, int CaptureLimit);
 
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.Never, UseStringEnumConverter = true)]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.Never, UseStringEnumConverter = true, GenerationMode = JsonSourceGenerationMode.Serialization)]
 [JsonSerializable(typeof(DashboardState))]
 [JsonSerializable(typeof(IReadOnlyList<DashboardInFlight>))]
 [JsonSerializable(typeof(FinishedEvent))]
 [JsonSerializable(typeof(ModelJob))]
-[JsonSerializable(typeof(ModelActionRequest))]
 [JsonSerializable(typeof(DashboardTraffic))]
 [JsonSerializable(typeof(DashboardInspection))]
 internal sealed partial class DashboardJsonContext : JsonSerializerContext;
@@ -79,3 +78,7 @@ public enum ModelJobState
 
 /// <summary>A load or unload started from the page. <c>Progress</c> is 0–1 when the upstream reports it, null while unknown.</summary>
 public sealed record ModelJob(string Model, string Action, ModelJobState State, string? Message, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, double? Progress);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, GenerationMode = JsonSourceGenerationMode.Metadata)]
+[JsonSerializable(typeof(ModelActionRequest))]
+internal sealed partial class DashboardRequestJsonContext : JsonSerializerContext;

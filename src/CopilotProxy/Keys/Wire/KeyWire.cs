@@ -45,11 +45,16 @@ public sealed record KeyListFullResponse(IReadOnlyList<KeyDetails> Keys, long To
 /// <summary><c>POST /key/delete</c>: the hashes of the keys that existed and are gone.</summary>
 public sealed record KeyDeleteResponse(IReadOnlyList<string> DeletedKeys);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+// The key API's answers are written only: the fast-path serializer alone, without the metadata reading needs
+// (docs/performance.md, "Footprint"). The stored model list is read back too, so it has a context of its own.
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, GenerationMode = JsonSourceGenerationMode.Serialization)]
 [JsonSerializable(typeof(KeyDetails))]
 [JsonSerializable(typeof(KeyInfoResponse))]
 [JsonSerializable(typeof(KeyListResponse))]
 [JsonSerializable(typeof(KeyListFullResponse))]
 [JsonSerializable(typeof(KeyDeleteResponse))]
-[JsonSerializable(typeof(List<string>))]
 internal sealed partial class KeysJsonContext : JsonSerializerContext;
+
+[JsonSourceGenerationOptions(GenerationMode = JsonSourceGenerationMode.Metadata)]
+[JsonSerializable(typeof(List<string>))]
+internal sealed partial class KeyStoreJsonContext : JsonSerializerContext;

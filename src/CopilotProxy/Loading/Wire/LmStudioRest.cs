@@ -36,11 +36,17 @@ public sealed class LmStudioDownloadJob
     public string? Error { get; set; }
 }
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, NumberHandling = JsonNumberHandling.AllowReadingFromString)]
-[JsonSerializable(typeof(LmStudioLoadRequest))]
+// LM Studio's answers are read only and the requests written only: each context carries only what its direction needs
+// (docs/performance.md, "Footprint").
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, NumberHandling = JsonNumberHandling.AllowReadingFromString,
+    GenerationMode = JsonSourceGenerationMode.Metadata)]
 [JsonSerializable(typeof(LmStudioLoadResponse))]
-[JsonSerializable(typeof(LmStudioUnloadRequest))]
-[JsonSerializable(typeof(LmStudioDownloadRequest))]
 [JsonSerializable(typeof(LmStudioDownloadJob))]
 [JsonSerializable(typeof(LmStudioV1ModelList))]
 internal sealed partial class LoadingJsonContext : JsonSerializerContext;
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, GenerationMode = JsonSourceGenerationMode.Serialization)]
+[JsonSerializable(typeof(LmStudioLoadRequest))]
+[JsonSerializable(typeof(LmStudioUnloadRequest))]
+[JsonSerializable(typeof(LmStudioDownloadRequest))]
+internal sealed partial class LoadingRequestJsonContext : JsonSerializerContext;

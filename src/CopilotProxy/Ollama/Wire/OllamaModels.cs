@@ -83,23 +83,30 @@ public sealed record ModelRecommendation(string Model);
 /// <summary>Ollama's error body: a string, not OpenAI's object.</summary>
 public sealed record OllamaError(string Error);
 
+// What clients send is read only (the version is written too, which metadata also serves): no fast-path serializer.
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    Converters = [typeof(StrictJson.ElementConverter), typeof(StrictJson.FiniteDoubleConverter)])]
+    Converters = [typeof(StrictJson.ElementConverter), typeof(StrictJson.FiniteDoubleConverter)], GenerationMode = JsonSourceGenerationMode.Metadata)]
 [JsonSerializable(typeof(VersionResponse))]
-[JsonSerializable(typeof(TagsResponse))]
 [JsonSerializable(typeof(ShowRequest))]
-[JsonSerializable(typeof(ShowResponse))]
-[JsonSerializable(typeof(PsResponse))]
-[JsonSerializable(typeof(OllamaError))]
 [JsonSerializable(typeof(ChatRequest))]
 [JsonSerializable(typeof(GenerateRequest))]
 [JsonSerializable(typeof(EmbedRequest))]
-[JsonSerializable(typeof(EmbedResponse))]
 [JsonSerializable(typeof(EmbeddingsRequest))]
-[JsonSerializable(typeof(EmbeddingsResponse))]
 [JsonSerializable(typeof(OpenAIEmbeddingList))]
 [JsonSerializable(typeof(ModelRequest))]
 [JsonSerializable(typeof(CopyRequest))]
+internal sealed partial class OllamaJsonContext : JsonSerializerContext;
+
+// The front door's answers are written only: the fast-path serializer alone, without the metadata reading needs
+// (docs/performance.md, "Footprint"). The strict converters above only matter when reading, so they are not needed here.
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    GenerationMode = JsonSourceGenerationMode.Serialization)]
+[JsonSerializable(typeof(TagsResponse))]
+[JsonSerializable(typeof(ShowResponse))]
+[JsonSerializable(typeof(PsResponse))]
+[JsonSerializable(typeof(OllamaError))]
+[JsonSerializable(typeof(EmbedResponse))]
+[JsonSerializable(typeof(EmbeddingsResponse))]
 [JsonSerializable(typeof(StatusResponse))]
 [JsonSerializable(typeof(RecommendationsResponse))]
-internal sealed partial class OllamaJsonContext : JsonSerializerContext;
+internal sealed partial class OllamaResponseJsonContext : JsonSerializerContext;

@@ -2,9 +2,11 @@ using System.Text.Json.Serialization;
 
 namespace CopilotProxy.OpenAI.Wire;
 
+// Written only: the fast-path serializer alone, without the metadata reading needs (docs/performance.md, "Footprint").
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
-    DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+    DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    GenerationMode = JsonSourceGenerationMode.Serialization)]
 [JsonSerializable(typeof(OpenAIErrorResponse))]
 [JsonSerializable(typeof(ModelList))]
 [JsonSerializable(typeof(ModelCard))]
