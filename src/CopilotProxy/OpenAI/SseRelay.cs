@@ -247,7 +247,7 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
             return false;
         }
 
-        if ((plain.Finish == "stop" && _toolCallIds.Count > 0) || (plain.Finish is not null && _reasoning is { Active: true }))
+        if ((plain.Finish == "stop" && _toolCallIds.Count > 0) || (plain.Finish is not null && !FinishReasoning(plain)))
         {
             return false;
         }
