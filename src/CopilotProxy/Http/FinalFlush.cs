@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using Microsoft.AspNetCore.Http;
 
 namespace CopilotProxy.Http;
 
@@ -15,18 +16,41 @@ public static class FinalFlush
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>Flushes what is written; a client that is gone or stalled is not an error here: there is nobody left to tell.</summary>
-    public static async Task TryAsync(PipeWriter output)
+    /// <summary>
+    /// Flushes what is written; a client that is gone or stalled is not an error here: there is nobody left to tell.
+    /// True when the client took it all.
+    /// </summary>
+    public static async Task<bool> TryAsync(PipeWriter output)
     {
         ArgumentNullException.ThrowIfNull(output);
         using var deadline = new CancellationTokenSource(Timeout);
         try
         {
-            await output.FlushAsync(deadline.Token);
+            var flushed = await output.FlushAsync(deadline.Token);
+            return !flushed.IsCanceled && !flushed.IsCompleted;
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
         {
             // Gone or stalled: the request ends, the upstream request is released, Kestrel closes the connection.
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Ends a streamed answer that was flushed whole: the client gets the chunked terminator now. Kestrel writes it only
+    /// once the whole pipeline has returned, after the request's log line, metrics, dashboard record and the upstream
+    /// response's disposal; those ran while every client waited for its answer's last 5 bytes.
+    /// </summary>
+    public static async Task EndAsync(HttpResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        try
+        {
+            await response.CompleteAsync();
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // The client left after the last flush; Kestrel ends the request as it would have.
         }
     }
 }

@@ -206,13 +206,23 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         var telemetry = context.GetRequestTelemetry();
         await StartStreamAsync(context);
         var repair = tools.NewRepair(clientModel, logger, telemetry);
-        using var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry, repair, ReasoningEvents.For(reasoning, clientModel, logger));
-        var outcome = await relay.RunAsync(routed.Answer, heartbeat);
-        telemetry.RecordReasoningFromText(relay.ReasoningFound);
-        telemetry.Record(outcome.Failure, outcome.FinishReason, outcome.PromptTokens, outcome.CompletionTokens);
-        if (outcome.Failure is { } failure)
+        bool ended;
+        using (var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry, repair, ReasoningEvents.For(reasoning, clientModel, logger)))
         {
-            FailureReporting.Report(context, logger, door, path, failure, relay.FailureMessage ?? "the upstream sent an error event, relayed in band");
+            var outcome = await relay.RunAsync(routed.Answer, heartbeat);
+            telemetry.RecordReasoningFromText(relay.ReasoningFound);
+            telemetry.Record(outcome.Failure, outcome.FinishReason, outcome.PromptTokens, outcome.CompletionTokens);
+            if (outcome.Failure is { } failure)
+            {
+                FailureReporting.Report(context, logger, door, path, failure, relay.FailureMessage ?? "the upstream sent an error event, relayed in band");
+            }
+
+            ended = relay.Ended;
+        }
+
+        if (ended)
+        {
+            await FinalFlush.EndAsync(context.Response);
         }
     }
 

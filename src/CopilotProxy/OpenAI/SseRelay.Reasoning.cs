@@ -19,6 +19,16 @@ public sealed partial class SseRelay
     private bool SplitReasoning(ReadOnlySpan<byte> data, in PlainEventScan plain) =>
         _reasoning is not null && _reasoning.Replace(data, plain.ContentStart, plain.ContentEnd, this);
 
+    /// <summary>
+    /// The fast path's check on a finish event: true when it may stay on the fast path. The document path would only end
+    /// the splitter when the finish carries no text and nothing is held; every stream ends so, and parsing its last event
+    /// for that cost ~4 µs.
+    /// </summary>
+    private bool FinishReasoning(in PlainEventScan plain) =>
+        _reasoning is not { Active: true }
+        || (plain is { Choices: 1, FirstChoiceIrregular: false } && (plain.ContentStart < 0 || plain.ContentEnd - plain.ContentStart <= 2)
+            && _reasoning.FinishUnheld());
+
     /// <summary>The document path's check: true when the event was replaced (and its replacements relayed).</summary>
     private bool SplitReasoning(JsonElement root) => _reasoning is not null && _reasoning.Replace(root, this);
 

@@ -124,7 +124,7 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
                 }
             }
 
-            await FinalFlush.TryAsync(_output);
+            Ended = await FinalFlush.TryAsync(_output) && failure is null;
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
         {
@@ -134,6 +134,9 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
         FailureMessage = failure?.Message;
         return Outcome(failure?.Failure);
     }
+
+    /// <summary>The whole answer reached the client: nothing more will be written to it.</summary>
+    public bool Ended { get; private set; }
 
     /// <summary>The failure the relay ended with, if any, for the request log; its message is what the client was sent.</summary>
     public string? FailureMessage { get; private set; }
@@ -247,7 +250,7 @@ public sealed partial class SseRelay : IUpstreamEventSink, IDisposable
             return false;
         }
 
-        if ((plain.Finish == "stop" && _toolCallIds.Count > 0) || (plain.Finish is not null && _reasoning is { Active: true }))
+        if ((plain.Finish == "stop" && _toolCallIds.Count > 0) || (plain.Finish is not null && !FinishReasoning(plain)))
         {
             return false;
         }

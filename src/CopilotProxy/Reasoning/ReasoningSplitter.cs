@@ -57,6 +57,7 @@ public sealed partial class ReasoningSplitter : IDisposable
     private readonly ReasoningFormats _formats;
     private readonly string _model;
     private readonly ILogger? _logger;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<ReasoningFormats, Opener[]> OpenersByFormats = new();
     private readonly Opener[] _openers;
     private State _state = State.Start;
     private byte[] _close = [];
@@ -78,7 +79,8 @@ public sealed partial class ReasoningSplitter : IDisposable
         _formats = formats;
         _model = model;
         _logger = logger;
-        _openers = Openers(formats);
+        // One splitter per answer: its openers (a list and an array) are built once per setting, not per request.
+        _openers = OpenersByFormats.GetOrAdd(formats, Openers);
         if (formats == ReasoningFormats.None)
         {
             _state = State.Off;
@@ -151,10 +153,20 @@ public sealed partial class ReasoningSplitter : IDisposable
             }
         }
 
+        var fresh = _heldLength == 0;
         Ensure(ref _held, _heldLength + content.Length);
         content.CopyTo(_held.AsSpan(_heldLength));
         _heldLength += content.Length;
         Run();
+        // A delta that was only held to look at (an answer opening with whitespace, as most do) and came out whole, of one
+        // kind: the caller may pass it on as it came instead of rewriting its event (a parse and a write, ~5 µs).
+        if (fresh && _heldLength == 0 && PartCount == 1 && _parts[0].Length == content.Length)
+        {
+            PartCount = 0;
+            _outLength = 0;
+            return _parts[0].Reasoning ? ReasoningStep.Reasoning : ReasoningStep.Content;
+        }
+
         return ReasoningStep.Parts;
     }
 

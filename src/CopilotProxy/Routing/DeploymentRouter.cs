@@ -215,14 +215,15 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
         var canCool = deployments.Count > 1 || current.Router.Fallbacks.Any(f => string.Equals(f.From, group.Id, StringComparison.Ordinal));
         var start = _turns.AddOrUpdate(group.Id, 0, static (_, n) => unchecked(n + 1) & int.MaxValue);
         var attempt = 0;
-        string? previous = null;
+        // The attempt before's answer or failure, formatted only for a retry's change (most requests never retry).
+        object? previous = null;
 
         return await PipelineFor(router).ExecuteAsync(async _ =>
         {
             var number = ++attempt;
             if (number > 1)
             {
-                telemetry?.AddChange(new ProxyChange(ProxyChangeKind.Retry, $"attempt {number} of '{group.Id}' after {previous}"));
+                telemetry?.AddChange(new ProxyChange(ProxyChangeKind.Retry, $"attempt {number} of '{group.Id}' after {DescribeAttempt(previous)}"));
             }
 
             var deployment = Pick(group, start + number - 1);
@@ -242,13 +243,13 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
                     answer.Own(slot);
                 }
 
-                previous = $"{(int)answer.Response.StatusCode} from {answer.Url.GetComponents(UriComponents.HttpRequestUrl, UriFormat.UriEscaped)}";
+                previous = answer;
                 return answer;
             }
             catch (UpstreamException failure)
             {
                 slot?.Dispose();
-                previous = $"{ProxyMetrics.FailureClass(failure.Failure)}: {failure.Message}";
+                previous = failure;
                 throw;
             }
             catch
@@ -281,6 +282,13 @@ public sealed class DeploymentRouter(GatewayConfigHolder config, ModelCatalog ca
             deployments[0].Upstream.Resolve(string.Empty))
         { RetryAfter = wait };
     }
+
+    private static string? DescribeAttempt(object? previous) => previous switch
+    {
+        RoutedResponse answer => $"{(int)answer.Response.StatusCode} from {answer.Url.GetComponents(UriComponents.HttpRequestUrl, UriFormat.UriEscaped)}",
+        UpstreamException failure => $"{ProxyMetrics.FailureClass(failure.Failure)}: {failure.Message}",
+        _ => null,
+    };
 
     private async Task<RoutedResponse> SendToDeploymentAsync(Deployment deployment, string path, Action<Deployment, PooledBufferWriter> writeBody,
         bool streaming, RouterSettings router, bool canCool, RequestTelemetry? telemetry, int attempt, CancellationToken clientAborted)

@@ -110,6 +110,12 @@ public static class RequestTracing
     /// <summary>Starts the client span of one upstream attempt, under the current span (the request's, or nothing); null when nobody listens.</summary>
     public static Activity? StartAttempt(string path, string upstreamModel, Uri url, int attempt)
     {
+        // The span's name is built per request; with nobody listening that alone was the cost of tracing off.
+        if (!Source.HasListeners())
+        {
+            return null;
+        }
+
         var operation = OperationOf(path) ?? "chat";
         var span = Source.StartActivity(operation + " " + upstreamModel, ActivityKind.Client);
         if (span is { IsAllDataRequested: true })

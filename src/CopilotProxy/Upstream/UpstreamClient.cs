@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
 using CopilotProxy.Configuration;
@@ -15,6 +16,7 @@ public sealed class UpstreamClient
 
     private readonly HttpMessageInvoker _http;
     private readonly ProxySettings _settings;
+    private readonly ConcurrentDictionary<string, Uri> _openAIRoutes = new(StringComparer.Ordinal);
 
     /// <summary>The default upstream, <c>LMSTUDIO_URL</c> with <c>LMSTUDIO_API_KEY</c>.</summary>
     public UpstreamClient(HttpMessageInvoker http, ProxySettings settings)
@@ -76,13 +78,23 @@ public sealed class UpstreamClient
     /// </summary>
     public Uri Resolve(string path)
     {
-        if (path.StartsWith("v1/", StringComparison.Ordinal) && Target.OpenAIRoutePrefix != "/v1")
+        if (!path.StartsWith("v1/", StringComparison.Ordinal))
         {
-            var prefix = Target.OpenAIRoutePrefix.Trim('/');
-            path = prefix.Length == 0 ? path[3..] : prefix + path[2..];
+            return new Uri(Target.BaseUrl, path);
         }
 
-        return new Uri(Target.BaseUrl, path);
+        // Parsing the URL took ~1.5 µs, and every relayed request resolved its route twice. The OpenAI routes are a
+        // handful of constants, so their URLs are kept; native routes may carry a model name and are not.
+        return _openAIRoutes.GetOrAdd(path, static (route, target) =>
+        {
+            if (target.OpenAIRoutePrefix != "/v1")
+            {
+                var prefix = target.OpenAIRoutePrefix.Trim('/');
+                route = prefix.Length == 0 ? route[3..] : prefix + route[2..];
+            }
+
+            return new Uri(target.BaseUrl, route);
+        }, Target);
     }
 
     /// <summary>Sends a JSON body and returns once response headers arrive; the caller owns the response.</summary>
