@@ -38,7 +38,7 @@ public sealed class ToolCallFormats
     private ToolCallFormats(IReadOnlyList<IToolCallFormat> formats)
     {
         Formats = formats;
-        _markers = [.. formats.SelectMany(f => f.Markers.Select(m => (m, f, f.AtStartOnly)))];
+        _markers = [.. formats.SelectMany(f => f.Markers.Select(m => (m, f, f.AtStartOnly)).Concat(f.StartMarkers.Select(m => (m, f, true))))];
         AnywhereFirstBytes = SearchValues.Create([.. _markers.Where(m => !m.StartOnly).Select(m => m.Marker[0]).Distinct()]);
     }
 

@@ -119,6 +119,28 @@ public sealed class ReasoningSplitterTests
         Assert.Equal(new SplitResult("", InChannel), SplitResult.Run(ReasoningFormats.Auto, InChannel));
     }
 
+    /// <summary>
+    /// The recipient in the role header, before the channel: the answer starts " to=" (the prompt held
+    /// <c>&lt;|start|&gt;assistant</c>) or a later message repeats the role. The channel may even say analysis (llama.cpp's
+    /// gpt-oss tests): the arguments are still a call for the repair, never reasoning.
+    /// </summary>
+    [Theory]
+    [InlineData(" to=functions.get_weather<|channel|>analysis<|message|>{\"city\":\"Paris\"}<|call|>", "")]
+    [InlineData("to=functions.get_weather<|channel|>commentary json<|message|>{\"city\":\"Paris\"}", "")]
+    [InlineData("<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant to=functions.get_weather<|channel|>analysis<|message|>{\"city\":\"Paris\"}", "Need weather.")]
+    public void HarmonyRecipientBeforeTheChannel_IsLeftInTheTextForTheRepair(string written, string reasoning)
+    {
+        var call = written[(written.IndexOf("<|end|>", StringComparison.Ordinal) is var end and >= 0 ? end + "<|end|>".Length : 0)..];
+        var bytes = Encoding.UTF8.GetBytes(written);
+        foreach (var formats in new[] { ReasoningFormats.Auto, ReasoningFormats.Harmony })
+        {
+            for (var at = 0; at <= bytes.Length; at++)
+            {
+                Assert.Equal(new SplitResult(reasoning, call), SplitResult.RunSplitAt(formats, bytes, at));
+            }
+        }
+    }
+
     [Fact]
     public void ToolCallAfterReasoning_StaysInTheAnswerText()
     {
