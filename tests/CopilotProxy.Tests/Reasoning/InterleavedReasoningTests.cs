@@ -1,0 +1,99 @@
+using System.Text;
+using System.Text.Json;
+using CopilotProxy.Configuration;
+using CopilotProxy.Tests.Harness;
+using CopilotProxy.Tests.OpenAI;
+
+namespace CopilotProxy.Tests.Reasoning;
+
+/// <summary>
+/// Reasoning the splitter finds after the answer text began (Gemma's and harmony's later thoughts): Messages and Responses,
+/// streamed and whole, show it in the order written, as alternating blocks or items.
+/// </summary>
+public sealed class InterleavedReasoningTests
+{
+    private const string Model = "qwen/qwen3-8b";
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private const string Interleaved = "<|channel>thought\nWhich city?<channel|>Let me check.<|channel>thought\nParis it is.<channel|>Sunny in Paris.";
+
+    /// <summary>
+    /// Gemma thinks again after its answer text began: the streamed Responses answer gets reasoning, message, reasoning,
+    /// message, whatever the cuts, and the final output lists the same items as the whole answer does.
+    /// </summary>
+    [Fact]
+    public async Task InterleavedThoughts_StreamedResponses_AlternateReasoningAndMessageItems()
+    {
+        var elements = ReasoningFromTextTests.StringInfoElements(Interleaved).ToArray();
+        for (var i = 1; i < elements.Length; i++)
+        {
+            var output = new System.Buffers.ArrayBufferWriter<byte>();
+            using var rewrite = new CopilotProxy.OpenAI.ResponsesReasoning(new CopilotProxy.Reasoning.ReasoningSplitter(ReasoningFormats.Gemma));
+            var relay = new CopilotProxy.OpenAI.EventStreamRelay(output, CopilotProxy.OpenAI.EventApi.Responses, Model) { Reasoning = rewrite };
+            foreach (var e in LmStudioEventStreams.Responses(Model, [string.Concat(elements[..i]), string.Concat(elements[i..])], null, 12))
+            {
+                relay.OnEvent(Encoding.UTF8.GetBytes(e.Data));
+            }
+
+            var written = Encoding.UTF8.GetString(output.WrittenSpan);
+            var outcome = ResponsesOutcome.Check(written);
+            Assert.Equal(["reasoning", "message", "reasoning", "message"], outcome.Items);
+            var final = JsonDocument.Parse(CopilotProxy.Tests.OpenAI.EventApiRelayTests.ParseEvents(written)[^1].Data.GetRawText()).RootElement.GetProperty("response").GetProperty("output");
+            Assert.Equal(["Which city?", "Let me check.", "Paris it is.", "Sunny in Paris."], final.EnumerateArray().Select(o => o.GetProperty("content")[0].GetProperty("text").GetString()));
+            Assert.NotEqual(final[1].GetProperty("id").GetString(), final[3].GetProperty("id").GetString());
+        }
+
+        await using var proxy = await ReasoningFromTextTests.StartAsync(Interleaved);
+        using var response = await proxy.Gateway.PostAsync("v1/responses",
+            new StringContent($$"""{"model":"{{Model}}","input":"hi"}""", Encoding.UTF8, "application/json"), Ct);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+        var whole = body.RootElement.GetProperty("output");
+        Assert.Equal(["reasoning", "message", "reasoning", "message"], whole.EnumerateArray().Select(o => o.GetProperty("type").GetString()));
+        Assert.Equal(["Which city?", "Let me check.", "Paris it is.", "Sunny in Paris."], whole.EnumerateArray().Select(o => o.GetProperty("content")[0].GetProperty("text").GetString()));
+    }
+
+    /// <summary>The same answer on Messages, streamed and whole: thinking(0), text(1), thinking(2), text(3).</summary>
+    [Fact]
+    public async Task InterleavedThoughts_Messages_AlternateThinkingAndTextBlocks()
+    {
+        await using var proxy = await ReasoningFromTextTests.StartAsync(Interleaved);
+        using var streamed = await proxy.Gateway.PostAsync("v1/messages",
+            new StringContent($$"""{"model":"{{Model}}","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"), Ct);
+        var events = (await streamed.Content.ReadAsStringAsync(Ct)).Split('\n')
+            .Where(l => l.StartsWith("data: ", StringComparison.Ordinal)).Select(l => JsonDocument.Parse(l[6..]).RootElement).ToList();
+        var blocks = new List<(int Index, string Type, StringBuilder Text)>();
+        var open = -1;
+        foreach (var e in events)
+        {
+            switch (e.GetProperty("type").GetString())
+            {
+                case "content_block_start":
+                    Assert.Equal(-1, open);
+                    open = e.GetProperty("index").GetInt32();
+                    Assert.Equal(blocks.Count, open);
+                    blocks.Add((open, e.GetProperty("content_block").GetProperty("type").GetString()!, new StringBuilder()));
+                    break;
+                case "content_block_delta":
+                    Assert.Equal(open, e.GetProperty("index").GetInt32());
+                    var delta = e.GetProperty("delta");
+                    blocks[^1].Text.Append((delta.TryGetProperty("thinking", out var t) ? t : delta.GetProperty("text")).GetString());
+                    break;
+                case "content_block_stop":
+                    Assert.Equal(open, e.GetProperty("index").GetInt32());
+                    open = -1;
+                    break;
+            }
+        }
+
+        Assert.Equal(-1, open);
+        Assert.Equal([("thinking", "Which city?"), ("text", "Let me check."), ("thinking", "Paris it is."), ("text", "Sunny in Paris.")],
+            blocks.Select(b => (b.Type, b.Text.ToString())));
+
+        using var response = await proxy.Gateway.PostAsync("v1/messages",
+            new StringContent($$"""{"model":"{{Model}}","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json"), Ct);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal([("thinking", "Which city?"), ("text", "Let me check."), ("thinking", "Paris it is."), ("text", "Sunny in Paris.")],
+            body.RootElement.GetProperty("content").EnumerateArray().Select(b => (b.GetProperty("type").GetString()!, (b.TryGetProperty("thinking", out var t) ? t : b.GetProperty("text")).GetString()!)));
+    }
+}
