@@ -96,4 +96,21 @@ public sealed class InterleavedReasoningTests
         Assert.Equal([("thinking", "Which city?"), ("text", "Let me check."), ("thinking", "Paris it is."), ("text", "Sunny in Paris.")],
             body.RootElement.GetProperty("content").EnumerateArray().Select(b => (b.GetProperty("type").GetString()!, (b.TryGetProperty("thinking", out var t) ? t : b.GetProperty("text")).GetString()!)));
     }
+
+    /// <summary>A call after a later thought (Gemma with tools) is still a call on a streamed Messages answer.</summary>
+    [Fact]
+    public async Task ToolCallAfterALaterThought_StreamedMessages_IsRepaired()
+    {
+        await using var proxy = await ReasoningFromTextTests.StartAsync(
+            "<|channel>thought\nGreet.<channel|>Let me check.<|channel>thought\nNeed weather.<channel|><|tool_call>call:get_weather{city:<|\"|>Paris<|\"|>}<tool_call|>");
+        using var response = await proxy.Gateway.PostAsync("v1/messages",
+            new StringContent($$$"""{"model":"{{{Model}}}","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}],"tools":[{"name":"get_weather","input_schema":{"type":"object"}}]}""", Encoding.UTF8, "application/json"), Ct);
+        var events = (await response.Content.ReadAsStringAsync(Ct)).Split('\n')
+            .Where(l => l.StartsWith("data: ", StringComparison.Ordinal)).Select(l => JsonDocument.Parse(l[6..]).RootElement).ToList();
+
+        var starts = events.Where(e => e.GetProperty("type").GetString() == "content_block_start")
+            .Select(e => (e.GetProperty("index").GetInt32(), e.GetProperty("content_block").GetProperty("type").GetString())).ToList();
+        Assert.Equal([(0, "thinking"), (1, "text"), (2, "thinking"), (3, "tool_use")], starts);
+        Assert.Equal("tool_use", events.Single(e => e.GetProperty("type").GetString() == "message_delta").GetProperty("delta").GetProperty("stop_reason").GetString());
+    }
 }
