@@ -69,7 +69,8 @@ public sealed class ToolCallFormatTests
             ["get_weather {\"city\": \"Quito\"}"] },
         { "harmony", "<|channel|>commentary to=functions.get_weather<|message|>{\"city\": \"Lagos\"}", "", ["get_weather {\"city\": \"Lagos\"}"] },
         // The recipient in the role header, before the channel (llama.cpp's gpt-oss tests): after the prompt's
-        // "<|start|>assistant" the answer begins with " to=", or a later message repeats the whole role header.
+        // "<|start|>assistant" the answer begins with " to=", or a later message repeats the whole role header (read
+        // before the start-only marker too: kept as its guard).
         { "harmony", " to=functions.get_weather<|channel|>commentary json<|message|>{\"city\": \"Accra\"}<|call|>", "",
             ["get_weather {\"city\": \"Accra\"}"] },
         { "harmony", " to=functions.get_weather<|channel|>analysis <|constrain|>json<|message|>{\"city\": \"Dakar\"}", "",
@@ -147,6 +148,7 @@ public sealed class ToolCallFormatTests
         { "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>\nThen I will", ToolCallRepairRejection.Unclosed },
         { "<|channel|>final<|message|>The weather is fine.", ToolCallRepairRejection.NotAToolCall },
         { " to=functions.rm_rf<|channel|>commentary json<|message|>{}<|call|>", ToolCallRepairRejection.UnknownTool },
+        // Mid-prose, to= is a word: held before the start-only marker too, kept as that marker's guard.
         { "Set x to=functions.get_weather<|channel|>commentary json<|message|>{}", ToolCallRepairRejection.NotAToolCall },
         { "to=functions.get_weather is how gpt-oss names a tool.", ToolCallRepairRejection.NotAToolCall },
         { "[see the docs](https://example.com) and [1, 2]", ToolCallRepairRejection.NotAToolCall },
