@@ -113,4 +113,57 @@ public sealed class InterleavedReasoningTests
         Assert.Equal([(0, "thinking"), (1, "text"), (2, "thinking"), (3, "tool_use")], starts);
         Assert.Equal("tool_use", events.Single(e => e.GetProperty("type").GetString() == "message_delta").GetProperty("delta").GetProperty("stop_reason").GetString());
     }
+
+    /// <summary>
+    /// A call after a later thought on a streamed Responses answer, whatever the cuts: the repair follows the answer into
+    /// the message after the reasoning item, the final output lists the items streamed, and the whole answer the same.
+    /// </summary>
+    [Theory]
+    [InlineData("", new[] { "reasoning", "message", "reasoning", "function_call" })]
+    [InlineData("Checking.", new[] { "reasoning", "message", "reasoning", "message", "function_call" })]
+    public async Task ToolCallAfterALaterThought_StreamedResponses_IsRepaired(string before, string[] items)
+    {
+        var answer = "<|channel>thought\nGreet.<channel|>Let me check.<|channel>thought\nNeed weather.<channel|>" + before
+            + "<|tool_call>call:get_weather{city:<|\"|>Paris<|\"|>}<tool_call|>";
+        var texts = new[] { "Greet.", "Let me check.", "Need weather.", before }.Where(t => t.Length > 0);
+        var elements = ReasoningFromTextTests.StringInfoElements(answer).ToArray();
+        for (var i = 1; i < elements.Length; i++)
+        {
+            var output = new System.Buffers.ArrayBufferWriter<byte>();
+            using var rewrite = new CopilotProxy.OpenAI.ResponsesReasoning(new CopilotProxy.Reasoning.ReasoningSplitter(ReasoningFormats.Gemma));
+            using var repair = new CopilotProxy.ToolCalls.ToolCallRepair(["get_weather"], Model, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+            var relay = new CopilotProxy.OpenAI.EventStreamRelay(output, CopilotProxy.OpenAI.EventApi.Responses, Model, repair) { Reasoning = rewrite };
+            foreach (var e in LmStudioEventStreams.Responses(Model, [string.Concat(elements[..i]), string.Concat(elements[i..])], null, 12))
+            {
+                relay.OnEvent(Encoding.UTF8.GetBytes(e.Data));
+            }
+
+            var outcome = ResponsesOutcome.Check(Encoding.UTF8.GetString(output.WrittenSpan));
+            Assert.Equal(items, outcome.Items);
+            Assert.Equal([new ResponsesCall("get_weather", """{"city":"Paris"}""", outcome.Calls[0].CallId)], outcome.Calls);
+            Assert.Equal(1, relay.RepairedToolCalls);
+        }
+
+        await using var proxy = await ReasoningFromTextTests.StartAsync(answer);
+        using var response = await proxy.Gateway.PostAsync("v1/responses",
+            new StringContent($$$"""{"model":"{{{Model}}}","input":"hi","tools":[{"type":"function","name":"get_weather","parameters":{"type":"object"}}]}""", Encoding.UTF8, "application/json"), Ct);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+        var whole = body.RootElement.GetProperty("output").EnumerateArray().ToArray();
+        Assert.Equal(items, whole.Select(o => o.GetProperty("type").GetString()));
+        Assert.Equal(texts, whole.SkipLast(1).Select(o => o.GetProperty("content")[0].GetProperty("text").GetString()));
+        Assert.Equal(("get_weather", """{"city":"Paris"}"""), (whole[^1].GetProperty("name").GetString(), whole[^1].GetProperty("arguments").GetString()));
+    }
+
+    /// <summary>The same on a whole Messages answer: the call after the later thought is a tool_use block, as streamed.</summary>
+    [Fact]
+    public async Task ToolCallAfterALaterThought_WholeMessages_IsRepaired()
+    {
+        await using var proxy = await ReasoningFromTextTests.StartAsync(
+            "<|channel>thought\nGreet.<channel|>Let me check.<|channel>thought\nNeed weather.<channel|><|tool_call>call:get_weather{city:<|\"|>Paris<|\"|>}<tool_call|>");
+        using var response = await proxy.Gateway.PostAsync("v1/messages",
+            new StringContent($$$"""{"model":"{{{Model}}}","max_tokens":64,"messages":[{"role":"user","content":"hi"}],"tools":[{"name":"get_weather","input_schema":{"type":"object"}}]}""", Encoding.UTF8, "application/json"), Ct);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal(["thinking", "text", "thinking", "tool_use"], body.RootElement.GetProperty("content").EnumerateArray().Select(b => b.GetProperty("type").GetString()));
+        Assert.Equal("tool_use", body.RootElement.GetProperty("stop_reason").GetString());
+    }
 }
