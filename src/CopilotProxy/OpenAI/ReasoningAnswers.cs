@@ -116,10 +116,12 @@ public static class ReasoningAnswers
     /// </summary>
     private static void WriteRuns(Utf8JsonWriter writer, JsonElement item, EventApi api, IReadOnlyList<(bool Reasoning, string Text)> runs)
     {
-        if (!runs.Any(r => r.Reasoning))
+        if (runs.Count == 0)
         {
-            // Only empty reasoning was taken out: it still says the model reasoned.
-            WriteReasoning(writer, api, "");
+            // Only empty reasoning was taken out (<think></think>): no empty reasoning item or thinking block, which the
+            // streamed answer can't show either, and the item stays, with no text, as the stream's does.
+            WriteWithText(writer, item, api, "", null);
+            return;
         }
 
         string? id = null;

@@ -130,7 +130,7 @@ public sealed partial class ResponsesReasoning(ReasoningSplitter splitter) : IEv
                 WriteMessageEvent(root);
                 _done = type == "response.output_item.done";
                 return true;
-            case "response.completed" or "response.incomplete" or "response.failed" when _index >= 0 && (!_split || _thinking):
+            case "response.completed" or "response.incomplete" or "response.failed" when _index >= 0 && (!_split || _thinking || Changed):
                 if (!_split)
                 {
                     // Cut off before the text's end: what is held goes out, the reasoning item ends, the message stays unclosed.
@@ -138,7 +138,9 @@ public sealed partial class ResponsesReasoning(ReasoningSplitter splitter) : IEv
                 }
 
                 _done = true;
-                _events.Add(_thinking ? WithOutput(root) : Raw(root));
+
+                // Markers taken out with no reasoning in them (<think></think>) changed the text all the same.
+                _events.Add(_thinking || Changed ? WithOutput(root) : Raw(root));
                 return true;
             case not null when message:
                 // Another event of the message (an annotation, a second part): it follows the answer text, wherever that went.

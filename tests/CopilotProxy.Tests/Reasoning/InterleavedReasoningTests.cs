@@ -166,4 +166,53 @@ public sealed class InterleavedReasoningTests
         Assert.Equal(["thinking", "text", "thinking", "tool_use"], body.RootElement.GetProperty("content").EnumerateArray().Select(b => b.GetProperty("type").GetString()));
         Assert.Equal("tool_use", body.RootElement.GetProperty("stop_reason").GetString());
     }
+
+    /// <summary>
+    /// <c>&lt;think&gt;&lt;/think&gt;</c> (a model that skipped thinking) leaves no empty thinking block, reasoning item or
+    /// reasoning field, streamed or whole, on any API: the stream can't show an empty one, and the whole answer agrees.
+    /// </summary>
+    [Fact]
+    public async Task EmptyReasoning_StreamedOrWhole_WritesNoReasoning()
+    {
+        await using var proxy = await ReasoningFromTextTests.StartAsync("<think></think>Hi");
+        async Task<string> PostAsync(string path, string body)
+        {
+            using var response = await proxy.Gateway.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"), Ct);
+            return await response.Content.ReadAsStringAsync(Ct);
+        }
+
+        static IEnumerable<JsonElement> Data(string sse) => sse.Split('\n')
+            .Where(l => l.StartsWith("data: {", StringComparison.Ordinal)).Select(l => JsonDocument.Parse(l[6..]).RootElement);
+
+        var messages = $$"""{"model":"{{Model}}","max_tokens":64,"messages":[{"role":"user","content":"hi"}]""";
+        using (var whole = JsonDocument.Parse(await PostAsync("v1/messages", messages + "}")))
+        {
+            Assert.Equal(["text"], whole.RootElement.GetProperty("content").EnumerateArray().Select(b => b.GetProperty("type").GetString()));
+            Assert.Equal("Hi", whole.RootElement.GetProperty("content")[0].GetProperty("text").GetString());
+        }
+
+        Assert.Equal(["text"], Data(await PostAsync("v1/messages", messages + ""","stream":true}"""))
+            .Where(e => e.GetProperty("type").GetString() == "content_block_start").Select(e => e.GetProperty("content_block").GetProperty("type").GetString()));
+
+        var responses = $$"""{"model":"{{Model}}","input":"hi" """;
+        using (var whole = JsonDocument.Parse(await PostAsync("v1/responses", responses + "}")))
+        {
+            Assert.Equal(["message"], whole.RootElement.GetProperty("output").EnumerateArray().Select(o => o.GetProperty("type").GetString()));
+        }
+
+        var streamed = ResponsesOutcome.Check(await PostAsync("v1/responses", responses + ""","stream":true}"""));
+        Assert.Equal(["message"], streamed.Items);
+        Assert.Equal("Hi", streamed.Text);
+
+        var chat = $$"""{"model":"{{Model}}","messages":[{"role":"user","content":"hi"}]""";
+        using (var whole = JsonDocument.Parse(await PostAsync("v1/chat/completions", chat + "}")))
+        {
+            var message = whole.RootElement.GetProperty("choices")[0].GetProperty("message");
+            Assert.Equal("Hi", message.GetProperty("content").GetString());
+            Assert.False(message.TryGetProperty("reasoning_content", out _));
+        }
+
+        Assert.DoesNotContain(Data(await PostAsync("v1/chat/completions", chat + ""","stream":true}""")),
+            e => e.GetProperty("choices").EnumerateArray().Any(c => c.TryGetProperty("delta", out var d) && d.TryGetProperty("reasoning_content", out _)));
+    }
 }
