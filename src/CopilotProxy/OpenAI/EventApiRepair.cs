@@ -123,12 +123,7 @@ public static class EventApiRepair
                     }
 
                     writer.WriteStartArray("content"u8);
-                    writer.WriteStartObject();
-                    writer.WriteString("type"u8, "output_text"u8);
-                    writer.WriteString("text"u8, repaired.Before);
-                    writer.WriteStartArray("annotations"u8);
-                    writer.WriteEndArray();
-                    writer.WriteEndObject();
+                    ResponsesReasoning.WriteOutputText(writer, System.Text.Encoding.UTF8.GetBytes(repaired.Before));
                     writer.WriteEndArray();
                     writer.WriteEndObject();
                 }

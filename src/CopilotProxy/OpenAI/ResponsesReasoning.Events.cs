@@ -37,15 +37,27 @@ public sealed partial class ResponsesReasoning
 
     private static void WritePart(Utf8JsonWriter writer, ReadOnlySpan<byte> type, ReadOnlySpan<byte> text)
     {
-        writer.WriteStartObject("part"u8);
-        writer.WriteString("type"u8, type);
-        writer.WriteString("text"u8, text);
+        writer.WritePropertyName("part"u8);
         if (type.SequenceEqual("output_text"u8))
         {
-            writer.WriteStartArray("annotations"u8);
-            writer.WriteEndArray();
+            WriteOutputText(writer, text);
+            return;
         }
 
+        writer.WriteStartObject();
+        writer.WriteString("type"u8, type);
+        writer.WriteString("text"u8, text);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>A message's <c>output_text</c> part as OpenAI writes it, whose <c>annotations</c> the SDKs expect even when empty.</summary>
+    internal static void WriteOutputText(Utf8JsonWriter writer, ReadOnlySpan<byte> text)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("type"u8, "output_text"u8);
+        writer.WriteString("text"u8, text);
+        writer.WriteStartArray("annotations"u8);
+        writer.WriteEndArray();
         writer.WriteEndObject();
     }
 
@@ -94,12 +106,7 @@ public sealed partial class ResponsesReasoning
             writer.WriteString("status"u8, "completed"u8);
             writer.WriteString("role"u8, "assistant"u8);
             writer.WriteStartArray("content"u8);
-            writer.WriteStartObject();
-            writer.WriteString("type"u8, "output_text"u8);
-            writer.WriteString("text"u8, _text.WrittenSpan);
-            writer.WriteStartArray("annotations"u8);
-            writer.WriteEndArray();
-            writer.WriteEndObject();
+            WriteOutputText(writer, _text.WrittenSpan);
             writer.WriteEndArray();
             writer.WriteEndObject();
         });
