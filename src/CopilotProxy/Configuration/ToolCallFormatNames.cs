@@ -11,7 +11,7 @@ public static class ToolCallFormatNames
     public const string Off = "off";
 
     public static IReadOnlyList<string> Formats { get; } =
-        ["hermes", "qwen3-coder", "seed-oss", "glm", "mistral", "llama3", "pythonic", "deepseek", "kimi-k2", "minimax-m2", "harmony", "granite", "phi4-mini", "gemma4", "json"];
+        ["hermes", "qwen3-coder", "seed-oss", "glm", "mistral", "llama3", "pythonic", "deepseek", "kimi-k2", "minimax-m2", "harmony", "granite", "phi4-mini", "gemma4", "olmo3", "json"];
 
     /// <summary>Every accepted value, for the error that names them.</summary>
     public static IReadOnlyList<string> Settings { get; } = [Auto, Off, .. Formats];

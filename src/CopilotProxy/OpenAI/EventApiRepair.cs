@@ -18,14 +18,56 @@ public static class EventApiRepair
     public static int TryWrite(JsonElement root, EventApi api, Utf8JsonWriter writer, Func<ToolCallRepair> newRepair) =>
         root.ValueKind != JsonValueKind.Object ? 0 : api == EventApi.Responses ? TryWriteResponse(root, writer, newRepair) : TryWriteMessage(root, writer, newRepair);
 
-    /// <summary>Runs the repair over one whole text; the text before the calls, and the calls, or null when it is not a call.</summary>
-    private static (string Before, IReadOnlyList<RepairedToolCall> Calls)? Repair(string text, bool truncated, Func<ToolCallRepair> newRepair)
+    /// <summary>
+    /// Runs one repair over the answer's texts in order, as a stream's repair follows the answer's text across the reasoning
+    /// taken out of it: which text holds the calls, the text before them in it, and the calls; or null when there are none.
+    /// </summary>
+    /// <remarks>
+    /// A text whose end is held (a call may have begun) decides the repair there, as the stream does when reasoning follows
+    /// it; a text released whole hands on to the next.
+    /// </remarks>
+    private static (int Text, string Before, IReadOnlyList<RepairedToolCall> Calls)? Repair(IReadOnlyList<string> texts, bool truncated, Func<ToolCallRepair> newRepair)
     {
         using var repair = newRepair();
-        var unchanged = repair.Append(text);
-        var before = unchanged ? "" : System.Text.Encoding.UTF8.GetString(repair.Released);
-        repair.Finish(truncated);
-        return unchanged || repair.Calls.Count == 0 ? null : (before, repair.Calls);
+        for (var i = 0; i < texts.Count; i++)
+        {
+            var unchanged = repair.Append(texts[i]);
+            var last = i == texts.Count - 1;
+            if (!repair.Active || (!last && !repair.Holding))
+            {
+                continue;
+            }
+
+            var before = unchanged ? "" : System.Text.Encoding.UTF8.GetString(repair.Released);
+            repair.Finish(truncated && last);
+            return unchanged || repair.Calls.Count == 0 ? null : (i, before, repair.Calls);
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The answer's texts the repair reads: the first text item and those after it with only reasoning items between (the
+    /// rest of the answer's text, after a later thought), as positions in <paramref name="items"/>.
+    /// </summary>
+    private static List<int> TextItems(JsonElement items, Func<JsonElement, bool> isText, ReadOnlySpan<byte> reasoningType)
+    {
+        var found = new List<int>();
+        var index = -1;
+        foreach (var item in items.EnumerateArray())
+        {
+            index++;
+            if (isText(item))
+            {
+                found.Add(index);
+            }
+            else if (found.Count > 0 && !(item.TryGetMember("type"u8, out var type) && type.IsString(reasoningType)))
+            {
+                break;
+            }
+        }
+
+        return found;
     }
 
     private static int TryWriteResponse(JsonElement root, Utf8JsonWriter writer, Func<ToolCallRepair> newRepair)
@@ -35,37 +77,20 @@ public static class EventApiRepair
             return 0;
         }
 
-        // A message item whose content is output_text only, in an answer without real function calls.
-        var target = -1;
-        var index = -1;
-        string? text = null;
-        foreach (var item in output.EnumerateArray())
-        {
-            index++;
-            if (item.ValueKind != JsonValueKind.Object || !item.TryGetProperty("type"u8, out var type))
-            {
-                continue;
-            }
-
-            if (type.IsString("function_call"u8))
-            {
-                return 0;
-            }
-
-            if (target < 0 && type.IsString("message"u8) && item.TryGetProperty("content"u8, out var content) && content.ValueKind == JsonValueKind.Array
-                && content.GetArrayLength() > 0 && content.EnumerateArray().All(p => p.ValueKind == JsonValueKind.Object
-                    && p.TryGetProperty("type"u8, out var t) && t.IsString("output_text"u8) && p.TryGetProperty("text"u8, out var s) && s.ValueKind == JsonValueKind.String))
-            {
-                target = index;
-                text = string.Concat(content.EnumerateArray().Select(p => p.GetProperty("text"u8).GetString()));
-            }
-        }
-
-        var truncated = root.TryGetMember("status"u8, out var status) && status.IsString("incomplete"u8);
-        if (target < 0 || Repair(text!, truncated, newRepair) is not { } repaired)
+        // Message items whose content is output_text only, in an answer without real function calls.
+        if (output.EnumerateArray().Any(item => item.TryGetMember("type"u8, out var type) && type.IsString("function_call"u8)))
         {
             return 0;
         }
+
+        var texts = TextItems(output, IsTextMessage, "reasoning"u8);
+        var truncated = root.TryGetMember("status"u8, out var status) && status.IsString("incomplete"u8);
+        if (Repair([.. texts.Select(i => string.Concat(output[i].GetProperty("content"u8).EnumerateArray().Select(p => p.GetProperty("text"u8).GetString())))], truncated, newRepair) is not { } repaired)
+        {
+            return 0;
+        }
+
+        var target = texts[repaired.Text];
 
         writer.WriteStartObject();
         foreach (var property in root.EnumerateObject())
@@ -77,7 +102,7 @@ public static class EventApiRepair
             }
 
             writer.WriteStartArray("output"u8);
-            index = 0;
+            var index = 0;
             foreach (var item in output.EnumerateArray())
             {
                 if (index++ != target)
@@ -98,12 +123,7 @@ public static class EventApiRepair
                     }
 
                     writer.WriteStartArray("content"u8);
-                    writer.WriteStartObject();
-                    writer.WriteString("type"u8, "output_text"u8);
-                    writer.WriteString("text"u8, repaired.Before);
-                    writer.WriteStartArray("annotations"u8);
-                    writer.WriteEndArray();
-                    writer.WriteEndObject();
+                    ResponsesReasoning.WriteOutputText(writer, System.Text.Encoding.UTF8.GetBytes(repaired.Before));
                     writer.WriteEndArray();
                     writer.WriteEndObject();
                 }
@@ -120,6 +140,11 @@ public static class EventApiRepair
         writer.WriteEndObject();
         return repaired.Calls.Count;
     }
+
+    private static bool IsTextMessage(JsonElement item) =>
+        item.TryGetMember("type"u8, out var type) && type.IsString("message"u8) && item.TryGetMember("content"u8, out var content) && content.ValueKind == JsonValueKind.Array
+        && content.GetArrayLength() > 0 && content.EnumerateArray().All(p => p.TryGetMember("type"u8, out var t) && t.IsString("output_text"u8)
+            && p.TryGetMember("text"u8, out var s) && s.ValueKind == JsonValueKind.String);
 
     /// <summary>A Responses <c>function_call</c> output item; <c>id</c> is the item's, <c>call_id</c> what the client answers with.</summary>
     /// <param name="completed">False: the item as a stream's <c>output_item.added</c> announces it, in progress and without arguments yet.</param>
@@ -148,32 +173,21 @@ public static class EventApiRepair
             return 0;
         }
 
-        // The first text block (thinking blocks may come before it), in an answer without real tool_use blocks.
-        var index = -1;
-        var i = 0;
-        foreach (var block in content.EnumerateArray())
-        {
-            if (block.ValueKind == JsonValueKind.Object && block.TryGetProperty("type"u8, out var type))
-            {
-                if (type.IsString("tool_use"u8))
-                {
-                    return 0;
-                }
-
-                if (index < 0 && type.IsString("text"u8) && block.TryGetProperty("text"u8, out var t) && t.ValueKind == JsonValueKind.String)
-                {
-                    index = i;
-                }
-            }
-
-            i++;
-        }
-
-        var truncated = root.TryGetMember("stop_reason"u8, out var stop) && stop.IsString("max_tokens"u8);
-        if (index < 0 || Repair(content[index].GetProperty("text"u8).GetString()!, truncated, newRepair) is not { } repaired)
+        // Text blocks (thinking blocks may come before and between them), in an answer without real tool_use blocks.
+        if (content.EnumerateArray().Any(block => block.TryGetMember("type"u8, out var type) && type.IsString("tool_use"u8)))
         {
             return 0;
         }
+
+        var texts = TextItems(content, block => block.TryGetMember("type"u8, out var type) && type.IsString("text"u8)
+            && block.TryGetMember("text"u8, out var t) && t.ValueKind == JsonValueKind.String, "thinking"u8);
+        var truncated = root.TryGetMember("stop_reason"u8, out var stop) && stop.IsString("max_tokens"u8);
+        if (Repair([.. texts.Select(i => content[i].GetProperty("text"u8).GetString()!)], truncated, newRepair) is not { } repaired)
+        {
+            return 0;
+        }
+
+        var index = texts[repaired.Text];
 
         writer.WriteStartObject();
         foreach (var property in root.EnumerateObject())
@@ -191,7 +205,7 @@ public static class EventApiRepair
             }
 
             writer.WriteStartArray("content"u8);
-            i = 0;
+            var i = 0;
             foreach (var block in content.EnumerateArray())
             {
                 if (i++ != index)

@@ -21,6 +21,7 @@ public sealed partial class EventStreamRelay
     private bool _textStarted;
     private bool _stopDeferred;
     private int _indexShift;
+    private bool _textEnded;
 
     /// <summary>How many tool calls written as text this stream turned into real ones.</summary>
     public int RepairedToolCalls { get; private set; }
@@ -33,6 +34,11 @@ public sealed partial class EventStreamRelay
         {
             var realCall = type == "content_block_start" && root.TryGetMember("content_block"u8, out var b) && b.TryGetMember("type"u8, out var bt) && bt.IsString("tool_use"u8);
             Settle(truncated: false, stopReasonEvent: null, stop: realCall);
+        }
+
+        if (_textEnded && FollowsText(type, root, index))
+        {
+            return true;
         }
 
         switch (type)
@@ -75,8 +81,16 @@ public sealed partial class EventStreamRelay
                     return true;
                 }
 
-                repair.Stop();
                 StartText();
+                if (Reasoning is not null)
+                {
+                    // Reasoning written as text may have ended this block to open a thinking block: the answer's next text
+                    // block continues the same text, so the repair waits for it (FollowsText).
+                    _textEnded = true;
+                    return false;
+                }
+
+                repair.Stop();
                 return false;
             case "message_delta" when _stopDeferred:
                 var stopReason = root.TryGetMember("delta"u8, out var d) && d.TryGetMember("stop_reason"u8, out var sr) ? sr : default;
@@ -88,6 +102,30 @@ public sealed partial class EventStreamRelay
             default:
                 return false;
         }
+    }
+
+    /// <summary>
+    /// After the repaired text block ended: a thinking block passes, and the next text block continues the repair's text
+    /// (true: its start waits for released text, as the first one's did); anything else ends the repair.
+    /// </summary>
+    private bool FollowsText(string? type, JsonElement root, int index)
+    {
+        var blockType = type == "content_block_start" && root.TryGetMember("content_block"u8, out var b) && b.TryGetMember("type"u8, out var bt) ? bt : default;
+        if (type is "content_block_delta" or "content_block_stop" || blockType.IsString("thinking"u8))
+        {
+            return false;
+        }
+
+        _textEnded = false;
+        if (blockType.IsString("text"u8) && repair!.Active)
+        {
+            _repairIndex = index;
+            _textStarted = false;
+            return true;
+        }
+
+        repair!.Stop();
+        return false;
     }
 
     /// <summary>The stream failed: text still held goes out as text before the error event, so nothing the model wrote is lost.</summary>

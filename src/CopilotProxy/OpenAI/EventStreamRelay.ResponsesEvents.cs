@@ -147,13 +147,17 @@ public sealed partial class EventStreamRelay
         writer.WriteEndObject();
     }
 
-    /// <summary>An output_text part, or a message item whose parts are, with the text replaced by <paramref name="text"/>.</summary>
-    internal static void WriteWithText(JsonElement value, Utf8JsonWriter writer, ReadOnlySpan<byte> text)
+    /// <summary>An output_text part, or a message item whose parts are, with the text replaced by <paramref name="text"/> (and the item's id by <paramref name="id"/>, when set).</summary>
+    internal static void WriteWithText(JsonElement value, Utf8JsonWriter writer, ReadOnlySpan<byte> text, string? id = null)
     {
         writer.WriteStartObject();
         foreach (var property in value.EnumerateObject())
         {
-            if (property.NameEquals("text"u8) && property.Value.ValueKind == JsonValueKind.String)
+            if (id is not null && property.NameEquals("id"u8))
+            {
+                writer.WriteString("id"u8, id);
+            }
+            else if (property.NameEquals("text"u8) && property.Value.ValueKind == JsonValueKind.String)
             {
                 writer.WriteString("text"u8, text);
             }

@@ -9,7 +9,8 @@ namespace CopilotProxy.OpenAI;
 /// <summary>
 /// The tool-call repair on a Responses stream: the first message item's <c>output_text.delta</c>s go through the repair, so
 /// text is sent as it comes and held only from where a call could begin; a call written as text leaves as
-/// <c>function_call</c> output items, and <c>response.completed</c> lists what the client actually got.
+/// <c>function_call</c> output items, and <c>response.completed</c> lists what the client actually got. When reasoning
+/// taken out of the text closed that message, the repair goes on in the next message after the reasoning item.
 /// </summary>
 /// <remarks>
 /// The message item's <c>output_item.added</c> and <c>content_part.added</c> wait for its first released text, so an answer
@@ -26,6 +27,7 @@ public sealed partial class EventStreamRelay
     private int _contentIndex = -1;
     private bool _messageStarted;
     private bool _settled;
+    private bool _messageEnded;
     private long _releasedBytes;
     private byte[]? _deltaTemplate;
     private byte[] _releasedText = [];
@@ -63,11 +65,16 @@ public sealed partial class EventStreamRelay
             target = false;
         }
 
+        if (_messageEnded && FollowsMessage(type, root, outputIndex))
+        {
+            return;
+        }
+
         switch (type)
         {
             case "response.output_item.added" when IsItem(type, root, "message"u8) && _messageIndex < 0 && repair!.Active:
                 _messageIndex = outputIndex;
-                _messageId = root.TryGetMember("item"u8, out var item) && item.TryGetMember("id"u8, out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
+                _messageId = ItemId(root);
                 _announce.Add((type, Raw(root)));
                 return;
             case "response.output_item.added" when IsItem(type, root, "function_call"u8) && repair!.Active:
@@ -115,9 +122,19 @@ public sealed partial class EventStreamRelay
                 }
 
                 // Nothing held: the text was all released as it came (or the item had none); the item closes as it was.
-                repair.Stop();
                 Announce();
                 _settled = type == "response.output_item.done";
+                if (Reasoning is null)
+                {
+                    repair.Stop();
+                }
+                else
+                {
+                    // Reasoning written as text may have closed this message to open a reasoning item: the answer's next
+                    // message continues the same text, so the repair waits for it (FollowsMessage).
+                    _messageEnded = _settled;
+                }
+
                 break;
             case "response.completed" or "response.incomplete" or "response.failed" when _messageIndex >= 0 && !_settled:
                 var truncated = type == "response.incomplete" || (root.TryGetProperty("response"u8, out var response)
@@ -133,6 +150,35 @@ public sealed partial class EventStreamRelay
         }
 
         WriteResponseEvent(type, root, Replace.None, default);
+    }
+
+    /// <summary>
+    /// After the repaired message ended: reasoning items pass, and the next message continues the repair's text (true: its
+    /// announcements wait for released text, as the first one's did); another item or the end of the answer ends the repair.
+    /// </summary>
+    private bool FollowsMessage(string? type, JsonElement root, int outputIndex)
+    {
+        if (type is not ("response.output_item.added" or "response.completed" or "response.incomplete" or "response.failed") || IsItem(type, root, "reasoning"u8))
+        {
+            return false;
+        }
+
+        _messageEnded = false;
+        if (!IsItem(type, root, "message"u8) || !repair!.Active)
+        {
+            repair!.Stop();
+            return false;
+        }
+
+        _messageIndex = outputIndex;
+        _messageId = ItemId(root);
+        _contentIndex = -1;
+        _messageStarted = false;
+        _settled = false;
+        _releasedBytes = 0;
+        _deltaTemplate = null;
+        _announce.Add((type, Raw(root)));
+        return true;
     }
 
     /// <summary>Decides the held text: its rest as text and the item's end as it was, or the calls as function_call items.</summary>
@@ -234,6 +280,9 @@ public sealed partial class EventStreamRelay
     private static bool IsItem(string? type, JsonElement root, ReadOnlySpan<byte> itemType) =>
         type == "response.output_item.added" && root.TryGetProperty("item"u8, out var item) && item.ValueKind == JsonValueKind.Object
         && item.TryGetProperty("type"u8, out var t) && t.ValueKind == JsonValueKind.String && t.ValueEquals(itemType);
+
+    private static string? ItemId(JsonElement root) =>
+        root.TryGetMember("item"u8, out var item) && item.TryGetMember("id"u8, out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
 
     private static int Int(JsonElement root, ReadOnlySpan<byte> name) =>
         root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var n) ? n : -1;

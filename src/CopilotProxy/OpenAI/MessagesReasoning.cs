@@ -10,24 +10,32 @@ namespace CopilotProxy.OpenAI;
 /// <summary>
 /// Reasoning written as text in a streamed Messages answer: the first text block's deltas go through a
 /// <see cref="ReasoningSplitter"/>, and the stream is rewritten into the one an upstream that separates reasoning sends:
-/// a <c>thinking</c> block (<c>thinking_delta</c>s, as they arrive) at the text block's index, then the text block one
-/// index later, and every later block moved up by one. The relay handles the rewritten events as the upstream's own (the
-/// tool-call repair included).
+/// from the text block's index on, a <c>thinking</c> block (<c>thinking_delta</c>s, as they arrive) for each run of
+/// reasoning and a text block for each run of answer text, in the order the model wrote them, and every later block
+/// moved up by the blocks added. The relay handles the rewritten events as the upstream's own (the tool-call repair
+/// included).
 /// </summary>
 /// <remarks>
-/// The text block's <c>content_block_start</c> waits for its first answer text, so an answer that is only reasoning has no
-/// empty text block. Reasoning after the answer text began (Gemma's interleaved thoughts) stays in the text: a block
-/// can't be reopened once the next one started.
+/// A text block's <c>content_block_start</c> waits for its first answer text, so an answer that is only reasoning has no
+/// empty text block. Reasoning after the answer text began (Gemma's or harmony's later thoughts) closes the text block and
+/// opens the next thinking block, as Anthropic's own interleaved thinking does: <c>thinking</c>, <c>text</c>,
+/// <c>thinking</c>, <c>text</c>. Which spans are reasoning is the splitter's call alone (a <c>&lt;think&gt;</c> in prose stays text).
 /// </remarks>
 public sealed class MessagesReasoning(ReasoningSplitter splitter) : IEventStreamReasoning
 {
+    private enum Block
+    {
+        None,
+        Thinking,
+        Text,
+    }
+
     private readonly List<byte[]> _events = [];
     private int _index = -1;
     private byte[]? _start;
     private bool _done;
-    private bool _thinking;
-    private bool _thinkingClosed;
-    private bool _textStarted;
+    private Block _open;
+    private int _blocks;
     private int _shift;
 
     /// <summary>The events that replace the last one given, in order.</summary>
@@ -57,8 +65,8 @@ public sealed class MessagesReasoning(ReasoningSplitter splitter) : IEventStream
             case "content_block_delta" when index == _index && index >= 0 && !_done:
                 if (!root.TryGetMember("delta"u8, out var delta) || !delta.TryGetMember("text"u8, out var text) || text.ValueKind != JsonValueKind.String)
                 {
-                    StartText();
-                    _events.Add(Shifted(root, _index + TextShift));
+                    Open(Block.Text);
+                    _events.Add(Shifted(root, Current));
                     return true;
                 }
 
@@ -66,10 +74,10 @@ public sealed class MessagesReasoning(ReasoningSplitter splitter) : IEventStream
                 switch (splitter.Append(bytes))
                 {
                     case ReasoningStep.Content:
-                        Text(bytes);
+                        Write(false, bytes);
                         break;
                     case ReasoningStep.Reasoning:
-                        Thinking(bytes);
+                        Write(true, bytes);
                         break;
                     default:
                         Parts();
@@ -88,7 +96,7 @@ public sealed class MessagesReasoning(ReasoningSplitter splitter) : IEventStream
         }
     }
 
-    /// <summary>The stream broke inside the text block: what was held goes out, and the open blocks are closed.</summary>
+    /// <summary>The stream broke inside the text block: what was held goes out, and the open block is closed.</summary>
     public bool Flush()
     {
         _events.Clear();
@@ -103,22 +111,15 @@ public sealed class MessagesReasoning(ReasoningSplitter splitter) : IEventStream
 
     public void Dispose() => splitter.Dispose();
 
-    /// <summary>Where the text block's events go while it is streamed: one past the thinking block, if there is one.</summary>
-    private int TextShift => _thinking ? 1 : 0;
+    /// <summary>The index of the block opened last.</summary>
+    private int Current => _index + _blocks - 1;
 
     private void Parts()
     {
         for (var p = 0; p < splitter.PartCount; p++)
         {
             var part = splitter.Part(p, out var reasoning);
-            if (reasoning && !_textStarted)
-            {
-                Thinking(part);
-            }
-            else
-            {
-                Text(part);
-            }
+            Write(reasoning, part);
         }
     }
 
@@ -126,90 +127,70 @@ public sealed class MessagesReasoning(ReasoningSplitter splitter) : IEventStream
     {
         splitter.Finish();
         Parts();
-        CloseThinking();
-        if (!_thinking && !_textStarted)
+        if (_blocks == 0)
         {
             // Nothing was taken out: the empty block goes as it came.
-            StartText();
+            Open(Block.Text);
         }
 
-        if (_textStarted)
-        {
-            _events.Add(Event("content_block_stop", _index + TextShift, null));
-        }
-
-        _shift = _thinking && _textStarted ? 1 : 0;
+        Open(Block.None);
+        _shift = _blocks - 1;
         _done = true;
     }
 
-    private void Thinking(ReadOnlySpan<byte> text)
-    {
-        if (_textStarted)
-        {
-            Text(text);
-            return;
-        }
-
-        if (!_thinking)
-        {
-            _thinking = true;
-            _events.Add(Event("content_block_start", _index, writer =>
-            {
-                writer.WriteStartObject("content_block"u8);
-                writer.WriteString("type"u8, "thinking"u8);
-                writer.WriteString("thinking"u8, ""u8);
-                writer.WriteEndObject();
-            }));
-        }
-
-        var copy = text.ToArray();
-        _events.Add(Event("content_block_delta", _index, writer =>
-        {
-            writer.WriteStartObject("delta"u8);
-            writer.WriteString("type"u8, "thinking_delta"u8);
-            writer.WriteString("thinking"u8, copy);
-            writer.WriteEndObject();
-        }));
-    }
-
-    private void Text(ReadOnlySpan<byte> text)
+    /// <summary>A run of reasoning or answer text, in the block of its kind (a new one when the last was of the other kind).</summary>
+    private void Write(bool reasoning, ReadOnlySpan<byte> text)
     {
         if (text.IsEmpty)
         {
             return;
         }
 
-        CloseThinking();
-        StartText();
+        Open(reasoning ? Block.Thinking : Block.Text);
         var copy = text.ToArray();
-        _events.Add(Event("content_block_delta", _index + TextShift, writer =>
+        _events.Add(Event("content_block_delta", Current, writer =>
         {
             writer.WriteStartObject("delta"u8);
-            writer.WriteString("type"u8, "text_delta"u8);
-            writer.WriteString("text"u8, copy);
+            writer.WriteString("type"u8, reasoning ? "thinking_delta"u8 : "text_delta"u8);
+            writer.WriteString(reasoning ? "thinking"u8 : "text"u8, copy);
             writer.WriteEndObject();
         }));
     }
 
-    private void CloseThinking()
+    /// <summary>Makes <paramref name="kind"/> the open block: the open one of another kind is stopped, and a new one started.</summary>
+    private void Open(Block kind)
     {
-        if (_thinking && !_thinkingClosed)
-        {
-            _thinkingClosed = true;
-            _events.Add(Event("content_block_stop", _index, null));
-        }
-    }
-
-    private void StartText()
-    {
-        if (_textStarted || _start is null)
+        if (_open == kind)
         {
             return;
         }
 
-        _textStarted = true;
-        using var document = JsonDocument.Parse(_start);
-        _events.Add(Shifted(document.RootElement, _index + TextShift));
+        if (_open != Block.None)
+        {
+            _events.Add(Event("content_block_stop", Current, null));
+        }
+
+        _open = kind;
+        if (kind == Block.None)
+        {
+            return;
+        }
+
+        _blocks++;
+        if (kind == Block.Text)
+        {
+            using var document = JsonDocument.Parse(_start!);
+            _events.Add(Shifted(document.RootElement, Current));
+            return;
+        }
+
+        _events.Add(Event("content_block_start", Current, writer =>
+        {
+            writer.WriteStartObject("content_block"u8);
+            writer.WriteString("type"u8, "thinking"u8);
+            writer.WriteString("thinking"u8, ""u8);
+            writer.WriteEndObject();
+        }));
     }
 
     private static byte[] Event(string type, int index, Action<Utf8JsonWriter>? body)

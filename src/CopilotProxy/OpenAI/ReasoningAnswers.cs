@@ -41,7 +41,7 @@ public static class ReasoningAnswers
             index++;
         }
 
-        if (target < 0 || ReasoningSplitter.SplitWhole(TextOf(items[target], api)!, formats, model, logger) is not { } split)
+        if (target < 0 || ReasoningSplitter.SplitRuns(TextOf(items[target], api)!, formats, model, logger) is not { } split)
         {
             return null;
         }
@@ -65,11 +65,7 @@ public static class ReasoningAnswers
                 {
                     if (index++ == target)
                     {
-                        WriteReasoning(writer, api, split.Reasoning);
-                        if (split.Content.Length > 0)
-                        {
-                            WriteWithText(writer, item, api, split.Content);
-                        }
+                        WriteRuns(writer, item, api, split.Runs);
                     }
                     else
                     {
@@ -113,39 +109,61 @@ public static class ReasoningAnswers
         return string.Concat(parts);
     }
 
+    /// <summary>
+    /// The item's runs in the order written, as the streamed answer shows them: a reasoning item or thinking block per run
+    /// of reasoning, a copy of the item with the text per run of answer text. A Responses message after the first gets an
+    /// id of its own.
+    /// </summary>
+    private static void WriteRuns(Utf8JsonWriter writer, JsonElement item, EventApi api, IReadOnlyList<(bool Reasoning, string Text)> runs)
+    {
+        if (runs.Count == 0)
+        {
+            // Only empty reasoning was taken out (<think></think>): no empty reasoning item or thinking block, which the
+            // streamed answer can't show either, and the item stays, with no text, as the stream's does.
+            WriteWithText(writer, item, api, "", null);
+            return;
+        }
+
+        string? id = null;
+        foreach (var (reasoning, text) in runs)
+        {
+            if (reasoning)
+            {
+                WriteReasoning(writer, api, text);
+                continue;
+            }
+
+            WriteWithText(writer, item, api, text, id);
+            id = ResponsesReasoning.NewMessageId();
+        }
+    }
+
     /// <summary>LM Studio's shapes: a <c>reasoning</c> item with a <c>reasoning_text</c> part; Anthropic's <c>thinking</c> block.</summary>
     private static void WriteReasoning(Utf8JsonWriter writer, EventApi api, string reasoning)
     {
-        writer.WriteStartObject();
-        if (api == EventApi.Messages)
+        if (api == EventApi.Responses)
         {
-            writer.WriteString("type"u8, "thinking"u8);
-            writer.WriteString("thinking"u8, reasoning);
-        }
-        else
-        {
-            writer.WriteString("type"u8, "reasoning"u8);
-            writer.WriteString("id"u8, "rs_" + Guid.NewGuid().ToString("N")[..24]);
-            writer.WriteStartArray("summary"u8);
-            writer.WriteEndArray();
-            writer.WriteStartArray("content"u8);
-            writer.WriteStartObject();
-            writer.WriteString("type"u8, "reasoning_text"u8);
-            writer.WriteString("text"u8, reasoning);
-            writer.WriteEndObject();
-            writer.WriteEndArray();
+            ResponsesReasoning.WriteReasoningItem(writer, ResponsesReasoning.NewReasoningId(), "completed"u8, System.Text.Encoding.UTF8.GetBytes(reasoning));
+            return;
         }
 
+        writer.WriteStartObject();
+        writer.WriteString("type"u8, "thinking"u8);
+        writer.WriteString("thinking"u8, reasoning);
         writer.WriteEndObject();
     }
 
-    /// <summary>The item or block with its text replaced (a Responses message keeps its first part, with the answer text).</summary>
-    private static void WriteWithText(Utf8JsonWriter writer, JsonElement item, EventApi api, string text)
+    /// <summary>The item or block with its text replaced (a Responses message keeps its first part, with the answer text), and its id when <paramref name="id"/> is set.</summary>
+    private static void WriteWithText(Utf8JsonWriter writer, JsonElement item, EventApi api, string text, string? id)
     {
         writer.WriteStartObject();
         foreach (var property in item.EnumerateObject())
         {
-            if (api == EventApi.Messages && property.NameEquals("text"u8))
+            if (id is not null && property.NameEquals("id"u8))
+            {
+                writer.WriteString("id"u8, id);
+            }
+            else if (api == EventApi.Messages && property.NameEquals("text"u8))
             {
                 writer.WriteString("text"u8, text);
             }

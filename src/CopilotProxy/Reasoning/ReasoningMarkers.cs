@@ -23,6 +23,9 @@ internal static class ReasoningMarkers
     public static readonly byte[] HarmonyReturn = "<|return|>"u8.ToArray();
     public static readonly byte[] HarmonyCall = "<|call|>"u8.ToArray();
 
+    /// <summary>A harmony role header's recipient, when it comes before the channel.</summary>
+    public static readonly byte[] HarmonyRecipient = "to="u8.ToArray();
+
     /// <summary>The bytes any marker starts with: text without them holds no marker and needs no look.</summary>
     public static readonly SearchValues<byte> Starts = SearchValues.Create("<["u8);
 

@@ -39,10 +39,19 @@ public sealed partial class ReasoningSplitter
             return -1;
         }
 
+        var marker = text.StartsWith(ReasoningMarkers.HarmonyStart) ? ReasoningMarkers.HarmonyStart.Length
+            : text.StartsWith(ReasoningMarkers.HarmonyChannel) ? ReasoningMarkers.HarmonyChannel.Length
+            : 0;
         if (message < 0 || broken)
         {
+            if (marker == 0)
+            {
+                // A start that only looked like a recipient: text, as an answer with no marker at its start is.
+                _state = TextState;
+                return 0;
+            }
+
             // Not a header after all: its first marker is text, and the scan goes on after it.
-            var marker = text.StartsWith(ReasoningMarkers.HarmonyStart) ? ReasoningMarkers.HarmonyStart.Length : ReasoningMarkers.HarmonyChannel.Length;
             Emit(false, text[..marker]);
             _state = State.HarmonyText;
             return marker;
@@ -50,7 +59,7 @@ public sealed partial class ReasoningSplitter
 
         var header = text[..(message + ReasoningMarkers.HarmonyMessage.Length)];
         var channel = ChannelOf(header);
-        if (header.IndexOf(" to="u8) >= 0 || !(channel.IsEmpty || channel.SequenceEqual("analysis"u8) || channel.SequenceEqual("final"u8) || channel.SequenceEqual("commentary"u8)))
+        if (marker == 0 || header.IndexOf(" to="u8) >= 0 || !(channel.IsEmpty || channel.SequenceEqual("analysis"u8) || channel.SequenceEqual("final"u8) || channel.SequenceEqual("commentary"u8)))
         {
             Emit(false, header);
             _state = State.HarmonyPassthrough;

@@ -19,29 +19,45 @@ public sealed partial class ReasoningSplitter
             return whitespace + Open(opener);
         }
 
+        if ((_formats & ReasoningFormats.Harmony) != 0)
+        {
+            // gpt-oss may name the recipient in the role header, whose "<|start|>assistant" is in the prompt: the answer then
+            // starts " to=functions.NAME<|channel|>…", a tool message kept whole (its whitespace too) for the repair.
+            if (body.StartsWith(ReasoningMarkers.HarmonyRecipient))
+            {
+                _state = State.HarmonyHeader;
+                return 0;
+            }
+
+            partial |= body.Length < ReasoningMarkers.HarmonyRecipient.Length && ReasoningMarkers.HarmonyRecipient.AsSpan().StartsWith(body);
+        }
+
         if (partial)
         {
             return -1;
         }
 
-        // No opening marker at the start: the tag forms are off for this answer, unless the format was named for the model.
-        switch (_formats)
+        if (_formats == ReasoningFormats.ThinkOpen)
         {
-            case ReasoningFormats.ThinkOpen:
-                EnterReasoning(ReasoningMarkers.ThinkClose, State.Off, ReasoningFormats.ThinkOpen);
-                _state = State.Reasoning;
-                return whitespace;
-            case ReasoningFormats.Harmony:
-                _state = State.HarmonyText;
-                return 0;
-            case ReasoningFormats.Gemma:
-                _state = State.GemmaText;
-                return 0;
-            default:
-                _state = (_formats & ReasoningFormats.Think) != 0 ? State.Plain : State.Off;
-                return 0;
+            EnterReasoning(ReasoningMarkers.ThinkClose, State.Off, ReasoningFormats.ThinkOpen);
+            _state = State.Reasoning;
+            return whitespace;
         }
+
+        _state = TextState;
+        return 0;
     }
+
+    /// <summary>
+    /// Answer text with no opening marker at its start: the tag forms are off for this answer, unless the format was named
+    /// for the model.
+    /// </summary>
+    private State TextState => _formats switch
+    {
+        ReasoningFormats.Harmony => State.HarmonyText,
+        ReasoningFormats.Gemma => State.GemmaText,
+        _ => (_formats & ReasoningFormats.Think) != 0 ? State.Plain : State.Off,
+    };
 
     /// <summary>
     /// False when <paramref name="text"/>, the start of the answer, can begin no opening marker: its first byte is no

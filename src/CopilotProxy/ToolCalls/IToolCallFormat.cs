@@ -16,6 +16,12 @@ public interface IToolCallFormat
     bool AtStartOnly { get; }
 
     /// <summary>
+    /// More texts a block of this format starts with, which count only at the start of the content whatever
+    /// <see cref="AtStartOnly"/> says: a marker that is an ordinary word mid-text would hold prose for nothing.
+    /// </summary>
+    IReadOnlyList<byte[]> StartMarkers => [];
+
+    /// <summary>
     /// Reads the calls in <paramref name="text"/>, which starts with one of <see cref="Markers"/> and holds everything held
     /// so far. Adds the calls to <paramref name="calls"/> only when it returns <see cref="ParseStatus.Done"/>.
     /// </summary>

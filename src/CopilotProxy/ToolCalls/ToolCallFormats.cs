@@ -25,7 +25,7 @@ public sealed class ToolCallFormats
     [
         new HermesFormat(), new Qwen3CoderFormat(), new SeedOssFormat(), new GlmFormat(), new MistralFormat(), new Llama3Format(),
         new PythonicFormat(), new DeepSeekFormat(), new KimiK2Format(), new MiniMaxM2Format(), new HarmonyFormat(), new GraniteFormat(),
-        new Phi4MiniFormat(), new Gemma4Format(), new JsonFormat(),
+        new Phi4MiniFormat(), new Gemma4Format(), new Olmo3Format(), new JsonFormat(),
     ];
 
     public static ToolCallFormats Auto { get; } = new(All);
@@ -38,7 +38,7 @@ public sealed class ToolCallFormats
     private ToolCallFormats(IReadOnlyList<IToolCallFormat> formats)
     {
         Formats = formats;
-        _markers = [.. formats.SelectMany(f => f.Markers.Select(m => (m, f, f.AtStartOnly)))];
+        _markers = [.. formats.SelectMany(f => f.Markers.Select(m => (m, f, f.AtStartOnly)).Concat(f.StartMarkers.Select(m => (m, f, true))))];
         AnywhereFirstBytes = SearchValues.Create([.. _markers.Where(m => !m.StartOnly).Select(m => m.Marker[0]).Distinct()]);
     }
 

@@ -28,7 +28,7 @@ public sealed class ReasoningFromTextTests
         { "gateway", "<|channel>thought\nSay hi.<channel|>Hi.", "Say hi.", "Hi." },
     };
 
-    private static async Task<ProxyFixture> StartAsync(string reply, bool reasoningTags = true, bool specialTokens = true)
+    internal static async Task<ProxyFixture> StartAsync(string reply, bool reasoningTags = true, bool specialTokens = true)
     {
         var proxy = await ProxyFixture.StartAsync(configure: s => s with { ReasoningTags = reasoningTags });
         proxy.Upstream.DefaultReply = reply;
@@ -340,7 +340,7 @@ public sealed class ReasoningFromTextTests
         Assert.DoesNotContain("<think>", written, StringComparison.Ordinal);
     }
 
-    private static IEnumerable<string> StringInfoElements(string text)
+    internal static IEnumerable<string> StringInfoElements(string text)
     {
         var e = System.Globalization.StringInfo.GetTextElementEnumerator(text);
         while (e.MoveNext())

@@ -117,6 +117,31 @@ public sealed class ReasoningSplitterTests
 
         const string InChannel = "<|channel|>commentary to=functions.read_file json<|message|>{\"path\":\"a\"}<|call|>";
         Assert.Equal(new SplitResult("", InChannel), SplitResult.Run(ReasoningFormats.Auto, InChannel));
+
+        // A later message with the recipient in its role header, even on the analysis channel (llama.cpp's gpt-oss tests).
+        const string InRole = "<|start|>assistant to=functions.get_weather<|channel|>analysis<|message|>{\"city\":\"Paris\"}";
+        Assert.Equal(new SplitResult("Need weather.", InRole), SplitResult.Run(ReasoningFormats.Harmony, "<|channel|>analysis<|message|>Need weather.<|end|>" + InRole));
+    }
+
+    /// <summary>
+    /// The recipient in the role header, before the channel, of the answer's first message: the answer starts " to=" (the
+    /// prompt held <c>&lt;|start|&gt;assistant</c>). The channel may even say analysis (llama.cpp's gpt-oss tests): the
+    /// arguments are still a call for the repair, never reasoning.
+    /// </summary>
+    [Theory]
+    [InlineData(" to=functions.get_weather<|channel|>analysis<|message|>{\"city\":\"Paris\"}<|call|>", "")]
+    [InlineData("to=functions.get_weather<|channel|>commentary json<|message|>{\"city\":\"Paris\"}", "")]
+    public void HarmonyRecipientBeforeTheChannel_IsLeftInTheTextForTheRepair(string written, string reasoning)
+    {
+        var call = written[(written.IndexOf("<|end|>", StringComparison.Ordinal) is var end and >= 0 ? end + "<|end|>".Length : 0)..];
+        var bytes = Encoding.UTF8.GetBytes(written);
+        foreach (var formats in new[] { ReasoningFormats.Auto, ReasoningFormats.Harmony })
+        {
+            for (var at = 0; at <= bytes.Length; at++)
+            {
+                Assert.Equal(new SplitResult(reasoning, call), SplitResult.RunSplitAt(formats, bytes, at));
+            }
+        }
     }
 
     [Fact]

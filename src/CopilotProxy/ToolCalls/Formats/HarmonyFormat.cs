@@ -5,7 +5,12 @@ namespace CopilotProxy.ToolCalls.Formats;
 /// the recipient in the channel header or in the role header. The analysis and final channels are reasoning and answer,
 /// not calls: a header without <c>to=functions.</c> is left as text.
 /// </summary>
-/// <remarks><c>&lt;|call|&gt;</c> is a stop token LM Studio may leave out; the end of the answer ends the arguments then.</remarks>
+/// <remarks>
+/// <c>&lt;|call|&gt;</c> is a stop token LM Studio may leave out; the end of the answer ends the arguments then. With the
+/// recipient in the role header, the first message's <c>&lt;|start|&gt;assistant</c> is in the prompt, so the answer itself
+/// starts <c> to=functions.NAME&lt;|channel|&gt;commentary json&lt;|message|&gt;</c> (llama.cpp's gpt-oss parser and tests
+/// take this form, on the analysis channel too): <c>to=functions.</c> opens a call at the start of the answer only.
+/// </remarks>
 internal sealed class HarmonyFormat : IToolCallFormat
 {
     private static ReadOnlySpan<byte> Message => "<|message|>"u8;
@@ -19,6 +24,7 @@ internal sealed class HarmonyFormat : IToolCallFormat
     public string Name => "harmony";
     public IReadOnlyList<byte[]> Markers { get; } = ["<|channel|>"u8.ToArray(), "<|start|>"u8.ToArray()];
     public bool AtStartOnly => false;
+    public IReadOnlyList<byte[]> StartMarkers { get; } = ["to=functions."u8.ToArray()];
 
     public FormatParse Parse(ReadOnlySpan<byte> text, bool final, ParsedCalls calls)
     {
