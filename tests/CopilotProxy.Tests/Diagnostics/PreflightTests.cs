@@ -17,7 +17,8 @@ public sealed class PreflightTests : IDisposable
             [FakeModel.Llm("qwen/qwen3-8b", loadedContextLength: 16384), FakeModel.Llm("google/gemma-3-4b", loadedContextLength: null) with { TrainedForToolUse = false }],
             configure: s => s with { LogDir = _directory, LogLevel = LogLevel.Information, OllamaPort = 0 });
 
-        var log = await WaitForLogAsync("Tool-capable");
+        // The VS Code line is the summary's last: waiting for an earlier one raced with it.
+        var log = await WaitForLogAsync("Manage Models > Ollama");
 
         Assert.Contains("Pre-flight ✓ LM Studio reachable at", log, StringComparison.Ordinal);
         Assert.Contains("2 model(s), 1 loaded", log, StringComparison.Ordinal);
@@ -34,7 +35,7 @@ public sealed class PreflightTests : IDisposable
             [FakeModel.Llm("google/gemma-3-4b", loadedContextLength: 4096) with { TrainedForToolUse = false }],
             configure: s => s with { LogDir = _directory, LogLevel = LogLevel.Information });
 
-        var log = await WaitForLogAsync("below 8192");
+        var log = await WaitForLogAsync("Manage Models > Ollama");
 
         Assert.Contains("Pre-flight ✗ No tool-capable model", log, StringComparison.Ordinal);
         Assert.Contains("Copilot reserves 4096 tokens for the answer", log, StringComparison.Ordinal);
