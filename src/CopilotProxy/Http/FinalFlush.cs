@@ -37,6 +37,19 @@ public static class FinalFlush
     }
 
     /// <summary>
+    /// Flushes a whole answer and, when the client took it, ends the response there (<see cref="EndAsync"/>), so what
+    /// the request does after its answer (log line, metrics, an unload after keep_alive 0) no longer delays its end.
+    /// </summary>
+    public static async Task TryEndAsync(HttpResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        if (await TryAsync(response.BodyWriter))
+        {
+            await EndAsync(response);
+        }
+    }
+
+    /// <summary>
     /// Ends a streamed answer that was flushed whole: the client gets the chunked terminator now. Kestrel writes it only
     /// once the whole pipeline has returned, after the request's log line, metrics, dashboard record and the upstream
     /// response's disposal; those ran while every client waited for its answer's last 5 bytes.

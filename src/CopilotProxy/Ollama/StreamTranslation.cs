@@ -164,7 +164,7 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
             }
 
             translator.WriteDone();
-            await FinalFlush.TryAsync(output);
+            await FinalFlush.TryEndAsync(context.Response);
         }
     }
 }

@@ -265,6 +265,10 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         {
             FailureReporting.Report(context, logger, door, path, failure);
         }
+        else
+        {
+            await FinalFlush.TryEndAsync(context.Response);
+        }
     }
 
     /// <summary>501 when the upstream has no such API, in that API's error shape, naming the upstream and the LM Studio version it needs.</summary>

@@ -67,6 +67,14 @@ public sealed class FakeLmStudio : IAsyncDisposable
     /// <summary>How long a load takes, as LM Studio's load of a large model does: <c>/api/v1/models/load</c> and just-in-time loads both wait this long.</summary>
     public TimeSpan LoadDelay { get; set; }
 
+    /// <summary>When set, <c>/api/v1/models/unload</c> answers only once this task completes (an unload that takes its time).</summary>
+    public Task? UnloadGate { get; set; }
+
+    /// <summary>Completes when the first <c>/api/v1/models/unload</c> arrives: the proxy unloads after the client has its answer.</summary>
+    public Task UnloadArrived => _unloadArrived.Task;
+
+    private readonly TaskCompletionSource _unloadArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>When set, <c>/api/v1/models/load</c> fails with this message (LM Studio's answer when the model does not fit in memory).</summary>
     public string? LoadFailure { get; set; }
 
@@ -207,6 +215,12 @@ public sealed class FakeLmStudio : IAsyncDisposable
             if (LoadDelay > TimeSpan.Zero && NeedsLoad(request))
             {
                 await Task.Delay(LoadDelay, linked.Token);
+            }
+
+            if (request.Path == "/api/v1/models/unload")
+            {
+                _unloadArrived.TrySetResult();
+                await (UnloadGate ?? Task.CompletedTask).WaitAsync(linked.Token);
             }
 
             var response = Route(context.Request.Method, request);

@@ -325,9 +325,30 @@ public class OllamaNativeApiTests
         var (_, _, body) = await PostAsync(proxy, "/api/chat", $$"""{"model":"{{Qwen}}","messages":[{"role":"user","content":"hi"}],"keep_alive":"0s","stream":false}""");
 
         Assert.Equal(proxy.Upstream.DefaultReply, (string?)ParseLines(body)[0]["message"]!["content"]);
+        await proxy.Upstream.UnloadArrived.WaitAsync(Ct);
         var chat = proxy.UpstreamRequests("/v1/chat/completions").Single();
         var unload = proxy.UpstreamRequests("/api/v1/models/unload").Single();
         Assert.True(unload.Sequence > chat.Sequence);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Chat_KeepAliveZeroWithMessages_TheClientHasItsWholeAnswerBeforeTheUnloadEnds(bool stream)
+    {
+        await using var proxy = await StartAsync();
+        var unloadMayEnd = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        proxy.Upstream.UnloadGate = unloadMayEnd.Task;
+
+        // Reading the body to its end needs the chunked terminator; the unload it must not wait for is held until then.
+        // The wait bound only turns a regression into a failure, and sits well inside the fixture's 20 s upstream idle
+        // timeout, which would otherwise end the held unload and, with it, the answer; it measures nothing.
+        var answer = PostAsync(proxy, "/api/chat", $$"""{"model":"{{Qwen}}","messages":[{"role":"user","content":"hi"}],"keep_alive":0,"stream":{{(stream ? "true" : "false")}}}""");
+        var (status, _, body) = await answer.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        unloadMayEnd.SetResult();
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.True((bool)ParseLines(body)[^1]["done"]!);
     }
 
     [Fact]
