@@ -25,6 +25,9 @@ public sealed class ConsoleLog : ILoggerProvider, ILogLineSink
     private readonly TextWriter _output;
     private readonly ProxyTextConsoleFormatter? _text;
     private readonly Thread _writer;
+    // A line logged after Dispose is written by its own thread while the writer may still be draining (Join gives up after
+    // DrainTimeout); without this, the two could split each other's lines on a TextWriter that is not synchronized.
+    private readonly Lock _writing = new();
 
     public ConsoleLog(LogFormat format, TextWriter output, bool colors)
     {
@@ -82,14 +85,17 @@ public sealed class ConsoleLog : ILoggerProvider, ILogLineSink
 
     private void WriteLine(string line)
     {
-        try
+        lock (_writing)
         {
-            _output.Write(line);
-            _output.Flush();
-        }
-        catch (IOException)
-        {
-            // stdout is gone (a closed pipe): the lines are lost, but the proxy keeps serving.
+            try
+            {
+                _output.Write(line);
+                _output.Flush();
+            }
+            catch (IOException)
+            {
+                // stdout is gone (a closed pipe): the lines are lost, but the proxy keeps serving.
+            }
         }
     }
 }

@@ -242,6 +242,75 @@ public sealed class ConsoleFormatTests : IDisposable
         console.Dispose();
     }
 
+    [Fact]
+    public void ConsoleSink_LinesLoggedAfterDispose_WhileTheDrainStillWrites_StayWhole()
+    {
+        // The writer thread is held on its first line until Dispose has given up waiting for it, so lines logged after
+        // Dispose go out directly while it drains the queue: both write at once, one character at a time.
+        var writer = new CharByCharWriter();
+        var console = new ConsoleLog(LogFormat.Json, writer, colors: false);
+        using var factory = LoggerFactory.Create(b => b.AddProvider(console));
+        var logger = factory.CreateLogger("CopilotProxy.Tests");
+        for (var i = 0; i < 100; i++)
+        {
+            ConsoleSinkLog.Line(logger, i);
+        }
+
+        console.Dispose();
+        writer.Release.Set();
+        for (var i = 100; i < 200; i++)
+        {
+            ConsoleSinkLog.Line(logger, i);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        string[] lines;
+        while ((lines = writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)).Length < 200 && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(20);
+        }
+
+        Assert.Equal(200, lines.Length);
+        var numbers = lines.Select(line =>
+        {
+            using var json = JsonDocument.Parse(line);
+            return json.RootElement.GetProperty("Number").GetInt32();
+        }).Order();
+        Assert.Equal(Enumerable.Range(0, 200), numbers);
+    }
+
+    /// <summary>A writer that is not synchronized and writes slowly, so two threads writing at once would split each other's lines.</summary>
+    private sealed class CharByCharWriter : TextWriter
+    {
+        private readonly StringBuilder _text = new();
+
+        public ManualResetEventSlim Release { get; } = new();
+
+        public override Encoding Encoding => Encoding.UTF8;
+
+        public override void Write(string? value)
+        {
+            Release.Wait();
+            foreach (var c in value ?? string.Empty)
+            {
+                lock (_text)
+                {
+                    _text.Append(c);
+                }
+
+                Thread.Yield();
+            }
+        }
+
+        public override string ToString()
+        {
+            lock (_text)
+            {
+                return _text.ToString();
+            }
+        }
+    }
+
     private sealed class FailingWriter : TextWriter
     {
         public override Encoding Encoding => Encoding.UTF8;
