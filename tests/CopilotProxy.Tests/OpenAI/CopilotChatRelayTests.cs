@@ -54,6 +54,26 @@ public sealed class CopilotChatRelayTests
     }
 
     [Fact]
+    public async Task ServerTiming_NamesTheProxysTimeAndTheUpstreams_InMilliseconds()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        proxy.Upstream.Enqueue(FakeResponse.Sse(LmStudioStreams.Text(Key, "Hi")));
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var response = await ProxyFixture.SendStreamingAsync(proxy.Ollama, ProxyFixture.CopilotPost("v1/chat/completions", CopilotRequests.Chat(ClientModel)));
+        var elapsed = clock.Elapsed.TotalMilliseconds;
+
+        // Browsers' network panels and `curl -v` read it as W3C Server-Timing: `name;dur=<milliseconds>`.
+        var timing = Assert.Single(response.Headers.GetValues("Server-Timing"));
+        var match = System.Text.RegularExpressions.Regex.Match(timing, @"^proxy;dur=(\d+(?:\.\d+)?), upstream;dur=(\d+(?:\.\d+)?)$");
+        Assert.True(match.Success, timing);
+        var proxyMs = double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        var upstreamMs = double.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(upstreamMs > 0, timing);
+        Assert.True(proxyMs + upstreamMs <= elapsed, $"{timing} against {elapsed:0.###} ms seen by the client");
+    }
+
+    [Fact]
     public async Task SequentialParallelToolCalls_EachArrivesWhole()
     {
         await using var proxy = await ProxyFixture.StartAsync();
