@@ -25,10 +25,7 @@ bin="$root/artifacts/bench-load"
 # shellcheck source=bench/load/hops.sh
 source "$here/hops.sh"
 read_candidates "$@"
-if [ "${FLOOR:-0}" = 1 ]; then
-  [ -x "$bin/floor/floor" ] || publish_aot "$here/Floor/Floor.csproj" "$bin/floor" "the framework floor"
-  labels+=(floor); commands+=("env FLOOR_MODE=copy $bin/floor/floor")
-fi
+add_floor
 hops_start cpu 19600
 
 declare -A target_url target_pid

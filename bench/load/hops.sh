@@ -6,6 +6,7 @@
 #   hops_start NAME PORT_BASE   results folder $out, scratch $work, the fake upstream ($upstream_port) and nginx ($nginx_port, $nginx_pid)
 #   start_candidate LABEL CMD   a proxy from CMD (which may start with `env NAME=value ...`) on $ollama_port/$litellm_port, pid in $candidate_pid
 #   read_candidates ARG...      each label=command into $labels and $commands
+#   add_floor                   with FLOOR=1, the framework floor (bench/load/Floor, copying bytes) as the candidate `floor`
 #   publish_aot PROJECT DIR WHAT
 
 read_candidates() {
@@ -15,6 +16,12 @@ read_candidates() {
     [[ $arg == *=* ]] || die "candidate '$arg' is not label=command"
     labels+=("${arg%%=*}"); commands+=("${arg#*=}")
   done
+}
+
+add_floor() {
+  [ "${FLOOR:-0}" = 1 ] || return 0
+  [ -x "$bin/floor/floor" ] || publish_aot "$here/Floor/Floor.csproj" "$bin/floor" "the framework floor"
+  labels+=(floor); commands+=("env FLOOR_MODE=copy $bin/floor/floor")
 }
 
 publish_aot() {
