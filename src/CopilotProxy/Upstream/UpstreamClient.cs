@@ -64,7 +64,8 @@ public sealed class UpstreamClient
         PooledConnectionIdleTimeout = TimeSpan.FromSeconds(4),
         PooledConnectionLifetime = TimeSpan.FromMinutes(10),
         ConnectTimeout = settings.UpstreamConnectTimeout,
-        AutomaticDecompression = DecompressionMethods.None,
+        // AutomaticDecompression stays unset: None is its default, and setting it at all, even to None, roots
+        // HttpClient's decompression handler and Brotli with it (docs/performance.md, issue 24 round three).
         // The upstream is local; a corporate HTTP_PROXY variable must not reroute loopback traffic.
         UseProxy = false,
         AllowAutoRedirect = false,
