@@ -65,7 +65,8 @@ if ! docker build "${build_args[@]}" . >"$work/build.log" 2>&1; then
 fi
 build_s=$(( ($(now_ms) - t) / 1000 ))
 image_bytes=$(docker image inspect -f '{{.Size}}' "$image")
-check "image is under 50 MB ($image_bytes bytes)" test "$image_bytes" -lt 52428800
+# Issue 24's budget, in the decimal megabytes `docker images` shows (docs/performance.md, "Footprint").
+check "image is within the 35 MB budget ($image_bytes bytes)" test "$image_bytes" -le 35000000
 check "image runs as user 1654" test "$(docker image inspect -f '{{.Config.User}}' "$image")" = 1654
 check "image binds 0.0.0.0 and targets host.docker.internal by default" \
   bash -c 'env=$(docker image inspect -f "{{json .Config.Env}}" "$1"); [[ $env == *\"HOST=0.0.0.0\"* && $env == *\"LMSTUDIO_URL=http://host.docker.internal:1234\"* ]]' _ "$image"
