@@ -28,16 +28,10 @@ read_candidates "$@"
 add_floor
 hops_start cpu 19600
 
-declare -A target_url target_pid
-targets=(nginx)
-target_url[nginx]="http://127.0.0.1:$nginx_port/v1/chat/completions"
-# nginx's workers do the work; its master only forks them.
-target_pid[nginx]=$(pgrep -d, -P "$nginx_pid")
-for i in "${!labels[@]}"; do
-  label=${labels[$i]}
-  start_candidate "$label" "${commands[$i]}"
-  target_url[$label]="http://127.0.0.1:$ollama_port/v1/chat/completions"; target_pid[$label]=$candidate_pid; targets+=("$label")
-  [ -f "$(dirname "${commands[$i]##* }")/copilot-proxy.dbg" ] && perf buildid-cache --add "$(dirname "${commands[$i]##* }")/copilot-proxy.dbg" 2>/dev/null || true
+start_targets
+# perf names the proxy's frames from the .dbg that a publish leaves beside the binary.
+for command in "${commands[@]}"; do
+  [ -f "$(dirname "${command##* }")/copilot-proxy.dbg" ] && perf buildid-cache --add "$(dirname "${command##* }")/copilot-proxy.dbg" 2>/dev/null || true
 done
 curl -sf -X POST "http://127.0.0.1:$upstream_port/_bench/config?tokens=$tokens&delay_ms=0&whole=1" >/dev/null || die "the fake upstream refused its config"
 

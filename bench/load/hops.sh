@@ -7,6 +7,8 @@
 #   start_candidate LABEL CMD   a proxy from CMD (which may start with `env NAME=value ...`) on $ollama_port/$litellm_port, pid in $candidate_pid
 #   read_candidates ARG...      each label=command into $labels and $commands
 #   add_floor                   with FLOOR=1, the framework floor (bench/load/Floor, copying bytes) as the candidate `floor`
+#   start_targets               nginx and every candidate started: $targets, with their chat URL in $target_url and the
+#                               pids doing the work (nginx's workers) in $target_pid
 #   publish_aot PROJECT DIR WHAT
 
 read_candidates() {
@@ -82,4 +84,18 @@ start_candidate() { # label command
   pids+=($!); candidate_pid=$!
   wait_port "$ollama_port" "$candidate_pid" "$1"
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$ollama_port/api/tags" | grep -q bench-model && break; sleep 0.1; done
+}
+
+start_targets() {
+  declare -gA target_url target_pid
+  targets=(nginx)
+  target_url[nginx]="http://127.0.0.1:$nginx_port/v1/chat/completions"
+  # nginx's workers do the work; its master only forks them.
+  target_pid[nginx]=$(pgrep -d, -P "$nginx_pid")
+  local i label
+  for i in "${!labels[@]}"; do
+    label=${labels[$i]}
+    start_candidate "$label" "${commands[$i]}"
+    target_url[$label]="http://127.0.0.1:$ollama_port/v1/chat/completions"; target_pid[$label]=$candidate_pid; targets+=("$label")
+  done
 }

@@ -29,15 +29,7 @@ read_candidates "$@"
 add_floor
 hops_start paced 19800
 
-declare -A target_url target_pid
-targets=(nginx)
-target_url[nginx]="http://127.0.0.1:$nginx_port/v1/chat/completions"
-target_pid[nginx]=$(pgrep -d, -P "$nginx_pid")
-for i in "${!labels[@]}"; do
-  label=${labels[$i]}
-  start_candidate "$label" "${commands[$i]}"
-  target_url[$label]="http://127.0.0.1:$ollama_port/v1/chat/completions"; target_pid[$label]=$candidate_pid; targets+=("$label")
-done
+start_targets
 
 body='{"model":"bench-model","messages":[{"role":"user","content":"Say hello in one word."}],"stream":true}'
 post() { curl -sf -X POST -H 'Content-Type: application/json' -d "$body" "$1" >/dev/null; }
