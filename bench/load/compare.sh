@@ -24,16 +24,13 @@ seconds=${SECONDS_PER_CELL:-3}
 concurrency=${CONCURRENCY:-1 16 64}
 paths=${PATHS:-relay translation}
 idle=${IDLE:-60}
-log() { printf '[compare.sh] %s\n' "$*" >&2; }
-die() { printf '[compare.sh] error: %s\n' "$*" >&2; exit 1; }
+bin="$root/artifacts/bench-load"
+# shellcheck source=bench/load/hops.sh
+source "$here/hops.sh"
 
 [ $# -ge 1 ] || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 64; }
 command -v wrk >/dev/null || die "wrk is required (apt-get install wrk)"
 ulimit -n 65536 2>/dev/null || true
-
-bin="$root/artifacts/bench-load"
-# shellcheck source=bench/load/hops.sh
-source "$here/hops.sh"
 read_candidates "$@"
 if [ "${FLOOR:-0}" = 1 ]; then
   floor="$bin/floor/floor"

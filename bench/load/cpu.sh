@@ -16,17 +16,10 @@ root="$(cd "$here/../.." && pwd)"
 rounds=${ROUNDS:-5}
 seconds=${SECONDS_PER_CELL:-3}
 tokens=${TOKENS:-64}
-log() { printf '[cpu.sh] %s\n' "$*" >&2; }
-die() { printf '[cpu.sh] error: %s\n' "$*" >&2; exit 1; }
-
-[ $# -ge 1 ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 64; }
-for tool in wrk perf; do command -v "$tool" >/dev/null || die "$tool is required"; done
 bin="$root/artifacts/bench-load"
 # shellcheck source=bench/load/hops.sh
 source "$here/hops.sh"
-read_candidates "$@"
-add_floor
-hops_start cpu 19600
+hops_open cpu 19600 "wrk perf" "$@"
 
 start_targets
 # perf names the proxy's frames from the .dbg that a publish leaves beside the binary.

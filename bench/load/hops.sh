@@ -1,8 +1,12 @@
 # shellcheck shell=bash
 # The side-by-side rig bench/load/compare.sh and bench/load/latency.sh share: the benchmark's fake upstream, nginx in front
 # of it as the baseline, and each candidate proxy in front of it, all on 127.0.0.1 with ports no other run holds. The
-# caller defines log and die and sets here, root and bin; every hop is stopped when the script exits.
+# caller sets here, root and bin; every hop is stopped when the script exits.
 #
+#   hops_open NAME PORT_BASE TOOLS ARG...
+#                               the opening cpu.sh, latency.sh and paced.sh share: the script's header comment as its
+#                               usage when no candidate is given, each of TOOLS checked, the candidates read (and the
+#                               floor with FLOOR=1), then hops_start NAME PORT_BASE
 #   hops_start NAME PORT_BASE   results folder $out, scratch $work, the fake upstream ($upstream_port) and nginx ($nginx_port, $nginx_pid)
 #   start_candidate LABEL CMD   a proxy from CMD (which may start with `env NAME=value ...`) on $ollama_port/$litellm_port, pid in $candidate_pid
 #   read_candidates ARG...      each label=command into $labels and $commands
@@ -10,6 +14,19 @@
 #   start_targets               nginx and every candidate started: $targets, with their chat URL in $target_url and the
 #                               pids doing the work (nginx's workers) in $target_pid
 #   publish_aot PROJECT DIR WHAT
+
+log() { printf '[%s] %s\n' "${0##*/}" "$*" >&2; }
+die() { printf '[%s] error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+
+hops_open() {
+  local name=$1 port_base=$2 tools=$3 tool
+  shift 3
+  [ $# -ge 1 ] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 64; }
+  for tool in $tools; do command -v "$tool" >/dev/null || die "$tool is required (this script uses: $tools)"; done
+  read_candidates "$@"
+  add_floor
+  hops_start "$name" "$port_base"
+}
 
 read_candidates() {
   local arg

@@ -22,17 +22,10 @@ rounds=${ROUNDS:-5}
 seconds=${SECONDS_PER_CELL:-3}
 clients=${CLIENTS:-wrk hey fetch socket}
 tokens=${TOKENS:-64}
-log() { printf '[latency.sh] %s\n' "$*" >&2; }
-die() { printf '[latency.sh] error: %s\n' "$*" >&2; exit 1; }
-
-[ $# -ge 1 ] || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 64; }
-for tool in wrk hey node; do command -v "$tool" >/dev/null || die "$tool is required (apt-get install wrk hey nodejs)"; done
 bin="$root/artifacts/bench-load"
 # shellcheck source=bench/load/hops.sh
 source "$here/hops.sh"
-read_candidates "$@"
-add_floor
-hops_start latency 19200
+hops_open latency 19200 "wrk hey node" "$@"
 
 declare -A target_url
 targets=(direct nginx)

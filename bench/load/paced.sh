@@ -17,17 +17,10 @@ rounds=${ROUNDS:-3}
 requests=${REQUESTS:-40}
 tokens=${TOKENS:-100}
 delay_ms=${DELAY_MS:-20}
-log() { printf '[paced.sh] %s\n' "$*" >&2; }
-die() { printf '[paced.sh] error: %s\n' "$*" >&2; exit 1; }
-
-[ $# -ge 1 ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 64; }
-for tool in curl perf; do command -v "$tool" >/dev/null || die "$tool is required"; done
 bin="$root/artifacts/bench-load"
 # shellcheck source=bench/load/hops.sh
 source "$here/hops.sh"
-read_candidates "$@"
-add_floor
-hops_start paced 19800
+hops_open paced 19800 "curl perf" "$@"
 
 start_targets
 
