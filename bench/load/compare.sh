@@ -28,8 +28,7 @@ bin="$root/artifacts/bench-load"
 # shellcheck source=bench/load/hops.sh
 source "$here/hops.sh"
 
-[ $# -ge 1 ] || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 64; }
-command -v wrk >/dev/null || die "wrk is required (apt-get install wrk)"
+hops_require wrk "$@"
 ulimit -n 65536 2>/dev/null || true
 read_candidates "$@"
 if [ "${FLOOR:-0}" = 1 ]; then

@@ -1,12 +1,12 @@
 # shellcheck shell=bash
-# The side-by-side rig bench/load/compare.sh and bench/load/latency.sh share: the benchmark's fake upstream, nginx in front
+# The side-by-side rig compare.sh, cpu.sh, latency.sh and paced.sh share: the benchmark's fake upstream, nginx in front
 # of it as the baseline, and each candidate proxy in front of it, all on 127.0.0.1 with ports no other run holds. The
 # caller sets here, root and bin; every hop is stopped when the script exits.
 #
+#   hops_require TOOLS ARG...   the script's header comment as its usage when no candidate is given; each of TOOLS checked
 #   hops_open NAME PORT_BASE TOOLS ARG...
-#                               the opening cpu.sh, latency.sh and paced.sh share: the script's header comment as its
-#                               usage when no candidate is given, each of TOOLS checked, the candidates read (and the
-#                               floor with FLOOR=1), then hops_start NAME PORT_BASE
+#                               the opening cpu.sh, latency.sh and paced.sh share: hops_require, the candidates read (and
+#                               the floor with FLOOR=1), then hops_start NAME PORT_BASE
 #   hops_start NAME PORT_BASE   results folder $out, scratch $work, the fake upstream ($upstream_port) and nginx ($nginx_port, $nginx_pid)
 #   start_candidate LABEL CMD   a proxy from CMD (which may start with `env NAME=value ...`) on $ollama_port/$litellm_port, pid in $candidate_pid
 #   read_candidates ARG...      each label=command into $labels and $commands
@@ -18,11 +18,21 @@
 log() { printf '[%s] %s\n' "${0##*/}" "$*" >&2; }
 die() { printf '[%s] error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 
-hops_open() {
-  local name=$1 port_base=$2 tools=$3 tool
-  shift 3
+hops_require() {
+  local tools=$1 tool package
+  shift
   [ $# -ge 1 ] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 64; }
-  for tool in $tools; do command -v "$tool" >/dev/null || die "$tool is required (this script uses: $tools)"; done
+  for tool in $tools; do
+    case $tool in node) package=nodejs ;; perf) package=linux-perf ;; *) package=$tool ;; esac
+    command -v "$tool" >/dev/null || die "$tool is required (apt-get install $package)"
+  done
+}
+
+hops_open() {
+  local name=$1 port_base=$2
+  shift 2
+  hops_require "$@"
+  shift
   read_candidates "$@"
   add_floor
   hops_start "$name" "$port_base"
