@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# The side-by-side rig compare.sh, cpu.sh, latency.sh and paced.sh share: the benchmark's fake upstream, nginx in front
-# of it as the baseline, and each candidate proxy in front of it, all on 127.0.0.1 with ports no other run holds. The
-# caller sets here, root and bin; every hop is stopped when the script exits.
+# The side-by-side rig compare.sh, cpu.sh, latency.sh, paced.sh and stages.sh share: the benchmark's fake upstream,
+# nginx in front of it as the baseline, and each candidate proxy in front of it, all on 127.0.0.1 with ports no other
+# run holds. The caller sets here, root and bin; every hop is stopped when the script exits.
 #
 #   hops_require TOOLS ARG...   the script's header comment as its usage when no candidate is given; each of TOOLS checked
 #   hops_open NAME PORT_BASE TOOLS ARG...
@@ -13,7 +13,7 @@
 #   add_floor                   with FLOOR=1, the framework floor (bench/load/Floor, copying bytes) as the candidate `floor`
 #   start_targets               nginx and every candidate started: $targets, with their chat URL in $target_url and the
 #                               pids doing the work (nginx's workers) in $target_pid
-#   publish_aot PROJECT DIR WHAT
+#   publish_aot PROJECT DIR WHAT [ARG...]   Native AOT publish of PROJECT into DIR (extra ARGs go to dotnet publish)
 
 log() { printf '[%s] %s\n' "${0##*/}" "$*" >&2; }
 die() { printf '[%s] error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
@@ -56,7 +56,7 @@ add_floor() {
 publish_aot() {
   log "publishing $3 (Native AOT)"
   mkdir -p "$bin"
-  dotnet publish "$1" -c Release -r linux-x64 -o "$2" -nologo -v quiet >"$bin/publish.log" 2>&1 \
+  dotnet publish "$1" -c Release -r linux-x64 -o "$2" -nologo -v quiet "${@:4}" >"$bin/publish.log" 2>&1 \
     || { cat "$bin/publish.log" >&2; die "publishing $3 failed"; }
 }
 
