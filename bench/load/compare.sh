@@ -67,8 +67,6 @@ cpu_ticks() {
   done
   echo "$total"
 }
-body='{"model":"bench-model","messages":[{"role":"user","content":"Say hello in one word."}],"stream":true}'
-printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = %s\n' "'$body'" >"$work/post.lua"
 url() { # hop path
   case "$1:$2" in
     nginx:*) echo "http://127.0.0.1:${hop_port[nginx]}/v1/chat/completions" ;;
@@ -117,9 +115,7 @@ done
     for c in $concurrency; do
       for hop in "${hops[@]}"; do
         [[ $hop == floor-* && $path != relay ]] && continue
-        awk -F'\t' -v p="$path" -v c="$c" -v h="$hop" '
-          function median(arr, m,   i, j, t) { for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
-            return (m % 2) ? arr[(m + 1) / 2] : (arr[m / 2] + arr[m / 2 + 1]) / 2 }
+        awk -F'\t' -v p="$path" -v c="$c" -v h="$hop" "$median_awk"'
           NR > 1 && $2 == p && $3 == c && $4 == "nginx" { base[$1] = $5 }
           NR > 1 && $2 == p && $3 == c && $4 == h { m++; rate[m] = $5; cpu[m] = $6; round[m] = $1 }
           END {

@@ -28,8 +28,6 @@ for command in "${commands[@]}"; do
 done
 curl -sf -X POST "http://127.0.0.1:$upstream_port/_bench/config?tokens=$tokens&delay_ms=0&whole=1" >/dev/null || die "the fake upstream refused its config"
 
-body='{"model":"bench-model","messages":[{"role":"user","content":"Say hello in one word."}],"stream":true}'
-printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = %s\n' "'$body'" >"$work/post.lua"
 for target in "${targets[@]}"; do wrk -t1 -c1 -d1s -s "$work/post.lua" "${target_url[$target]}" >/dev/null; done
 
 # One cell: "requests cpu_ms" for a target over $seconds of wrk at c=1.
@@ -70,9 +68,7 @@ done
   echo "| target | CPU µs per request (median) [range] | context switches per request | syscalls per request | requests/s (median) |"
   echo "|---|---|---|---|---|"
   for target in "${targets[@]}"; do
-    awk -F'\t' -v t="$target" -v s="$seconds" '
-      function median(arr, m,   i, j, x) { for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (arr[j] < arr[i]) { x = arr[i]; arr[i] = arr[j]; arr[j] = x }
-        return (m % 2) ? arr[(m + 1) / 2] : (arr[m / 2] + arr[m / 2 + 1]) / 2 }
+    awk -F'\t' -v t="$target" -v s="$seconds" "$median_awk"'
       NR > 1 && $2 == t { m++; cpu[m] = $5; sw[m] = $6; sys[m] = $7; rate[m] = $3 / s; if (m == 1 || $5 < lo) lo = $5; if (m == 1 || $5 > hi) hi = $5 }
       END { printf "| %s | %.1f [%.1f .. %.1f] | %.2f | %.2f | %.0f |\n", t, median(cpu, m), lo, hi, median(sw, m), median(sys, m), median(rate, m) }' "$out/cells.tsv"
   done

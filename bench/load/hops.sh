@@ -7,7 +7,10 @@
 #   hops_open NAME PORT_BASE TOOLS ARG...
 #                               the opening cpu.sh, latency.sh and paced.sh share: hops_require, the candidates read (and
 #                               the floor with FLOOR=1), then hops_start NAME PORT_BASE
-#   hops_start NAME PORT_BASE   results folder $out, scratch $work, the fake upstream ($upstream_port) and nginx ($nginx_port, $nginx_pid)
+#   hops_start NAME PORT_BASE   results folder $out, scratch $work, the fake upstream ($upstream_port) and nginx ($nginx_port,
+#                               $nginx_pid); the chat request every script sends in $body, and as wrk's script in $work/post.lua
+#   wrk_mean_us URL             wrk's mean latency at c=1 over $seconds (µs); a run with errors is logged to $out/errors.log
+#   $median_awk                 awk's median(arr, m), to prepend to a report's awk program
 #   start_candidate LABEL CMD   a proxy from CMD (which may start with `env NAME=value ...`) on $ollama_port/$litellm_port, pid in $candidate_pid
 #   read_candidates ARG...      each label=command into $labels and $commands
 #   add_floor                   with FLOOR=1, the framework floor (bench/load/Floor, copying bytes) as the candidate `floor`
@@ -68,6 +71,17 @@ take_port() {
 }
 wait_port() { local i; for i in $(seq 1 200); do port_busy "$1" && return 0; kill -0 "$2" 2>/dev/null || die "$3 exited at start; see $out/$3.log"; sleep 0.05; done; die "$3 did not listen on :$1"; }
 
+median_awk='function median(arr, m,   i, j, x) { for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (arr[j] < arr[i]) { x = arr[i]; arr[i] = arr[j]; arr[j] = x }
+  return (m % 2) ? arr[(m + 1) / 2] : (arr[m / 2] + arr[m / 2 + 1]) / 2 }
+'
+
+wrk_mean_us() { # url
+  local result
+  result=$(wrk -t1 -c1 -d"${seconds}s" --timeout 10s -s "$work/post.lua" "$1")
+  grep -qE 'Non-2xx|Socket errors' <<<"$result" && echo "wrk $1: $result" >>"$out/errors.log"
+  awk '/^Requests\/sec:/{ printf "%.1f", 1e6 / $2 }' <<<"$result"
+}
+
 pids=()
 stop_hops() {
   local pid
@@ -86,6 +100,8 @@ hops_start() { # name port-base
   out="$here/results/$(date -u +%Y%m%dT%H%M%SZ)-$1-$$"
   mkdir -p "$out"
   work="$(mktemp -d)"; chmod 755 "$work"
+  body='{"model":"bench-model","messages":[{"role":"user","content":"Say hello in one word."}],"stream":true}'
+  printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = %s\n' "'$body'" >"$work/post.lua"
   trap stop_hops EXIT
   trap 'exit 130' INT TERM
 

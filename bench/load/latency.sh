@@ -38,16 +38,11 @@ for i in "${!labels[@]}"; do
 done
 curl -sf -X POST "http://127.0.0.1:$upstream_port/_bench/config?tokens=$tokens&delay_ms=0&whole=1" >/dev/null || die "the fake upstream refused its config"
 
-body='{"model":"bench-model","messages":[{"role":"user","content":"Say hello in one word."}],"stream":true}'
-printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = %s\n' "'$body'" >"$work/post.lua"
 # Mean latency in µs of one cell: a client against a URL for $seconds at c=1.
 measure() { # client url
   local result
   case "$1" in
-    wrk)
-      result=$(wrk -t1 -c1 -d"${seconds}s" --timeout 10s -s "$work/post.lua" "$2")
-      grep -qE 'Non-2xx|Socket errors' <<<"$result" && { echo "$1 $2: $result" >>"$out/errors.log"; }
-      awk '/^Requests\/sec:/{ printf "%.1f", 1e6 / $2 }' <<<"$result" ;;
+    wrk) wrk_mean_us "$2" ;;
     hey)
       result=$(hey -c 1 -z "${seconds}s" -m POST -T application/json -d "$body" "$2")
       grep -q '\[200\]' <<<"$result" || echo "$1 $2: $result" >>"$out/errors.log"
@@ -83,9 +78,7 @@ done
   echo "|---|---|---|---|---|"
   for client in $clients; do
     for target in "${targets[@]}"; do
-      awk -F'\t' -v c="$client" -v t="$target" '
-        function median(arr, m,   i, j, x) { for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (arr[j] < arr[i]) { x = arr[i]; arr[i] = arr[j]; arr[j] = x }
-          return (m % 2) ? arr[(m + 1) / 2] : (arr[m / 2] + arr[m / 2 + 1]) / 2 }
+      awk -F'\t' -v c="$client" -v t="$target" "$median_awk"'
         NR > 1 && $2 == c && $3 == "direct" { direct[$1] = $4 }
         NR > 1 && $2 == c && $3 == "nginx" { nginx[$1] = $4 }
         NR > 1 && $2 == c && $3 == t { m++; lat[m] = $4; r[m] = $1 }

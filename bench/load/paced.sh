@@ -24,7 +24,6 @@ hops_open paced 19800 "curl perf" "$@"
 
 start_targets
 
-body='{"model":"bench-model","messages":[{"role":"user","content":"Say hello in one word."}],"stream":true}'
 post() { curl -sf -X POST -H 'Content-Type: application/json' -d "$body" "$1" >/dev/null; }
 configure() { curl -sf -X POST "http://127.0.0.1:$upstream_port/_bench/config?$1" >/dev/null || die "the fake upstream refused its config"; }
 
@@ -70,9 +69,7 @@ done
   echo "| target | CPU µs per isolated request (median) [range] | CPU µs per paced token (median) [range] |"
   echo "|---|---|---|"
   for target in "${targets[@]}"; do
-    awk -F'\t' -v t="$target" '
-      function median(arr, m,   i, j, x) { for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (arr[j] < arr[i]) { x = arr[i]; arr[i] = arr[j]; arr[j] = x }
-        return (m % 2) ? arr[(m + 1) / 2] : (arr[m / 2] + arr[m / 2 + 1]) / 2 }
+    awk -F'\t' -v t="$target" "$median_awk"'
       NR > 1 && $2 == t { m++; a[m] = $3; b[m] = $4; if (m == 1 || $3 < alo) alo = $3; if (m == 1 || $3 > ahi) ahi = $3; if (m == 1 || $4 < blo) blo = $4; if (m == 1 || $4 > bhi) bhi = $4 }
       END { printf "| %s | %.0f [%.0f .. %.0f] | %.0f [%.0f .. %.0f] |\n", t, median(a, m), alo, ahi, median(b, m), blo, bhi }' "$out/cells.tsv"
   done

@@ -47,8 +47,6 @@ declare -A url=(
   [nginx]="http://127.0.0.1:$nginx_port/v1/chat/completions"
   [proxy]="http://127.0.0.1:$ollama_port/v1/chat/completions"
 )
-body='{"model":"bench-model","messages":[{"role":"user","content":"Say hello in one word."}],"stream":true}'
-printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = %s\n' "'$body'" >"$work/post.lua"
 # A second of warm-up; the probe's means include it, a small share of the requests they average.
 wrk -t1 -c1 -d1s -s "$work/post.lua" "${url[proxy]}" >/dev/null
 
@@ -57,8 +55,7 @@ targets=(direct nginx proxy)
 for round in $(seq 1 "$rounds"); do
   for k in 0 1 2; do
     target=${targets[$(((k + round) % 3))]}
-    rps=$(wrk -t1 -c1 -d"${seconds}s" --timeout 10s -s "$work/post.lua" "${url[$target]}" | awk '/^Requests\/sec:/{ print $2 }')
-    printf '%s\t%s\t%.1f\n' "$round" "$target" "$(awk -v r="$rps" 'BEGIN { print 1e6 / r }')" >>"$out/cells.tsv"
+    printf '%s\t%s\t%s\n' "$round" "$target" "$(wrk_mean_us "${url[$target]}")" >>"$out/cells.tsv"
   done
   log "round $round done"
 done
@@ -74,8 +71,7 @@ grep '^STAGE ' "$out/probe.log" | sed 's/^STAGE //' >"$out/stages.tsv" || die "t
   echo
   echo "| where | µs per request |"
   echo "|---|---|"
-  awk -F'\t' 'function median(a, m,   i, j, x) { for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { x = a[i]; a[i] = a[j]; a[j] = x }
-      return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2 }
+  awk -F'\t' "$median_awk"'
     FNR == NR { if (FNR > 1) { n[$2]++; lat[$2, n[$2]] = $3 }; next }
     $1 == "requests" { next }
     { printf "| %s | %.1f |\n", $1, $2
@@ -89,3 +85,4 @@ grep '^STAGE ' "$out/probe.log" | sed 's/^STAGE //' >"$out/stages.tsv" || die "t
     }' "$out/cells.tsv" "$out/stages.tsv"
 } >"$out/results.md"
 cat "$out/results.md"
+[ ! -f "$out/errors.log" ] || die "some requests failed; see $out/errors.log"
