@@ -31,6 +31,8 @@ public sealed partial class ReasoningSplitter
     /// <summary>A header from its first marker: held until <c>&lt;|message|&gt;</c> says which channel the body is on.</summary>
     private int StepHarmonyHeader(ReadOnlySpan<byte> text)
     {
+        // Only the answer's first header can have whitespace before it (StepStart leaves it there).
+        var lead = text.Length - text.TrimStart(ReasoningMarkers.Whitespace).Length;
         var message = text.IndexOf(ReasoningMarkers.HarmonyMessage);
         var limit = message >= 0 ? message : text.Length;
         var broken = ReasoningMarkers.Find(text[..limit], HeaderBreakers) is ( >= 0, _, true);
@@ -39,8 +41,8 @@ public sealed partial class ReasoningSplitter
             return -1;
         }
 
-        var marker = text.StartsWith(ReasoningMarkers.HarmonyStart) ? ReasoningMarkers.HarmonyStart.Length
-            : text.StartsWith(ReasoningMarkers.HarmonyChannel) ? ReasoningMarkers.HarmonyChannel.Length
+        var marker = text[lead..].StartsWith(ReasoningMarkers.HarmonyStart) ? ReasoningMarkers.HarmonyStart.Length
+            : text[lead..].StartsWith(ReasoningMarkers.HarmonyChannel) ? ReasoningMarkers.HarmonyChannel.Length
             : 0;
         if (message < 0 || broken)
         {
@@ -52,9 +54,9 @@ public sealed partial class ReasoningSplitter
             }
 
             // Not a header after all: its first marker is text, and the scan goes on after it.
-            Emit(false, text[..marker]);
+            Emit(false, text[..(lead + marker)]);
             _state = State.HarmonyText;
-            return marker;
+            return lead + marker;
         }
 
         var header = text[..(message + ReasoningMarkers.HarmonyMessage.Length)];

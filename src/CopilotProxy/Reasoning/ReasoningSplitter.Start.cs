@@ -16,7 +16,9 @@ public sealed partial class ReasoningSplitter
         var whitespace = text.Length - body.Length;
         if (OpenerAt(body, out var partial) is { } opener)
         {
-            return whitespace + Open(opener);
+            // Whitespace before a harmony header stays with it until the header shows whether the proxy takes it apart
+            // (StepHarmonyHeader): dropped before a header it takes apart, kept as text before any other.
+            return (opener.Format == ReasoningFormats.Harmony ? 0 : whitespace) + Open(opener);
         }
 
         if ((_formats & ReasoningFormats.Harmony) != 0)
