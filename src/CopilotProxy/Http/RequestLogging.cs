@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using CopilotProxy.Buffers;
 using CopilotProxy.Configuration;
 using CopilotProxy.Telemetry;
 using Microsoft.AspNetCore.Http;
@@ -86,6 +87,11 @@ public sealed class RequestLogging
             capture = await BeginCaptureAsync(context, telemetry.Capture);
         }
 
+        if (!housekeeping)
+        {
+            SharedPool.RequestStarted();
+        }
+
         try
         {
             await _next(context);
@@ -96,6 +102,11 @@ public sealed class RequestLogging
             {
                 _metrics.StreamEnded();
                 _drain.StreamEnded();
+            }
+
+            if (!housekeeping)
+            {
+                SharedPool.RequestEnded();
             }
 
             var total = Stopwatch.GetElapsedTime(started);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using CopilotProxy.Buffers;
 using CopilotProxy.OpenAI;
 
 namespace CopilotProxy.Ollama;
@@ -200,7 +201,7 @@ public sealed partial class ChunkTranslator
         {
             if (rented is not null)
             {
-                ArrayPool<byte>.Shared.Return(rented);
+                SharedPool.Return(rented);
             }
         }
     }

@@ -41,7 +41,7 @@ public sealed class StreamTranslation(DeploymentRouter router, ModelLifecycle li
         string clientModel, OllamaAnswerShape shape, bool stream, bool showThinking, long started, OfferedTool[] tools, int? numCtx = null)
     {
         var route = context.Request.Path.Value ?? path;
-        var output = context.Response.BodyWriter;
+        var output = new BoundedResponseWriter(context.Response.BodyWriter);
         var telemetry = context.GetRequestTelemetry();
         telemetry.ClientModel = clientModel;
         // Raw generate (/v1/completions) is the client's own template: its text is left as the model wrote it.

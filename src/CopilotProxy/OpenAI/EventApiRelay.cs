@@ -227,7 +227,7 @@ public sealed class EventApiRelay(ModelCatalog catalog, DeploymentRouter router,
         await OpenAIRelay.StartStreamAsync(context);
 
         // SSE comments (": keep-alive") written during upstream silences are ignored by both APIs' SDKs and by this relay's event reader.
-        var output = context.Response.BodyWriter;
+        var output = new BoundedResponseWriter(context.Response.BodyWriter);
         using var repair = tools.NewRepair(clientModel, logger, context.GetRequestTelemetry());
         using var streamReasoning = reasoning == ReasoningFormats.None ? null
             : api == EventApi.Messages ? new MessagesReasoning(new Reasoning.ReasoningSplitter(reasoning, clientModel, logger))

@@ -207,7 +207,7 @@ public sealed class OpenAIRelay(ModelCatalog catalog, DeploymentRouter router, M
         await StartStreamAsync(context);
         var repair = tools.NewRepair(clientModel, logger, telemetry);
         bool ended;
-        using (var relay = new SseRelay(context.Response.BodyWriter, clientModel, logger, telemetry, repair, ReasoningEvents.For(reasoning, clientModel, logger)))
+        using (var relay = new SseRelay(new BoundedResponseWriter(context.Response.BodyWriter), clientModel, logger, telemetry, repair, ReasoningEvents.For(reasoning, clientModel, logger)))
         {
             var outcome = await relay.RunAsync(routed.Answer, heartbeat);
             telemetry.RecordReasoningFromText(relay.ReasoningFound);

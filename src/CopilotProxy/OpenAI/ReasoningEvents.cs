@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using CopilotProxy.Buffers;
 using CopilotProxy.Reasoning;
 using CopilotProxy.Upstream;
 
@@ -213,7 +214,7 @@ public sealed class ReasoningEvents(ReasoningSplitter splitter) : IDisposable
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(scratch);
+            SharedPool.Return(scratch);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Buffers;
+using CopilotProxy.Buffers;
 using CopilotProxy.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -200,13 +201,13 @@ public sealed partial class ReasoningSplitter : IDisposable
     {
         if (_held.Length > 0)
         {
-            ArrayPool<byte>.Shared.Return(_held);
+            SharedPool.Return(_held);
             _held = [];
         }
 
         if (_out.Length > 0)
         {
-            ArrayPool<byte>.Shared.Return(_out);
+            SharedPool.Return(_out);
             _out = [];
         }
     }
@@ -341,7 +342,7 @@ public sealed partial class ReasoningSplitter : IDisposable
         buffer.CopyTo(larger, 0);
         if (buffer.Length > 0)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            SharedPool.Return(buffer);
         }
 
         buffer = larger;

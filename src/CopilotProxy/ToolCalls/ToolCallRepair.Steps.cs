@@ -1,3 +1,4 @@
+using CopilotProxy.Buffers;
 using Microsoft.Extensions.Logging;
 
 namespace CopilotProxy.ToolCalls;
@@ -298,7 +299,7 @@ public sealed partial class ToolCallRepair
         _buf.AsSpan(0, _len).CopyTo(bigger);
         if (_buf.Length > 0)
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(_buf);
+            SharedPool.Return(_buf);
         }
 
         _buf = bigger;

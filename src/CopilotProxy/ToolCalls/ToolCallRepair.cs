@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using CopilotProxy.Buffers;
 using CopilotProxy.Telemetry;
 using Microsoft.Extensions.Logging;
 
@@ -140,7 +141,7 @@ public sealed partial class ToolCallRepair : IDisposable
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(scratch);
+            SharedPool.Return(scratch);
         }
     }
 
@@ -175,7 +176,7 @@ public sealed partial class ToolCallRepair : IDisposable
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(scratch);
+            SharedPool.Return(scratch);
         }
     }
 
@@ -221,7 +222,7 @@ public sealed partial class ToolCallRepair : IDisposable
     {
         if (_buf.Length > 0)
         {
-            ArrayPool<byte>.Shared.Return(_buf);
+            SharedPool.Return(_buf);
             _buf = [];
         }
     }

@@ -1,25 +1,11 @@
 using System.Buffers;
+using CopilotProxy.Buffers;
 
 namespace CopilotProxy.Upstream;
 
 /// <summary>An <see cref="IBufferWriter{T}"/> over rented arrays, so per-request bodies don't churn the large-object heap.</summary>
 public sealed class PooledBufferWriter(int initialCapacity = 4096) : IBufferWriter<byte>, IDisposable
 {
-    /// <summary>
-    /// The largest array given back to the shared pool. The pool keeps what it is given per core for good, so one 10 MB
-    /// event would otherwise hold 10 MB (and its doublings on the way up) for the life of the process.
-    /// </summary>
-    public const int MaxPooledBytes = 1024 * 1024;
-
-    /// <summary>Gives <paramref name="buffer"/> back to the shared pool, or to the garbage collector when it is larger than <see cref="MaxPooledBytes"/>.</summary>
-    public static void ReturnBounded(byte[] buffer)
-    {
-        if (buffer.Length is > 0 and <= MaxPooledBytes)
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(initialCapacity);
     private int _written;
 
@@ -47,7 +33,7 @@ public sealed class PooledBufferWriter(int initialCapacity = 4096) : IBufferWrit
     {
         var buffer = _buffer;
         _buffer = [];
-        ReturnBounded(buffer);
+        SharedPool.Return(buffer);
     }
 
     private void Ensure(int sizeHint)
@@ -60,7 +46,7 @@ public sealed class PooledBufferWriter(int initialCapacity = 4096) : IBufferWrit
 
         var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _buffer.Length * 2));
         _buffer.AsSpan(0, _written).CopyTo(bigger);
-        ReturnBounded(_buffer);
+        SharedPool.Return(_buffer);
         _buffer = bigger;
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Unicode;
+using CopilotProxy.Buffers;
 
 namespace CopilotProxy.Upstream;
 
@@ -243,5 +244,5 @@ internal sealed class SseEventReader : IDisposable
         }
     }
 
-    private static void Release(byte[] buffer) => PooledBufferWriter.ReturnBounded(buffer);
+    private static void Release(byte[] buffer) => SharedPool.Return(buffer);
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Unicode;
+using CopilotProxy.Buffers;
 
 namespace CopilotProxy.Upstream;
 
@@ -96,7 +97,7 @@ public static class StrictJson
                     }
                     finally
                     {
-                        ArrayPool<char>.Shared.Return(rented);
+                        SharedPool.Return(rented);
                     }
                 }
                 catch (InvalidOperationException)
