@@ -9,6 +9,25 @@ internal static class Proc
 
     public static double PeakRssMib(int pid) => StatusKb(pid, "VmHWM") / 1024.0;
 
+    /// <summary>
+    /// The proxy's RSS at rest: the lowest over <see cref="RestWatch"/> without requests. Its idle collection, 30 s after
+    /// the last request (SharedPool.IdleDelay), hands the GC's headroom back; what stays is what is still alive.
+    /// </summary>
+    public static async Task<double> RestRssMibAsync(ProxyProcess proxy)
+    {
+        var lowest = double.MaxValue;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < RestWatch && !proxy.HasExited)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            lowest = Math.Min(lowest, RssMib(proxy.Pid));
+        }
+
+        return lowest;
+    }
+
+    public static readonly TimeSpan RestWatch = TimeSpan.FromSeconds(45);
+
     public static int Threads(int pid) => (int)StatusKb(pid, "Threads");
 
     public static int Handles(int pid)

@@ -18,9 +18,6 @@ internal static class Soak
     /// </summary>
     private const double RestAllowanceMib = 8;
 
-    /// <summary>How long the proxy is watched at rest: its idle collection comes 30 s after the last request (SharedPool.IdleDelay).</summary>
-    private static readonly TimeSpan RestWatch = TimeSpan.FromSeconds(45);
-
     private static readonly Api[] Mix = [Api.OpenAIStream, Api.OllamaChat, Api.OpenAIStream, Api.OllamaGenerate, Api.OpenAIJson, Api.OllamaChat, Api.OllamaTags];
 
     public static async Task<int> RunAsync(Options options)
@@ -111,15 +108,8 @@ internal static class Soak
         // At rest: the clients' connections closed, no request in flight. GC headroom goes back at the proxy's idle
         // collection; what a leak holds stays.
         http.Dispose();
-        var restRss = double.MaxValue;
-        var rest = Stopwatch.StartNew();
-        while (rest.Elapsed < RestWatch && !proxy.HasExited)
-        {
-            await Task.Delay(TimeSpan.FromSeconds(1));
-            restRss = Math.Min(restRss, Proc.RssMib(proxy.Pid));
-        }
-
-        Console.WriteLine($"  at rest: RSS {restRss:0.0} MiB within {RestWatch.TotalSeconds:0}s after the load (idle before it: {idleRss:0.0} MiB)");
+        var restRss = await Proc.RestRssMibAsync(proxy);
+        Console.WriteLine($"  at rest: RSS {restRss:0.0} MiB within {Proc.RestWatch.TotalSeconds:0}s after the load (idle before it: {idleRss:0.0} MiB)");
         var alive = !proxy.HasExited;
         return Judge(options, samples, idleRss, restRss, Interlocked.Read(ref errors), firstError, alive, csvPath);
     }
@@ -150,7 +140,7 @@ internal static class Soak
         var pass = rssOk && p99Ok && errors == 0 && alive;
 
         var summary = string.Create(CultureInfo.InvariantCulture,
-            $"| RSS at rest, {RestWatch.TotalSeconds:0} s after the load | within {RestAllowanceMib:0} MiB of idle before it | {restRss:0.0} MiB, idle before {idleRss:0.0} MiB ({restRss - idleRss:+0.0;-0.0}) | {(rssOk ? "PASS" : "FAIL")} |\n"
+            $"| RSS at rest, {Proc.RestWatch.TotalSeconds:0} s after the load | within {RestAllowanceMib:0} MiB of idle before it | {restRss:0.0} MiB, idle before {idleRss:0.0} MiB ({restRss - idleRss:+0.0;-0.0}) | {(rssOk ? "PASS" : "FAIL")} |\n"
             + $"| RSS floor under load (lowest sample per third; reported, not judged) | | {floors[0]:0.0} -> {floors[1]:0.0} -> {floors[2]:0.0} MiB ({growth:+0.0;-0.0}%{(rising ? ", rising" : "")}), peak {peak:0.0} MiB | |\n"
             + $"| errors | 0 | {errors} of {samples[^1].Requests} requests{(firstError is null ? "" : $" (first: {firstError})")} | {(errors == 0 ? "PASS" : "FAIL")} |\n"
             + $"| p99 latency | last third <= 1.5x first third + 20 ms | {firstP99:0.0} -> {lastP99:0.0} ms | {(p99Ok ? "PASS" : "FAIL")} |\n"
