@@ -5,6 +5,9 @@ namespace CopilotProxy.Bench.Drills;
 /// <summary>A process's resources straight from /proc, so the figures match what `ps`, `ls /proc/PID/fd` or `top` show.</summary>
 internal static class Proc
 {
+    /// <summary>How long <see cref="RestRssMibAsync"/> watches: past the proxy's idle collection, 30 s after the last request.</summary>
+    public static readonly TimeSpan RestWatch = TimeSpan.FromSeconds(45);
+
     public static double RssMib(int pid) => StatusKb(pid, "VmRSS") / 1024.0;
 
     public static double PeakRssMib(int pid) => StatusKb(pid, "VmHWM") / 1024.0;
@@ -25,8 +28,6 @@ internal static class Proc
 
         return lowest;
     }
-
-    public static readonly TimeSpan RestWatch = TimeSpan.FromSeconds(45);
 
     public static int Threads(int pid) => (int)StatusKb(pid, "Threads");
 

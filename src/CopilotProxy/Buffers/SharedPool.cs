@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace CopilotProxy.Buffers;
 
@@ -41,33 +42,17 @@ internal static class SharedPool
     /// <summary>How many times memory was given back since the process started.</summary>
     public static int Trims => Volatile.Read(ref s_trims);
 
-    public static void Return(byte[] buffer)
+    /// <summary>Gives <paramref name="buffer"/> back to the shared pool, or to the garbage collector when it is over <see cref="MaxPooledBytes"/>; an empty array is ignored.</summary>
+    public static void Return<T>(T[] buffer)
+        where T : unmanaged
     {
-        if (buffer.Length <= MaxPooledBytes)
-        {
-            if (buffer.Length > 0)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-        }
-        else
+        if ((long)buffer.Length * Unsafe.SizeOf<T>() > MaxPooledBytes)
         {
             LargeReleased();
         }
-    }
-
-    public static void Return(char[] buffer)
-    {
-        if (buffer.Length <= MaxPooledBytes / sizeof(char))
+        else if (buffer.Length > 0)
         {
-            if (buffer.Length > 0)
-            {
-                ArrayPool<char>.Shared.Return(buffer);
-            }
-        }
-        else
-        {
-            LargeReleased();
+            ArrayPool<T>.Shared.Return(buffer);
         }
     }
 

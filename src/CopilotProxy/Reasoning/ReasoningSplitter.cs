@@ -199,17 +199,10 @@ public sealed partial class ReasoningSplitter : IDisposable
 
     public void Dispose()
     {
-        if (_held.Length > 0)
-        {
-            SharedPool.Return(_held);
-            _held = [];
-        }
-
-        if (_out.Length > 0)
-        {
-            SharedPool.Return(_out);
-            _out = [];
-        }
+        SharedPool.Return(_held);
+        _held = [];
+        SharedPool.Return(_out);
+        _out = [];
     }
 
     /// <summary>Runs the states over the held bytes until they are all released or the rest must wait for more.</summary>
@@ -340,10 +333,7 @@ public sealed partial class ReasoningSplitter : IDisposable
 
         var larger = ArrayPool<byte>.Shared.Rent(Math.Max(size, 256));
         buffer.CopyTo(larger, 0);
-        if (buffer.Length > 0)
-        {
-            SharedPool.Return(buffer);
-        }
+        SharedPool.Return(buffer);
 
         buffer = larger;
     }

@@ -297,10 +297,7 @@ public sealed partial class ToolCallRepair
 
         var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(capacity, Math.Max(256, _buf.Length * 2)));
         _buf.AsSpan(0, _len).CopyTo(bigger);
-        if (_buf.Length > 0)
-        {
-            SharedPool.Return(_buf);
-        }
+        SharedPool.Return(_buf);
 
         _buf = bigger;
     }

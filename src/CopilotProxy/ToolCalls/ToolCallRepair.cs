@@ -220,11 +220,8 @@ public sealed partial class ToolCallRepair : IDisposable
 
     public void Dispose()
     {
-        if (_buf.Length > 0)
-        {
-            SharedPool.Return(_buf);
-            _buf = [];
-        }
+        SharedPool.Return(_buf);
+        _buf = [];
     }
 
     private void Run(bool final)

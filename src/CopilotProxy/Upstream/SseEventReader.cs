@@ -138,7 +138,7 @@ internal sealed class SseEventReader : IDisposable
 
     public void Dispose()
     {
-        Release(_buffer);
+        SharedPool.Return(_buffer);
         _buffer = [];
         _joined?.Dispose();
     }
@@ -224,7 +224,7 @@ internal sealed class SseEventReader : IDisposable
         _buffer.AsSpan(_event, _end - _event).CopyTo(target);
         if (!ReferenceEquals(target, _buffer))
         {
-            Release(_buffer);
+            SharedPool.Return(_buffer);
             _buffer = target;
         }
 
@@ -243,6 +243,4 @@ internal sealed class SseEventReader : IDisposable
             Compact(ArrayPool<byte>.Shared.Rent(InitialSize));
         }
     }
-
-    private static void Release(byte[] buffer) => SharedPool.Return(buffer);
 }
