@@ -13,7 +13,8 @@
 #   $median_awk                 awk's median(arr, m), to prepend to a report's awk program
 #   start_candidate LABEL CMD   a proxy from CMD (which may start with `env NAME=value ...`) on $ollama_port/$litellm_port, pid in $candidate_pid
 #   read_candidates ARG...      each label=command into $labels and $commands
-#   add_floor                   with FLOOR=1, the framework floor (bench/load/Floor, copying bytes) as the candidate `floor`
+#   add_floor                   with FLOOR=1, the framework floor (bench/load/Floor, copying bytes) as the candidate `floor`;
+#                               with RAWFLOOR=1, bench/load/RawFloor's four relays as raw-threads, raw-kestrel, raw-kasync, raw-httpsync
 #   start_targets               nginx and every candidate started: $targets, with their chat URL in $target_url and the
 #                               pids doing the work (nginx's workers) in $target_pid
 #   publish_aot PROJECT DIR WHAT [ARG...]   Native AOT publish of PROJECT into DIR (extra ARGs go to dotnet publish)
@@ -51,9 +52,15 @@ read_candidates() {
 }
 
 add_floor() {
-  [ "${FLOOR:-0}" = 1 ] || return 0
-  [ -x "$bin/floor/floor" ] || publish_aot "$here/Floor/Floor.csproj" "$bin/floor" "the framework floor"
-  labels+=(floor); commands+=("env FLOOR_MODE=copy $bin/floor/floor")
+  if [ "${FLOOR:-0}" = 1 ]; then
+    [ -x "$bin/floor/floor" ] || publish_aot "$here/Floor/Floor.csproj" "$bin/floor" "the framework floor"
+    labels+=(floor); commands+=("env FLOOR_MODE=copy $bin/floor/floor")
+  fi
+  if [ "${RAWFLOOR:-0}" = 1 ]; then
+    [ -x "$bin/rawfloor/rawfloor" ] || publish_aot "$here/RawFloor/RawFloor.csproj" "$bin/rawfloor" "the raw floors"
+    local mode
+    for mode in threads kestrel kasync httpsync; do labels+=("raw-$mode"); commands+=("env RAW_MODE=$mode $bin/rawfloor/rawfloor"); done
+  fi
 }
 
 publish_aot() {

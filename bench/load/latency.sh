@@ -12,7 +12,8 @@
 #
 # Reported per client and target: the median over rounds of the mean latency it adds over the direct call (ms), and of
 # (target added − nginx added) in the same round: the figure the goal is stated in (within 0.1 ms of nginx).
-# Settings: ROUNDS (5), SECONDS_PER_CELL (3), CLIENTS ("wrk hey fetch socket"), TOKENS (64), FLOOR (0).
+# Settings: ROUNDS (5), SECONDS_PER_CELL (3), CLIENTS ("wrk hey fetch socket"), TOKENS (64), FLOOR (0), RAWFLOOR (0: 1 adds
+# bench/load/RawFloor's relays built with less of the frameworks, issue 25 wave 12).
 # Needs wrk, hey, node and nginx. Results: bench/load/results/<time>-latency-<pid>/ (results.md, cells.tsv, logs).
 set -euo pipefail
 
