@@ -24,17 +24,7 @@ if (mode == "yarp")
 }
 
 var app = builder.Build();
-var handler = new SocketsHttpHandler
-{
-    UseProxy = false,
-    AllowAutoRedirect = false,
-    AutomaticDecompression = DecompressionMethods.None,
-    UseCookies = false,
-    ActivityHeadersPropagator = null,
-    PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-    MaxConnectionsPerServer = int.MaxValue,
-};
-var invoker = new HttpMessageInvoker(handler);
+var invoker = CopilotProxy.Bench.Floor.FloorHandler.Create();
 
 // compare.sh waits for the model list before measuring.
 app.MapGet("/api/tags", () => Results.Text("""{"models":[{"name":"bench-model"}]}""", "application/json"));

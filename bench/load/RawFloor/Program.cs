@@ -48,29 +48,13 @@ builder.WebHost.ConfigureKestrel(o =>
 });
 var app = builder.Build();
 var pool = new ConcurrentBag<Upstream>();
-// The framework floor's handler settings (bench/load/Floor), so raw-httpsync differs from it only in sync against async.
-var invoker = new HttpMessageInvoker(new SocketsHttpHandler
-{
-    UseProxy = false,
-    AllowAutoRedirect = false,
-    AutomaticDecompression = DecompressionMethods.None,
-    UseCookies = false,
-    ActivityHeadersPropagator = null,
-    PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-});
+var invoker = CopilotProxy.Bench.Floor.FloorHandler.Create();
 app.MapGet("/api/tags", () => Results.Text("""{"models":[{"name":"bench-model"}]}""", "application/json"));
 app.Map("/{**rest}", async ctx =>
 {
     var length = (int)(ctx.Request.ContentLength ?? 0);
     var body = new byte[length];
     await ctx.Request.Body.ReadExactlyAsync(body);
-    var head = Encoding.ASCII.GetBytes(
-        $"{ctx.Request.Method} {ctx.Request.Path} HTTP/1.1\r\nHost: {upstreamUri.Authority}\r\nContent-Type: {ctx.Request.ContentType}\r\nContent-Length: {length}\r\n\r\n");
-    if (!pool.TryTake(out var up))
-    {
-        up = Upstream.Connect(upstream);
-    }
-
     if (mode == "httpsync")
     {
         using var request = new HttpRequestMessage(new HttpMethod(ctx.Request.Method), new Uri(upstreamUri, ctx.Request.Path.Value))
@@ -90,8 +74,14 @@ app.Map("/{**rest}", async ctx =>
             await ctx.Response.Body.WriteAsync(copy.AsMemory(0, read));
         }
 
-        pool.Add(up);
         return;
+    }
+
+    var head = Encoding.ASCII.GetBytes(
+        $"{ctx.Request.Method} {ctx.Request.Path} HTTP/1.1\r\nHost: {upstreamUri.Authority}\r\nContent-Type: {ctx.Request.ContentType}\r\nContent-Length: {length}\r\n\r\n");
+    if (!pool.TryTake(out var up))
+    {
+        up = Upstream.Connect(upstream);
     }
 
     var isAsync = mode == "kasync";
