@@ -49,6 +49,12 @@ command -v dotnet >/dev/null 2>&1 || die "the .NET SDK is required (see global.j
 wrk_bin="$(command -v wrk || true)"
 [ -n "$wrk_bin" ] || log "wrk not found: the wrk cross-check is skipped"
 
+# stages.sh's probe patch rots silently when the relay's code moves; the smoke run is where CI notices.
+if [ "$profile" = smoke ] && git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
+  git -C "$root" apply --check "$here/stages.patch" \
+    || die "bench/load/stages.patch no longer applies to this tree; refresh it as its preamble says"
+fi
+
 # 1,000 streams through nginx hold four sockets each (client, nginx in and out, upstream), plus the proxy's.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 8192 ] \

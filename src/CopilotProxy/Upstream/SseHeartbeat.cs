@@ -60,11 +60,12 @@ public sealed class SseHeartbeat(PipeWriter client, TimeSpan interval, TimeProvi
         }
     }
 
-    /// <summary>A read of the upstream body that heartbeats while it waits; a read that completes at once costs nothing extra.</summary>
-    public async ValueTask<int> ReadAsync(Stream upstream, Memory<byte> buffer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Awaits a read of the upstream body that the caller started, heartbeating while it waits; a read that completed at
+    /// once costs nothing extra. The caller flushes its own writes before it calls this.
+    /// </summary>
+    public async ValueTask<int> WaitAsync(ValueTask<int> read, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(upstream);
-        var read = upstream.ReadAsync(buffer, cancellationToken);
         if (read.IsCompleted)
         {
             return read.Result;

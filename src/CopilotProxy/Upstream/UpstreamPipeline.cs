@@ -10,7 +10,7 @@ public interface IUpstreamEventSink
 {
     /// <summary>
     /// Handles one event's data (the bytes after <c>data: </c>, lines joined): write what the client should get into the
-    /// client's writer, and do not flush: the pipeline flushes once for all events of one upstream read. The span is only
+    /// client's writer, and do not flush: the pipeline flushes before it waits for the upstream again. The span is only
     /// valid during the call.
     /// </summary>
     /// <returns>False when no further event is wanted (<c>[DONE]</c>, an error event); the pipeline then stops reading.</returns>
@@ -28,16 +28,16 @@ public sealed record UpstreamAnswer(HttpResponseMessage Response, ActivityTimeou
 /// <summary>
 /// The one upstream pipeline. Every upstream exchange goes through these steps, each written once:
 /// send and wait for headers under the idle timeout (<see cref="UpstreamClient.SendAsync"/>, retried by the router);
-/// check the status (<see cref="CheckStatusAsync"/>); read the body as SSE events (<see cref="ReadEventsAsync"/>), as raw
-/// bytes (<see cref="CopyAsync"/>) or as one JSON body (<see cref="ReadBodyAsync"/>), pushing the idle deadline out on
-/// every read; and classify every exception (<see cref="UpstreamFailures.Classify"/>).
+/// check the status (<see cref="CheckStatusAsync"/>); read the body as SSE events (<see cref="ReadEventsAsync"/>) or as
+/// one JSON body (<see cref="ReadBodyAsync"/>), pushing the idle deadline out on every read; and classify every exception
+/// (<see cref="UpstreamFailures.Classify"/>).
 /// </summary>
 /// <remarks>
 /// <para><b>Plugging in per-event work.</b> A relay or translation implements <see cref="IUpstreamEventSink"/> and calls
 /// <see cref="ReadEventsAsync"/> with the client's <see cref="PipeWriter"/>. For each upstream read, the pipeline hands
-/// every complete event in hand to <see cref="IUpstreamEventSink.OnEvent"/>, then flushes the client once: many events
-/// delivered in one read leave in one write, and a lone event is never held back. The loop runs on the thread that
-/// completed the upstream read and writes and flushes from there.</para>
+/// every complete event in hand to <see cref="IUpstreamEventSink.OnEvent"/>; it flushes the client when the next read
+/// would wait (or after 64 KB): what the upstream delivered at once leaves in one write, and no event waits for the
+/// upstream's next one. The loop runs on the thread that completed the upstream read and writes and flushes from there.</para>
 /// <para><b>Errors.</b> Nothing here writes an error to the client: every method returns the classified
 /// <see cref="UpstreamException"/> (null on success), and the caller, which knows its protocol, writes it: before the
 /// first byte as a status with the protocol's error body, after it in band (an SSE <c>error</c> event then <c>[DONE]</c>,
@@ -50,6 +50,9 @@ public sealed record UpstreamAnswer(HttpResponseMessage Response, ActivityTimeou
 public static class UpstreamPipeline
 {
     private const int ReadSize = 16 * 1024;
+
+    /// <summary>Events read while the next read is always in hand still leave at least this often.</summary>
+    private const int FlushEvery = 64 * 1024;
 
     /// <summary>Null for a 2xx; otherwise the upstream's error, read (bounded) and normalised.</summary>
     public static async Task<UpstreamException?> CheckStatusAsync(UpstreamAnswer answer)
@@ -66,7 +69,7 @@ public static class UpstreamPipeline
     /// Reads an SSE body to its end, or until the sink says stop, handing each event to <paramref name="sink"/>. A JSON
     /// body (<see cref="IsJson"/>) is handed over whole, as one event.
     /// </summary>
-    /// <param name="client">Flushed after each upstream read's events; null when the answer is aggregated and sent at the end.</param>
+    /// <param name="client">Flushed before each wait for the upstream, and every 64 KB; null when the answer is aggregated and sent at the end.</param>
     /// <param name="flushed">Called after each flush (the first marks the first token).</param>
     /// <param name="heartbeat">Writes SSE comments to the client while a read waits (STREAM_HEARTBEAT_SECONDS); null: none.</param>
     /// <returns>Null when the body ended or the sink stopped; the classified failure otherwise.</returns>
@@ -95,12 +98,28 @@ public static class UpstreamPipeline
         try
         {
             await using var stream = await answer.Response.Content.ReadAsStreamAsync(timeout.Token);
+            var (written, readSinceFlush) = (false, 0);
             while (true)
             {
                 var target = events.GetReadBuffer();
-                var read = heartbeat is null
-                    ? await stream.ReadAsync(target, timeout.Token)
-                    : await heartbeat.ReadAsync(stream, target, timeout.Token);
+                var pending = stream.ReadAsync(target, timeout.Token);
+                if (client is not null && written && (!pending.IsCompleted || readSinceFlush >= FlushEvery))
+                {
+                    // Events wait for a flush only while the next read is already in hand: a fast upstream's burst
+                    // (HttpClient hands a chunked body over 4 KB at a time) leaves in one write, and no token waits
+                    // for the upstream. The cap keeps a flood that is always in hand from piling up unsent.
+                    if (await FlushAsync(client, flushed, timeout))
+                    {
+                        // The read still in flight ends when the stream is disposed, which also tells the upstream to stop.
+                        return ClientGone(answer);
+                    }
+
+                    (written, readSinceFlush) = (false, 0);
+                }
+
+                var read = pending.IsCompleted ? pending.Result
+                    : heartbeat is null ? await pending
+                    : await heartbeat.WaitAsync(pending, timeout.Token);
                 var ended = read == 0;
                 if (!ended)
                 {
@@ -110,19 +129,11 @@ public static class UpstreamPipeline
                 }
 
                 var more = events.Dispatch(sink, ended, out var dispatched);
-                if (client is not null && dispatched > 0)
-                {
-                    var result = await client.FlushAsync(timeout.Token);
-                    flushed?.Invoke();
-                    if (result.IsCompleted)
-                    {
-                        return ClientGone(answer);
-                    }
-                }
-
+                written |= dispatched > 0;
+                readSinceFlush += read;
                 if (ended || !more)
                 {
-                    return null;
+                    return client is not null && written && await FlushAsync(client, flushed, timeout) ? ClientGone(answer) : null;
                 }
             }
         }
@@ -132,48 +143,12 @@ public static class UpstreamPipeline
         }
     }
 
-    /// <summary>Copies the body to the client as it arrives, one write and flush per upstream read (streams whose events need no rules).</summary>
-    /// <param name="heartbeat">Writes SSE comments while a read waits, only where the bytes so far end an event; null: none.</param>
-    public static async Task<UpstreamException?> CopyAsync(UpstreamAnswer answer, PipeWriter client, SseHeartbeat? heartbeat = null)
+    /// <summary>Flushes the events written so far; true when the client is gone.</summary>
+    private static async ValueTask<bool> FlushAsync(PipeWriter client, Action? flushed, ActivityTimeout timeout)
     {
-        ArgumentNullException.ThrowIfNull(answer);
-        ArgumentNullException.ThrowIfNull(client);
-        var timeout = answer.Timeout;
-        byte[]? own = null;
-        try
-        {
-            await using var stream = await answer.Response.Content.ReadAsStreamAsync(timeout.Token);
-            while (true)
-            {
-                // With heartbeats the read lands in a buffer of its own: a comment may be written to the client while it waits.
-                var buffer = heartbeat is null ? client.GetMemory(ReadSize) : (own ??= new byte[ReadSize]);
-                var read = heartbeat is null ? await stream.ReadAsync(buffer, timeout.Token) : await heartbeat.ReadAsync(stream, buffer, timeout.Token);
-                if (read == 0)
-                {
-                    return null;
-                }
-
-                timeout.Touch();
-                answer.Capture?.Append(buffer.Span[..read]);
-                if (heartbeat is null)
-                {
-                    client.Advance(read);
-                }
-                else
-                {
-                    client.Write(buffer.Span[..read]);
-                    heartbeat.AtEventBoundary = read >= 2 && buffer.Span[read - 2] == '\n' && buffer.Span[read - 1] == '\n';
-                }
-                if ((await client.FlushAsync(timeout.Token)).IsCompleted)
-                {
-                    return ClientGone(answer);
-                }
-            }
-        }
-        catch (Exception ex) when (IsUpstreamFailure(ex))
-        {
-            return UpstreamFailures.Classify(ex, UpstreamStage.Stream, timeout, answer.Url, answer.Upstream);
-        }
+        var result = await client.FlushAsync(timeout.Token);
+        flushed?.Invoke();
+        return result.IsCompleted;
     }
 
     /// <summary>Reads the whole body under the idle timeout. The caller owns (and disposes) the returned buffer.</summary>

@@ -25,7 +25,7 @@ public sealed class SseHeartbeatTests : IAsyncDisposable
         _heartbeat = new SseHeartbeat(_client.Writer, Interval, _time);
     }
 
-    private ValueTask<int> ReadAsync() => _heartbeat.ReadAsync(_upstreamBody, new byte[256], CancellationToken.None);
+    private ValueTask<int> ReadAsync() => _heartbeat.WaitAsync(_upstreamBody.ReadAsync(new byte[256], CancellationToken.None), CancellationToken.None);
 
     private async Task<int> SendEventAsync(ValueTask<int> pending)
     {
