@@ -24,6 +24,19 @@ public sealed class CatalogRefreshService(ModelCatalog catalog, ProxySettings se
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        try
+        {
+            await RunAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping is not a failure. When the host gives up starting (a port in use), it cancels this service without
+            // a stop, and would log the cancellation as a crash that buries the real reason (Hosting/StartFailures.cs).
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stoppingToken)
+    {
         var backoff = TimeSpan.FromSeconds(1);
         var wasDown = false;
         var reached = false;

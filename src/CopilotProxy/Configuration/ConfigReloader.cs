@@ -20,6 +20,19 @@ public sealed class ConfigReloader(GatewayConfigHolder holder, ProxySettings set
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        try
+        {
+            await RunAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping is not a failure. When the host gives up starting (a port in use), it cancels this service without
+            // a stop, and would log the cancellation as a crash that buries the real reason (Hosting/StartFailures.cs).
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stoppingToken)
+    {
         if (!settings.HotReload || holder.Current.SourcePath is not { } path)
         {
             return;

@@ -2,7 +2,6 @@ using System.CommandLine;
 using CopilotProxy.Configuration;
 using CopilotProxy.Diagnostics;
 using CopilotProxy.Health;
-using Microsoft.AspNetCore.Connections;
 
 namespace CopilotProxy.Hosting;
 
@@ -18,12 +17,16 @@ internal static class CommandHandlers
             {
                 await app.RunAsync();
             }
-            catch (IOException ex) when (ex.InnerException is AddressInUseException)
+            catch (Exception ex) when (StartFailures.Explain(ex, settings) is { } why)
             {
-                // A bind failure is a setup problem, not a crash: say which port and how to fix it, without a stack trace.
-                await Console.Error.WriteLineAsync(
-                    $"copilot-proxy: {ex.Message} Another program holds the port (a real Ollama on 11434, LiteLLM on 4000, or a second copilot-proxy). Stop it or choose other ports with OLLAMA_PORT / LITELLM_PORT; `copilot-proxy doctor` shows which.");
+                await Console.Error.WriteLineAsync($"copilot-proxy: {why}");
                 return 3;
+            }
+            catch (Exception ex) when (!app.Lifetime.ApplicationStarted.IsCancellationRequested)
+            {
+                // The host does not log its own start failure here (LineLogger.IsHostStartFailure); this is where it is said.
+                await Console.Error.WriteLineAsync($"copilot-proxy: could not start: {ex}");
+                return 1;
             }
 
             return 0;

@@ -26,10 +26,18 @@ internal sealed class LineLogger(ILogLineSink sink, string category) : ILogger
 
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
     {
-        if (IsEnabled(logLevel))
+        if (IsEnabled(logLevel) && !IsHostStartFailure(eventId.Id, category))
         {
             var withMessage = sink.NeedsRequestMessage || !ConsoleFormats.IsRequestLine(eventId.Id, category);
             sink.Add(LogLine.From(new LogEntry<TState>(logLevel, category, eventId, state, exception, formatter), withMessage));
         }
     }
+
+    /// <summary>
+    /// The host's "Hosting failed to start", whose exception the command line reports itself (Hosting/CommandHandlers):
+    /// a port it cannot open as one line with the fix, anything else whole. Logged as well, a port in use printed a wall
+    /// of stack-trace addresses above that one line.
+    /// </summary>
+    internal static bool IsHostStartFailure(int eventId, string category) =>
+        eventId == 11 && category == "Microsoft.Extensions.Hosting.Internal.Host";
 }

@@ -16,6 +16,7 @@ public sealed class CommandLineTests : IDisposable
     private const int BindFailed = 3;
     private readonly TcpListener _ollamaPort = Hold();
     private readonly TcpListener _gatewayPort = Hold();
+    private string _host = "127.0.0.1";
 
     public void Dispose()
     {
@@ -30,6 +31,27 @@ public sealed class CommandLineTests : IDisposable
 
         Assert.Equal(BindFailed, run.ExitCode);
         Assert.Contains("Another program holds the port", run.Error, StringComparison.Ordinal);
+        // The reason is the one failure reported: no stack trace above it, and the services the host started and then
+        // cancelled did not crash.
+        Assert.DoesNotContain("Hosting failed to start", run.Output + run.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("BackgroundService", run.Output + run.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HostNotOnThisMachine_ExitsWithTheSettingToChange_NotAnAbort()
+    {
+        // TEST-NET-1 (RFC 5737) is never a local address: the bind fails at once and no packet is sent.
+        _host = "192.0.2.1";
+
+        var run = await RunAsync();
+
+        Assert.Equal(BindFailed, run.ExitCode);
+        Assert.Contains("copilot-proxy: Cannot listen on HOST=192.0.2.1", run.Error, StringComparison.Ordinal);
+        Assert.Contains("no network interface of this machine has that address", run.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", run.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Hosting failed to start", run.Output + run.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("BackgroundService", run.Output + run.Error, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -172,7 +194,7 @@ public sealed class CommandLineTests : IDisposable
 
         start.Environment["OLLAMA_PORT"] = PortOf(_ollamaPort);
         start.Environment["LITELLM_PORT"] = PortOf(_gatewayPort);
-        start.Environment["HOST"] = "127.0.0.1";
+        start.Environment["HOST"] = _host;
         start.Environment["LMSTUDIO_URL"] = "http://127.0.0.1:9/";
         start.Environment["CONFIG_FILE"] = null;
         start.Environment["LOG_FORMAT"] = "text";
