@@ -20,19 +20,6 @@ public sealed class ConfigReloader(GatewayConfigHolder holder, ProxySettings set
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        try
-        {
-            await RunAsync(stoppingToken);
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            // Stopping is not a failure. When the host gives up starting (a port in use), it cancels this service without
-            // a stop, and would log the cancellation as a crash that buries the real reason (Hosting/StartFailures.cs).
-        }
-    }
-
-    private async Task RunAsync(CancellationToken stoppingToken)
-    {
         if (!settings.HotReload || holder.Current.SourcePath is not { } path)
         {
             return;
@@ -41,16 +28,24 @@ public sealed class ConfigReloader(GatewayConfigHolder holder, ProxySettings set
         ConfigLog.Watching(logger, path);
         var seen = Stamp(path);
         using var timer = new PeriodicTimer(PollInterval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        try
         {
-            var now = Stamp(path);
-            if (now == seen)
+            while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                continue;
-            }
+                var now = Stamp(path);
+                if (now == seen)
+                {
+                    continue;
+                }
 
-            seen = now;
-            Reload(path);
+                seen = now;
+                Reload(path);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping, not a failure: ended as cancelled, it would be logged by the host as a crash (after a start that
+            // failed on a port, above the one line that says why).
         }
     }
 
