@@ -18,6 +18,9 @@ internal interface ILogLineSink
 /// </summary>
 internal sealed class LineLogger(ILogLineSink sink, string category) : ILogger
 {
+    /// <summary>Microsoft.Extensions.Hosting's event for a hosted service that failed to start.</summary>
+    private const int HostStartFailedEventId = 11;
+
     public IDisposable? BeginScope<TState>(TState state)
         where TState : notnull => null;
 
@@ -38,6 +41,6 @@ internal sealed class LineLogger(ILogLineSink sink, string category) : ILogger
     /// a port it cannot open as one line with the fix, anything else whole. Logged as well, a port in use printed a wall
     /// of stack-trace addresses above that one line.
     /// </summary>
-    internal static bool IsHostStartFailure(int eventId, string category) =>
-        eventId == 11 && category == "Microsoft.Extensions.Hosting.Internal.Host";
+    private static bool IsHostStartFailure(int eventId, string category) =>
+        eventId == HostStartFailedEventId && category == "Microsoft.Extensions.Hosting.Internal.Host";
 }
