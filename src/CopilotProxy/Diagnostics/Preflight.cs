@@ -15,6 +15,10 @@ namespace CopilotProxy.Diagnostics;
 /// A person starting the proxy before LM Studio sees three lines, once: what it waits for, how to start LM Studio's server,
 /// and the VS Code setting; then one line when LM Studio appears. CatalogRefreshService stays quiet for that first wait
 /// (its retries are at Debug anyway) and keeps its own lines for an upstream that goes away later.
+/// Nothing is said before the host has started: the first refresh can finish while Kestrel is still binding, and a start
+/// that then fails on a port must not leave "the proxy is up" and a VS Code URL of another program's port above its
+/// failure line. The last refresh seen before the start is said by <see cref="HostStarted"/>, which the host calls after
+/// its own "listening" lines.
 /// </remarks>
 public sealed class Preflight : IHostedService
 {
@@ -25,6 +29,9 @@ public sealed class Preflight : IHostedService
     private bool _reached;
     private bool _waiting;
     private bool _vsCodeSaid;
+    private readonly Lock _gate = new();
+    private bool _started;
+    private (CatalogSnapshot? Snapshot, UpstreamException? Failure)? _beforeStart;
 
     public Preflight(ProxySettings settings, ModelCatalog catalog, ILogger<Preflight> logger)
     {
@@ -43,7 +50,36 @@ public sealed class Preflight : IHostedService
         return Task.CompletedTask;
     }
 
+    /// <summary>Both ports are open: says what the catalog found so far, and from now on each refresh as it comes.</summary>
+    public void HostStarted()
+    {
+        lock (_gate)
+        {
+            _started = true;
+            if (_beforeStart is { } last)
+            {
+                _beforeStart = null;
+                Say(last.Snapshot, last.Failure);
+            }
+        }
+    }
+
     private void OnRefreshed(CatalogSnapshot? snapshot, UpstreamException? failure)
+    {
+        lock (_gate)
+        {
+            if (_started)
+            {
+                Say(snapshot, failure);
+            }
+            else
+            {
+                _beforeStart = (snapshot, failure);
+            }
+        }
+    }
+
+    private void Say(CatalogSnapshot? snapshot, UpstreamException? failure)
     {
         if (failure is not null)
         {

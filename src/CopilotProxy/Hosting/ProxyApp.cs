@@ -82,7 +82,8 @@ public static class ProxyApp
         builder.Services.AddSingleton<ModelCatalog>();
         builder.Services.AddHostedService<CatalogRefreshService>();
         builder.Services.AddSingleton<ConfigReloader>().AddHostedService(services => services.GetRequiredService<ConfigReloader>());
-        builder.Services.AddHostedService<Preflight>();
+        builder.Services.AddSingleton<Preflight>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<Preflight>());
         builder.Services.AddSingleton<DeploymentCooldowns>();
         builder.Services.AddSingleton<DeploymentRouter>();
         builder.Services.AddSingleton<OpenAIRelay>().AddSingleton<EventApiRelay>();
@@ -118,6 +119,7 @@ public static class ProxyApp
                 app.Logger, ProductVersion.Current,
                 $"http://{settings.Host}:{bindings.OllamaPort}", $"http://{settings.Host}:{bindings.GatewayPort}", settings.LmStudioUrl);
             LogConfiguration(app.Logger, settings, config);
+            app.Services.GetRequiredService<Preflight>().HostStarted();
         });
         return app;
     }

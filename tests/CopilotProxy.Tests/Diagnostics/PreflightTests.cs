@@ -1,7 +1,12 @@
 using System.Diagnostics;
 using System.Net;
+using CopilotProxy.Catalog;
+using CopilotProxy.Configuration;
+using CopilotProxy.Diagnostics;
 using CopilotProxy.Tests.Harness;
+using CopilotProxy.Upstream;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CopilotProxy.Tests.Diagnostics;
 
@@ -63,6 +68,29 @@ public sealed class PreflightTests : IDisposable
         Assert.DoesNotContain("Pre-flight ✓", log, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task RefreshBeforeThePortsOpen_SaysNothingUntilTheHostHasStarted()
+    {
+        // The first refresh can finish while Kestrel still binds. A start that then fails on a port must not leave
+        // "the proxy is up" and a VS Code URL above its failure line, so nothing is said until the host says it started.
+        var settings = new ProxySettings { LmStudioUrl = new Uri("http://127.0.0.1:9/") };
+        var catalog = new ModelCatalog(new UpstreamRegistry(settings), new GatewayConfigHolder(GatewayConfig.Empty), settings, TimeProvider.System, NullLogger<ModelCatalog>.Instance);
+        var logger = new Lines();
+        var preflight = new Preflight(settings, catalog, logger);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => catalog.RefreshAsync(TestContext.Current.CancellationToken));
+        Assert.Empty(logger.Said);
+
+        preflight.HostStarted();
+        Assert.Contains(logger.Said, line => line.StartsWith("Waiting for LM Studio at http://127.0.0.1:9/", StringComparison.Ordinal));
+        Assert.Contains(logger.Said, line => line.StartsWith("VS Code: ", StringComparison.Ordinal));
+
+        // After the start, each refresh is said as it comes; the first-run lines are not repeated.
+        var before = logger.Said.Count;
+        await Assert.ThrowsAnyAsync<Exception>(() => catalog.RefreshAsync(TestContext.Current.CancellationToken));
+        Assert.Equal(before, logger.Said.Count);
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_directory))
@@ -87,5 +115,17 @@ public sealed class PreflightTests : IDisposable
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"'{text}' never appeared in the log:\n{log}");
             await Task.Delay(50);
         }
+    }
+
+    private sealed class Lines : ILogger<Preflight>
+    {
+        public List<string> Said { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Said.Add(formatter(state, exception));
     }
 }

@@ -36,6 +36,9 @@ public sealed class CommandLineTests : IDisposable
         Assert.DoesNotContain("Hosting failed to start", run.Output + run.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("BackgroundService", run.Output + run.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", run.Error, StringComparison.Ordinal);
+        // Nor does the start-up summary claim the proxy is up, or point VS Code at the port another program holds.
+        Assert.DoesNotContain("the proxy is up", run.Output + run.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("VS Code:", run.Output + run.Error, StringComparison.Ordinal);
     }
 
     [Fact]
