@@ -19,7 +19,7 @@ public static class LmStudioRest
     public const string DownloadStatusPath = "api/v1/models/download/status/";
 
     public static async Task<LmStudioV1ModelList> ListAsync(UpstreamClient upstream, ActivityTimeout timeout) =>
-        await SendAsync(upstream, ModelsPath, null, LoadingJsonContext.Default.LmStudioV1ModelList, timeout);
+        await SendAsync(upstream, ModelsPath, null, CatalogJsonContext.Default.LmStudioV1ModelList, timeout);
 
     /// <summary>The model's entry in the live list, or null when LM Studio does not have it.</summary>
     public static async Task<LmStudioV1Model?> FindAsync(UpstreamClient upstream, string key, ActivityTimeout timeout)

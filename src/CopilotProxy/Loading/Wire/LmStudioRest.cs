@@ -37,12 +37,12 @@ public sealed class LmStudioDownloadJob
 }
 
 // LM Studio's answers are read only and the requests written only: each context carries only what its direction needs
-// (docs/performance.md, "Footprint").
+// (docs/performance.md, "Footprint"). The model list is read with CatalogJsonContext's metadata, which has the same
+// options: a second copy here cost the binary 4 KB of property setup alone.
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, NumberHandling = JsonNumberHandling.AllowReadingFromString,
     GenerationMode = JsonSourceGenerationMode.Metadata)]
 [JsonSerializable(typeof(LmStudioLoadResponse))]
 [JsonSerializable(typeof(LmStudioDownloadJob))]
-[JsonSerializable(typeof(LmStudioV1ModelList))]
 internal sealed partial class LoadingJsonContext : JsonSerializerContext;
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, GenerationMode = JsonSourceGenerationMode.Serialization)]
