@@ -14,6 +14,12 @@ public sealed record ProxySettings
     /// <summary>Address both front doors bind; loopback unless the container asks for 0.0.0.0.</summary>
     public string Host { get; init; } = "127.0.0.1";
 
+    /// <summary>
+    /// OLLAMA_ORIGINS: web origins, beyond the local ones every Ollama allows, whose pages may call the proxy from a
+    /// browser (patterns with <c>*</c>; a lone <c>*</c> allows every site).
+    /// </summary>
+    public IReadOnlyList<string> OllamaOrigins { get; init; } = [];
+
     public string? ApiKey { get; init; }
 
     /// <summary>The file <see cref="ApiKey"/> was read from (API_KEY_FILE, or the settings folder's key file); null otherwise.</summary>

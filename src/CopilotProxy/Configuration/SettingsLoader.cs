@@ -13,7 +13,7 @@ public static class SettingsLoader
     /// <summary>Every variable the proxy reads, in the order the docs list them.</summary>
     public static readonly IReadOnlyList<string> VariableNames =
     [
-        "LMSTUDIO_URL", "LMSTUDIO_API_KEY", "LITELLM_PORT", "OLLAMA_PORT", "HOST", "API_KEY", "API_KEY_FILE", "CONFIG_FILE", "LOG_LEVEL", "LOG_FORMAT", "LOG_DIR", "LOG_MAX_FILE_MB", "LOG_MAX_FILES",
+        "LMSTUDIO_URL", "LMSTUDIO_API_KEY", "LITELLM_PORT", "OLLAMA_PORT", "HOST", "OLLAMA_ORIGINS", "API_KEY", "API_KEY_FILE", "CONFIG_FILE", "LOG_LEVEL", "LOG_FORMAT", "LOG_DIR", "LOG_MAX_FILE_MB", "LOG_MAX_FILES",
         "HEALTH_CHECK_INTERVAL", "GRACEFUL_SHUTDOWN_TIMEOUT", "MODEL_REFRESH_INTERVAL", "UPSTREAM_TIMEOUT", "MAX_REQUEST_BODY_MB", "MAX_CONNECTIONS",
         "MIN_CONTEXT_LENGTH", "STREAM_HEARTBEAT_SECONDS", "OLLAMA_VERSION", "TOOL_CALL_REPAIR", "REASONING_TAGS", "DEV_MODE", "HOT_RELOAD", "DEBUG_LOGGING",
         "DATA_DIR", "DATABASE_URL", "QUEUE_TIMEOUT_SECONDS", "OLLAMA_REQUIRE_KEY",
@@ -61,6 +61,7 @@ public static class SettingsLoader
             GatewayPort = ParsePort("LITELLM_PORT", Get("LITELLM_PORT"), defaults.GatewayPort, errors),
             OllamaPort = ParsePort("OLLAMA_PORT", Get("OLLAMA_PORT"), defaults.OllamaPort, errors),
             Host = ParseHost(Get("HOST"), defaults.Host, errors),
+            OllamaOrigins = ParseOrigins(Get("OLLAMA_ORIGINS"), errors),
             ApiKey = ReadApiKey(Get("API_KEY"), Get("API_KEY_FILE"), env, errors, out var keyFile),
             ApiKeyFile = keyFile,
             ConfigFile = Get("CONFIG_FILE"),
@@ -220,6 +221,27 @@ public static class SettingsLoader
 
         errors.Add($"HOST='{value}' is not valid: expected an IP address to bind (127.0.0.1, 0.0.0.0, ::) or localhost. Example: HOST=0.0.0.0");
         return fallback;
+    }
+
+    /// <summary>Ollama's own variable and syntax: a comma-separated list, quotes around the whole value allowed.</summary>
+    private static string[] ParseOrigins(string? value, List<string> errors)
+    {
+        if (value is null)
+        {
+            return [];
+        }
+
+        var origins = value.Trim('"', '\'', ' ').Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var origin in origins)
+        {
+            if (origin != "*" && (origin.IndexOf("://", StringComparison.Ordinal) is var at && at <= 0 || origin.EndsWith('/')))
+            {
+                errors.Add($"OLLAMA_ORIGINS='{value}' is not valid: '{origin}' is not an origin. Expected a comma-separated list of scheme://host[:port] with no path, * as a wildcard in any of them, or * alone for every site. Example: OLLAMA_ORIGINS=http://192.168.1.20:3000,chrome-extension://*");
+                return [];
+            }
+        }
+
+        return origins;
     }
 
     /// <summary>Checked now rather than at the first log line: a file sink that can't write drops lines silently.</summary>

@@ -101,6 +101,7 @@ public static class ProxyApp
 
         app.UseMiddleware<RequestLogging>();
         app.Use(ErrorBoundary.InvokeAsync);
+        app.Use(new BrowserGuard(settings, app.Logger).InvokeAsync);
         app.Use(KeyAuth.InvokeAsync);
 
         app.MapOllamaApi();

@@ -19,4 +19,7 @@ internal static partial class StartupLog
 
     [LoggerMessage(304, LogLevel.Warning, "The OpenAI gateway accepts requests without a key: set API_KEY or general_settings.master_key in config.yaml to require one")]
     public static partial void GatewayOpen(ILogger logger);
+
+    [LoggerMessage(306, LogLevel.Warning, "Refused with 403: {Reason} (said once; every refusal is in the request log)")]
+    public static partial void BrowserRefused(ILogger logger, string reason);
 }

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http;
 namespace CopilotProxy.Keys;
 
 /// <summary>
-/// Key refusals (401, 429, 503) in the shape of the API the client called: Anthropic's for the Messages API, Ollama's
+/// Key refusals (401, 429, 503), and the browser refusals of Hosting/BrowserGuard (403), in the shape of the API the client called: Anthropic's for the Messages API, Ollama's
 /// <c>{"error"}</c> for the Ollama front door's own routes, OpenAI's everywhere else. Built from the wire types, so
 /// this plumbing needs no front door's feature code.
 /// </summary>
@@ -18,7 +18,7 @@ internal static class KeyErrors
         var path = context.Request.Path.Value ?? string.Empty;
         if (path.EndsWith("/messages", StringComparison.Ordinal))
         {
-            var type = status switch { 401 => "authentication_error", 429 => "rate_limit_error", _ => "api_error" };
+            var type = status switch { 401 => "authentication_error", 403 => "permission_error", 429 => "rate_limit_error", _ => "api_error" };
             return ReadableJson.WriteAsync(context.Response, new AnthropicErrorResponse(new AnthropicError(type, message)),
                 OpenAIJsonContext.Default.AnthropicErrorResponse, context.RequestAborted);
         }
@@ -28,7 +28,7 @@ internal static class KeyErrors
             return WriteOllamaAsync(context, message);
         }
 
-        var openAIType = status switch { 401 => "authentication_error", 429 => "rate_limit_error", _ => "service_unavailable_error" };
+        var openAIType = status switch { 401 => "authentication_error", 403 => "permission_error", 429 => "rate_limit_error", _ => "service_unavailable_error" };
         return ReadableJson.WriteAsync(context.Response, new OpenAIErrorResponse(new OpenAIError(message, openAIType, null, code)),
             OpenAIJsonContext.Default.OpenAIErrorResponse, context.RequestAborted);
     }

@@ -11,6 +11,8 @@ public class SettingsValidationTests
         { "LMSTUDIO_URL", "ftp://host/", "Example: LMSTUDIO_URL=http://localhost:1234" },
         { "LITELLM_PORT", "70000", "expected a whole number from 1 to 65535. Example: LITELLM_PORT=4000" },
         { "OLLAMA_PORT", "abc", "expected a whole number from 1 to 65535. Example: OLLAMA_PORT=11434" },
+        { "OLLAMA_ORIGINS", "http://localhost:3000,localhost:5173", "'localhost:5173' is not an origin" },
+        { "OLLAMA_ORIGINS", "https://app.example/", "'https://app.example/' is not an origin" },
         { "HOST", "my-laptop", "expected an IP address to bind (127.0.0.1, 0.0.0.0, ::) or localhost. Example: HOST=0.0.0.0" },
         { "API_KEY_FILE", "/nonexistent/copilot-proxy-key", "expected a file the proxy can read, holding the gateway key on its first line" },
         { "LOG_LEVEL", "verbose", "expected one of TRACE, DEBUG, INFO, WARNING, ERROR, CRITICAL (any case). Example: LOG_LEVEL=INFO" },

@@ -23,7 +23,7 @@ public sealed class Browser : IDisposable
 
     public ChromeDriver Driver { get; }
 
-    public static Browser Start(int width = 1280, int height = 800, bool dark = false)
+    public static Browser Start(int width = 1280, int height = 800, bool dark = false, params string[] arguments)
     {
         if (!File.Exists(ChromiumPath) || !File.Exists(DriverPath))
         {
@@ -40,6 +40,7 @@ public sealed class Browser : IDisposable
         var options = new ChromeOptions { BinaryLocation = ChromiumPath };
         options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars", $"--window-size={width},{height}",
             "--force-device-scale-factor=1", "--no-first-run", "--disable-extensions", "--lang=en-US");
+        options.AddArguments(arguments);
         var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(DriverPath)!, Path.GetFileName(DriverPath));
         service.SuppressInitialDiagnosticInformation = true;
         service.HideCommandPromptWindow = true;
@@ -104,6 +105,9 @@ public sealed class Browser : IDisposable
     public string Text(string css) => Driver.FindElements(By.CssSelector(css)) is { Count: > 0 } found ? found[0].Text : "(nothing)";
 
     public object? Script(string script) => Driver.ExecuteScript(script);
+
+    /// <summary>Runs a script that ends by calling <c>done(value)</c>, and returns that value.</summary>
+    public object? ScriptAsync(string script) => Driver.ExecuteAsyncScript("const done = arguments[arguments.length - 1];\n" + script);
 
     public void Dispose()
     {
