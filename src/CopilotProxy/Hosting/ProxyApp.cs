@@ -194,15 +194,6 @@ public static class ProxyApp
             logging.Services.AddSingleton<ILoggerProvider>(_ => LogFiles.CreateProvider(settings, directory));
         }
     }
-
-    /// <summary>Unknown paths answer in the front door's own error shape, never with an empty 404.</summary>
-    private static void MapUnknownRoutes(this IEndpointRouteBuilder app)
-    {
-        app.MapGroup(string.Empty).WithMetadata(new FrontDoorMetadata(FrontDoor.Ollama)).MapFallback(
-            (HttpContext context) => OllamaErrors.WriteAsync(context, StatusCodes.Status404NotFound, $"unknown endpoint: {context.Request.Method} {context.Request.Path}"));
-        app.MapGroup(string.Empty).WithMetadata(new FrontDoorMetadata(FrontDoor.OpenAI)).MapFallback(
-            (HttpContext context) => OpenAIErrors.WriteAsync(context, StatusCodes.Status404NotFound, $"Unknown endpoint: {context.Request.Method} {context.Request.Path}", code: "unknown_url"));
-    }
 }
 
 /// <summary>Last line of defence: an unexpected exception still gets an answer in the front door's shape, and the process keeps serving.</summary>
