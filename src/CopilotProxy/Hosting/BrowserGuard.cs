@@ -62,7 +62,7 @@ internal sealed class BrowserGuard
             return RefuseAsync(context, ref _hostRefused, "host_not_allowed",
                 $"This proxy listens on {_host} and answers requests addressed to this machine only (localhost, an IP address, "
                 + $"'{_machineName}', or a .localhost, .local or .internal name), not to '{host}': a web page whose name was pointed at "
-                + $"127.0.0.1 would send that. Call it as http://localhost:{request.Host.Port}, or set HOST=0.0.0.0 to answer every name.");
+                + $"127.0.0.1 would send that. Call it as http://localhost:{context.Connection.LocalPort}, or set HOST=0.0.0.0 to answer every name.");
         }
 
         var origin = request.Headers[HeaderNames.Origin].ToString();
