@@ -158,6 +158,11 @@ public static class ProxyApp
         {
             StartupLog.GatewayOpen(logger);
         }
+
+        foreach (var disagreement in OllamaVariables.Disagreements(Environment.GetEnvironmentVariable, settings))
+        {
+            StartupLog.OllamaVariableIgnored(logger, disagreement);
+        }
     }
 
     private static ListenOptions Listen(KestrelServerOptions kestrel, ProxySettings settings, int port)

@@ -22,4 +22,7 @@ internal static partial class StartupLog
 
     [LoggerMessage(306, LogLevel.Warning, "Refused with 403: {Reason} (said once; every refusal is in the request log)")]
     public static partial void BrowserRefused(ILogger logger, string reason);
+
+    [LoggerMessage(307, LogLevel.Warning, "{Disagreement}")]
+    public static partial void OllamaVariableIgnored(ILogger logger, string disagreement);
 }
