@@ -35,7 +35,9 @@ internal sealed class BrowserGuard
     private readonly string[][] _origins;
     private readonly bool _loopbackOnly;
     private readonly string _host;
-    private readonly string _machineName = Dns.GetHostName();
+    // Both of this machine's names, read once: Environment.MachineName (the name up to its first dot) asks the kernel on
+    // every read, and this check runs on every request.
+    private readonly string[] _machineNames = [Dns.GetHostName(), Environment.MachineName];
     private readonly ILogger _logger;
     private int _hostRefused;
     private int _originRefused;
@@ -61,7 +63,7 @@ internal sealed class BrowserGuard
         {
             return RefuseAsync(context, ref _hostRefused, "host_not_allowed",
                 $"This proxy listens on {_host} and answers requests addressed to this machine only (localhost, an IP address, "
-                + $"'{_machineName}', or a .localhost, .local or .internal name), not to '{host}': a web page whose name was pointed at "
+                + $"'{_machineNames[0]}', or a .localhost, .local or .internal name), not to '{host}': a web page whose name was pointed at "
                 + $"127.0.0.1 would send that. Call it as http://localhost:{context.Connection.LocalPort}, or set HOST=0.0.0.0 to answer every name.");
         }
 
@@ -118,11 +120,17 @@ internal sealed class BrowserGuard
 
     private bool IsThisMachine(string host)
     {
-        if (host.Length == 0 || host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host.Equals(_machineName, StringComparison.OrdinalIgnoreCase)
-            || host.Equals(Environment.MachineName, StringComparison.OrdinalIgnoreCase)
-            || IPAddress.TryParse(host.AsSpan().Trim("[]"), out _))
+        if (host.Length == 0 || host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || IPAddress.TryParse(host.AsSpan().Trim("[]"), out _))
         {
             return true;
+        }
+
+        foreach (var name in _machineNames)
+        {
+            if (host.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
         }
 
         foreach (var suffix in LocalSuffixes)
