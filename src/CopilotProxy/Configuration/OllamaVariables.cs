@@ -31,7 +31,8 @@ public static class OllamaVariables
         }
     }
 
-    private static string Clean(string? value) => value?.Trim().Trim('"', '\'').Trim() ?? string.Empty;
+    /// <summary>Ollama's own cleaning of a variable's value: quotes and spaces around it are dropped.</summary>
+    internal static string Clean(string? value) => value?.Trim().Trim('"', '\'', ' ') ?? string.Empty;
 
     /// <summary>
     /// Ollama's reading: an optional scheme (http means port 80, https 443), then host[:port] with port 11434 by default;

@@ -231,10 +231,10 @@ public static class SettingsLoader
             return [];
         }
 
-        var origins = value.Trim('"', '\'', ' ').Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var origins = OllamaVariables.Clean(value).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var origin in origins)
         {
-            if (origin != "*" && (origin.IndexOf("://", StringComparison.Ordinal) is var at && at <= 0 || origin.EndsWith('/')))
+            if (origin != "*" && (origin.IndexOf("://", StringComparison.Ordinal) <= 0 || origin.EndsWith('/')))
             {
                 errors.Add($"OLLAMA_ORIGINS='{value}' is not valid: '{origin}' is not an origin. Expected a comma-separated list of scheme://host[:port] with no path, * as a wildcard in any of them, or * alone for every site. Example: OLLAMA_ORIGINS=http://192.168.1.20:3000,chrome-extension://*");
                 return [];

@@ -31,6 +31,7 @@ internal static class UnknownRoutes
                 : OpenAIErrors.WriteAsync(context, StatusCodes.Status404NotFound, $"Unknown endpoint: {context.Request.Method} {context.Request.Path}", code: "unknown_url"));
     }
 
+    /// <summary>The methods the request's path takes on this door, also set as the answer's <c>Allow</c>; null for an unknown path.</summary>
     private static string? Allowed(HttpContext context, Dictionary<string, string> methods, FrontDoor door)
     {
         if (!methods.TryGetValue(Key(door, context.Request.Path.Value ?? "/"), out var allow))
@@ -54,7 +55,8 @@ internal static class UnknownRoutes
                     && route.Metadata.GetMetadata<IHttpMethodMetadata>() is { HttpMethods.Count: > 0 } verbs)
                 {
                     var key = Key(door.Door, "/" + pattern.TrimStart('/'));
-                    methods[key] = methods.TryGetValue(key, out var known) ? known + ", " + string.Join(", ", verbs.HttpMethods) : string.Join(", ", verbs.HttpMethods);
+                    var these = string.Join(", ", verbs.HttpMethods);
+                    methods[key] = methods.TryGetValue(key, out var known) ? known + ", " + these : these;
                 }
             }
         }
