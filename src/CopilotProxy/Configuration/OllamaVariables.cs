@@ -19,7 +19,8 @@ public static class OllamaVariables
         if (Clean(environment("OLLAMA_HOST")) is { Length: > 0 } value && ParseHost(value) is var (host, port)
             && (port != settings.OllamaPort || !SameHost(host, settings.Host)))
         {
-            yield return $"OLLAMA_HOST is {value}, which asks for {host}:{port}, but this proxy's Ollama front door listens on {settings.Host}:{settings.OllamaPort}: "
+            var asked = host.Contains(':', StringComparison.Ordinal) ? $"[{host}]:{port}" : $"{host}:{port}";
+            yield return $"OLLAMA_HOST is {value}, which asks for {asked}, but this proxy's Ollama front door listens on {settings.Host}:{settings.OllamaPort}: "
                 + $"it reads HOST and OLLAMA_PORT, and Ollama clients that read OLLAMA_HOST will not reach it. Set HOST and OLLAMA_PORT, or OLLAMA_HOST={settings.Host}:{settings.OllamaPort}";
         }
 

@@ -14,7 +14,7 @@ public sealed class OllamaVariablesTests
     [InlineData("127.0.0.1:11500", "asks for 127.0.0.1:11500")]
     [InlineData("http://localhost", "asks for localhost:80")]
     [InlineData("http://gpu-box:11434", "asks for gpu-box:11434")]
-    [InlineData("[::]:11434", "asks for :::11434")]
+    [InlineData("[::]:11434", "asks for [::]:11434")]
     public void OllamaHost_ThatDisagrees_IsSaid_WithTheSettingsToUse(string value, string asked)
     {
         var said = Assert.Single(OllamaVariables.Disagreements(Env("OLLAMA_HOST", value), Defaults));
